@@ -1,0 +1,42 @@
+"""How a workload executes on the board. Each backend module imports its runtime lazily inside
+``prepare`` so that a missing runtime becomes an ``unsupported`` job, not an agent crash."""
+
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass, field
+from typing import Any, Callable, Dict, Optional
+
+from ..protocol import JobSpec
+
+BACKENDS: Dict[str, str] = {
+    "python": ".python_kernels",
+    "numpy": ".numpy_kernels",
+    "onnxruntime": ".ort",
+}
+
+
+class Unsupported(Exception):
+    """This board cannot run the job (runtime missing, precision not available…): not a failure."""
+
+
+class WorkloadFailed(Exception):
+    """The workload itself failed (bad model input, runtime error)."""
+
+
+@dataclass
+class Prepared:
+    fn: Callable[[], Any]
+    implementation: str
+    #: what lies inside the timed window, in words
+    timed_window: str
+    extra: Dict[str, Any] = field(default_factory=dict)
+    teardown: Optional[Callable[[], None]] = None
+
+
+def prepare(job: JobSpec, artifacts_dir: str) -> Prepared:
+    modname = BACKENDS.get(job.backend)
+    if modname is None:
+        raise Unsupported("this agent has no backend %r (known: %s)" % (job.backend, ", ".join(sorted(BACKENDS))))
+    mod = importlib.import_module(modname, __name__)
+    return mod.prepare(job, artifacts_dir)  # type: ignore[no-any-return]

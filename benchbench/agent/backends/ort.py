@@ -1,0 +1,89 @@
+"""ONNX Runtime backend: runs any .onnx artifact with seeded inputs on the provider the job asks for.
+
+Inputs are generated from the session's own input metadata (seeded), unless the job passes explicit
+shapes/values. Spinning is configurable because on small machines a spinning pool from another session
+skews timings; the setting is recorded either way.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any, Dict, List
+
+from ..protocol import JobSpec
+from . import Prepared, Unsupported, WorkloadFailed
+
+_NP_TYPES = {
+    "tensor(float)": "float32", "tensor(float16)": "float16", "tensor(double)": "float64",
+    "tensor(int8)": "int8", "tensor(uint8)": "uint8", "tensor(int32)": "int32", "tensor(int64)": "int64",
+    "tensor(bool)": "bool",
+}
+
+
+def make_feeds(sess: Any, job: JobSpec, np: Any) -> Dict[str, Any]:
+    rng = np.random.default_rng(job.seed)
+    shapes: Dict[str, List[int]] = job.params.get("input_shapes", {}) or {}
+    feeds: Dict[str, Any] = {}
+    for inp in sess.get_inputs():
+        dtype = _NP_TYPES.get(inp.type)
+        if dtype is None:
+            raise Unsupported("input %r has type %s, which the agent cannot generate" % (inp.name, inp.type))
+        shape = shapes.get(inp.name) or inp.shape
+        if any(not isinstance(d, int) or d < 0 for d in shape):
+            raise WorkloadFailed("input %r has dynamic shape %s; give it a static shape" % (inp.name, shape))
+        if dtype.startswith("float"):
+            feeds[inp.name] = rng.standard_normal(shape).astype(dtype)
+        elif dtype == "uint8":
+            feeds[inp.name] = rng.integers(0, 256, size=shape, dtype=np.uint8)
+        elif dtype == "int8":
+            feeds[inp.name] = rng.integers(-128, 128, size=shape, dtype=np.int8)
+        elif dtype == "bool":
+            feeds[inp.name] = rng.integers(0, 2, size=shape).astype(bool)
+        else:
+            feeds[inp.name] = np.zeros(shape, dtype=dtype)
+    return feeds
+
+
+def prepare(job: JobSpec, artifacts_dir: str) -> Prepared:
+    try:
+        import numpy as np
+        import onnxruntime as ort
+    except ImportError as exc:
+        raise Unsupported("onnxruntime is not installed for this board's Python: %s" % exc) from None
+    if not job.artifact:
+        raise WorkloadFailed("onnxruntime job without a model artifact")
+    path = os.path.join(artifacts_dir, job.artifact)
+    providers_wanted: List[str] = list(job.params.get("providers") or ["CPUExecutionProvider"])
+    available = ort.get_available_providers()
+    missing = [p for p in providers_wanted if p not in available]
+    if missing:
+        raise Unsupported("execution provider(s) %s not available (have: %s)" % (", ".join(missing),
+                                                                              ", ".join(available)))
+    so = ort.SessionOptions()
+    threads = int(job.params.get("intra_op_threads", 0))
+    so.intra_op_num_threads = threads
+    spinning = "1" if job.params.get("allow_spinning", True) else "0"
+    so.add_session_config_entry("session.intra_op.allow_spinning", spinning)
+    so.log_severity_level = 3
+    try:
+        sess = ort.InferenceSession(path, sess_options=so, providers=providers_wanted)
+    except Exception as exc:  # ORT raises its own untyped Fail/InvalidGraph errors: surface the message
+        raise WorkloadFailed("onnxruntime could not load %s: %s" % (job.artifact, exc)) from None
+    feeds = make_feeds(sess, job, np)
+    try:
+        sess.run(None, feeds)
+    except Exception as exc:  # the model's own error, with a hint: generated inputs may be invalid for it
+        raise WorkloadFailed("the model rejected the generated inputs: %s (supply real inputs or values)"
+                             % str(exc).splitlines()[0]) from None
+    out_names = [o.name for o in sess.get_outputs()]
+    extra = {
+        "onnxruntime": ort.__version__,
+        "providers_available": available,
+        "providers_used": sess.get_providers(),
+        "intra_op_num_threads": threads or "default (one per physical core)",
+        "allow_spinning": spinning == "1",
+        "inputs": {k: [list(v.shape), str(v.dtype)] for k, v in feeds.items()},
+    }
+    return Prepared(fn=lambda: sess.run(out_names, feeds), extra=extra,
+                    implementation="onnxruntime %s %s" % (ort.__version__, "+".join(sess.get_providers())),
+                    timed_window="session.run incl. input binding and output copy to numpy (Python API)")

@@ -1,0 +1,55 @@
+"""Agent command line (stdlib argparse): ``run``, ``worker``, ``probe``, ``version``."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from typing import List, Optional
+
+from .protocol import AGENT_VERSION, SCHEMA_VERSION, ProtocolError
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    ap = argparse.ArgumentParser(prog="benchbench-agent")
+    sub = ap.add_subparsers(dest="cmd", required=True)
+    r = sub.add_parser("run", help="run a request; append results as JSON lines")
+    r.add_argument("--request", required=True)
+    r.add_argument("--results", required=True)
+    r.add_argument("--artifacts", required=True)
+    r.add_argument("--quiet", action="store_true", help="do not echo result lines on stdout")
+    w = sub.add_parser("worker", help="(internal) run one job in this process")
+    w.add_argument("--job", required=True)
+    w.add_argument("--out", required=True)
+    w.add_argument("--artifacts", required=True)
+    p = sub.add_parser("probe", help="print the board snapshot and sensors as JSON")
+    p.add_argument("--root", default="/")
+    p.add_argument("--families", default="cpufreq,thermal,memory,rapl,hwmon")
+    sub.add_parser("version", help="print agent and protocol versions as JSON")
+    args = ap.parse_args(argv)
+    if args.cmd == "version":
+        print(json.dumps({"agent_version": AGENT_VERSION, "schema_version": SCHEMA_VERSION}))
+        return 0
+    if args.cmd == "worker":
+        from .worker import main as worker_main
+        return worker_main(args.job, args.out, args.artifacts)
+    if args.cmd == "probe":
+        from . import envinfo
+        from .samplers import probe_all
+        plans, missing = probe_all(args.families.split(","), args.root)
+        snap = envinfo.board_snapshot(args.root)
+        snap["agent_version"] = AGENT_VERSION
+        snap["sensors"] = [dict(c.to_dict(), family=pl.family, available=True) for pl in plans
+                           for c in pl.channels] + [dict(u.to_dict(), available=False) for u in missing]
+        print(json.dumps(snap, default=str))
+        return 0
+    from .runner import main as run_main
+    try:
+        return run_main(args.request, args.results, args.artifacts, echo=not args.quiet)
+    except ProtocolError as exc:
+        sys.stderr.write("benchbench-agent: protocol error: %s\n" % exc)
+        return 3
+
+
+if __name__ == "__main__":
+    sys.exit(main())

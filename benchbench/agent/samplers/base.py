@@ -1,0 +1,100 @@
+"""Sampler building blocks: channels with unit and scope, plans, and the 'unavailable' verdict.
+
+A sensor family is one module with ``probe(root) -> Plan | Unavailable`` (discover once; the filesystem
+root is a parameter, ``/`` on a real board) and a cheap ``Plan.read()`` that returns one value per
+channel (``None`` for a failed read, never a made-up 0).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from typing import List, Optional, Sequence
+
+#: what a channel measures
+QUANTITIES = ("power", "energy", "temperature", "clock", "load", "memory", "voltage", "current")
+#: where a power/energy number comes from: "total power" means something different on each board
+POWER_SCOPES = ("wall", "board_input", "module_input", "rails_sum", "accelerator", "cpu_package",
+                "gpu_board", "rail")
+
+
+@dataclass(frozen=True)
+class Channel:
+    name: str
+    quantity: str
+    unit: str
+    source: str  # sysfs path or command that produced it
+    scope: Optional[str] = None  # required for power/energy
+    #: energy counters that wrap: the value at which they roll over (in ``unit``)
+    wrap_at: Optional[float] = None
+    label: Optional[str] = None  # human wording, e.g. "PMIC rails, excludes 5 V loads"
+
+    def to_dict(self) -> dict:
+        return {k: v for k, v in self.__dict__.items() if v is not None}
+
+
+@dataclass(frozen=True)
+class Unavailable:
+    family: str
+    quantity: str
+    reason: str
+    scope: Optional[str] = None
+
+    def to_dict(self) -> dict:
+        return {k: v for k, v in self.__dict__.items() if v is not None}
+
+
+class Plan:
+    """What a probe found: the channels and how to read them."""
+
+    family = "base"
+
+    def __init__(self, channels: Sequence[Channel], unavailable: Sequence[Unavailable] = ()) -> None:
+        self.channels: List[Channel] = list(channels)
+        self.unavailable: List[Unavailable] = list(unavailable)
+
+    def read(self) -> List[Optional[float]]:
+        raise NotImplementedError
+
+    def close(self) -> None:
+        """Release file handles or subprocesses."""
+
+
+class SysfsValuePlan(Plan):
+    """Reads one number per file, scaled: the common case for sysfs/procfs sensors."""
+
+    def __init__(self, family: str, entries: Sequence["tuple[Channel, str, float]"],
+                 unavailable: Sequence[Unavailable] = ()) -> None:
+        super().__init__([e[0] for e in entries], unavailable)
+        self.family = family
+        self._paths = [e[1] for e in entries]
+        self._scales = [e[2] for e in entries]
+
+    def read(self) -> List[Optional[float]]:
+        return [read_number(p, s) for p, s in zip(self._paths, self._scales)]
+
+
+def read_text(path: str) -> Optional[str]:
+    try:
+        with open(path, "r") as fh:
+            return fh.read()
+    except OSError:
+        return None
+
+
+def read_number(path: str, scale: float = 1.0) -> Optional[float]:
+    # os.open/os.read avoid the buffered-IO object per read: this is the sampling hot path
+    try:
+        fd = os.open(path, os.O_RDONLY)
+        try:
+            raw = os.read(fd, 64)
+        finally:
+            os.close(fd)
+        return float(raw.split()[0]) * scale
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+def under(root: str, path: str) -> str:
+    """``path`` (absolute, as on a real board) resolved under the probe root."""
+    return os.path.join(root, path.lstrip("/"))

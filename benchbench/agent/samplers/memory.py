@@ -1,0 +1,40 @@
+"""System memory from /proc/meminfo (kB → bytes)."""
+
+from __future__ import annotations
+
+import re
+from typing import List, Optional, Union
+
+from .base import Channel, Plan, Unavailable, read_text, under
+
+FAMILY = "memory"
+_AVAIL = re.compile(r"^MemAvailable:\s+(\d+)\s*kB", re.M)
+_TOTAL = re.compile(r"^MemTotal:\s+(\d+)\s*kB", re.M)
+
+
+class MeminfoPlan(Plan):
+    family = FAMILY
+
+    def __init__(self, path: str) -> None:
+        super().__init__([Channel("mem_available", "memory", "bytes", path + " MemAvailable")])
+        self._path = path
+
+    def read(self) -> List[Optional[float]]:
+        m = _AVAIL.search(read_text(self._path) or "")
+        return [float(m.group(1)) * 1024 if m else None]
+
+
+def probe(root: str = "/") -> Union[Plan, Unavailable]:
+    path = under(root, "/proc/meminfo")
+    if _AVAIL.search(read_text(path) or ""):
+        return MeminfoPlan(path)
+    return Unavailable(FAMILY, "memory", "%s has no MemAvailable line" % path)
+
+
+def meminfo_bytes(root: str = "/") -> "dict[str, Optional[int]]":
+    text = read_text(under(root, "/proc/meminfo")) or ""
+    out: "dict[str, Optional[int]]" = {}
+    for key, rx in (("total", _TOTAL), ("available", _AVAIL)):
+        m = rx.search(text)
+        out[key] = int(m.group(1)) * 1024 if m else None
+    return out

@@ -1,0 +1,149 @@
+"""The timing engine: timer characterisation, warm-up, iteration calibration and timed rounds.
+
+Every raw value is kept. A value is ``elapsed / number`` for ``number`` back-to-back calls, where
+``number`` is calibrated so one value lasts at least ``min_value_s`` (far above the timer's
+granularity and call cost, which are measured and stored). Statistics are computed on the host.
+"""
+
+from __future__ import annotations
+
+import gc
+import math
+import time
+from dataclasses import dataclass, field
+from typing import Callable, Dict, List, Any
+
+from .protocol import TimingPlan
+
+Clock = Callable[[], int]
+
+
+@dataclass(frozen=True)
+class TimerInfo:
+    #: smallest non-zero difference between two back-to-back readings
+    resolution_ns: float
+    #: cost of one clock call (median over batches)
+    call_cost_ns: float
+    clock: str = "time.perf_counter_ns"
+
+
+def characterise_timer(clock: Clock = time.perf_counter_ns, samples: int = 20000) -> TimerInfo:
+    deltas: List[int] = []
+    for _ in range(samples):
+        a = clock()
+        b = clock()
+        while b == a:  # spin to the next tick: coarse clocks return the same value repeatedly
+            b = clock()
+        deltas.append(b - a)
+    deltas.sort()
+    resolution = float(deltas[0])
+    batch = 1000
+    costs: List[float] = []
+    for _ in range(15):
+        t0 = clock()
+        for _ in range(batch):
+            clock()
+        costs.append((clock() - t0) / batch)
+    costs.sort()
+    return TimerInfo(resolution_ns=resolution, call_cost_ns=costs[len(costs) // 2])
+
+
+@dataclass(frozen=True)
+class Round:
+    t_start_ns: int  # time.monotonic_ns(), same clock as the samplers' timestamps
+    t_end_ns: int
+    values_s: List[float]
+
+
+@dataclass(frozen=True)
+class TimingResult:
+    timer: TimerInfo
+    warmup_iters: int
+    warmup_s: float
+    number: int  # calls per timed value
+    calibration: List[Dict[str, float]]
+    rounds: List[Round]
+    warnings: List[str] = field(default_factory=list)
+
+    @property
+    def values_s(self) -> List[float]:
+        return [v for r in self.rounds for v in r.values_s]
+
+
+def _time_calls(fn: Callable[[], Any], number: int, clock: Clock) -> int:
+    rng = range(number)
+    t0 = clock()
+    for _ in rng:
+        fn()
+    return clock() - t0
+
+
+def warm_up(fn: Callable[[], Any], plan: TimingPlan, clock: Clock = time.perf_counter_ns) -> "tuple[int, float]":
+    iters = 0
+    t0 = clock()
+    while True:
+        fn()
+        iters += 1
+        elapsed = (clock() - t0) / 1e9
+        if iters >= plan.warmup_min_iters and elapsed >= plan.warmup_s:
+            return iters, elapsed
+
+
+def calibrate(fn: Callable[[], Any], min_value_s: float, timer: TimerInfo,
+              clock: Clock = time.perf_counter_ns, max_number: int = 10**9) -> "tuple[int, List[Dict[str, float]]]":
+    """Find the number of calls per timed value so one value lasts >= min_value_s.
+
+    The target is also kept >= 1000x the timer resolution and call cost, so quantisation and the two
+    clock reads contribute < 0.1 %.
+    """
+    target_ns = max(min_value_s * 1e9, 1000 * timer.resolution_ns, 1000 * timer.call_cost_ns)
+    number = 1
+    steps: List[Dict[str, float]] = []
+    while True:
+        elapsed = _time_calls(fn, number, clock)
+        steps.append({"number": float(number), "elapsed_s": elapsed / 1e9})
+        if elapsed >= target_ns or number >= max_number:
+            return number, steps
+        if elapsed <= 0:
+            number *= 10
+            continue
+        # aim 20 % above target; never grow more than 100x per step so one slow call cannot overshoot
+        grow = min(100.0, max(1.5, 1.2 * target_ns / elapsed))
+        number = min(max_number, int(math.ceil(number * grow)))
+
+
+def measure(fn: Callable[[], Any], plan: TimingPlan, clock: Clock = time.perf_counter_ns,
+            timer: "TimerInfo | None" = None) -> TimingResult:
+    """Warm up, calibrate and run ``plan.rounds`` rounds of ``plan.values_per_round`` values."""
+    timer = timer or characterise_timer(clock)
+    warm_iters, warm_s = warm_up(fn, plan, clock)
+    number, steps = calibrate(fn, plan.min_value_s, timer, clock)
+    warnings: List[str] = []
+    per_value_s = max(steps[-1]["elapsed_s"], 1e-9)
+    values = plan.values_per_round
+    budget_values = int(plan.max_timed_s / (per_value_s * plan.rounds))
+    if budget_values < values:
+        values = max(1, budget_values)
+        warnings.append(
+            "values per round reduced from %d to %d to stay within max_timed_s=%.1f s"
+            % (plan.values_per_round, values, plan.max_timed_s))
+    rounds: List[Round] = []
+    gc_was_enabled = gc.isenabled()
+    try:
+        for _ in range(plan.rounds):
+            if plan.disable_gc:
+                gc.collect()
+                gc.disable()
+            out: List[float] = []
+            t_start = time.monotonic_ns()
+            for _ in range(values):
+                out.append(_time_calls(fn, number, clock) / 1e9 / number)
+            t_end = time.monotonic_ns()
+            if gc_was_enabled:
+                gc.enable()
+            rounds.append(Round(t_start_ns=t_start, t_end_ns=t_end, values_s=out))
+    finally:
+        if gc_was_enabled:
+            gc.enable()
+    return TimingResult(timer=timer, warmup_iters=warm_iters, warmup_s=warm_s, number=number,
+                        calibration=steps, rounds=rounds, warnings=warnings)
