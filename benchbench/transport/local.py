@@ -28,6 +28,8 @@ def _expand(path: str) -> Path:
 class LocalTransport:
     def __init__(self, name: str = "local") -> None:
         self.name = name
+        self._active: set[subprocess.Popen[bytes]] = set()
+        self._lock = threading.Lock()
 
     def run(self, argv: Sequence[str], *, timeout_s: float | None = None,
             on_stdout_line: LineCallback | None = None, env: Mapping[str, str] | None = None,
@@ -61,6 +63,8 @@ class LocalTransport:
             for raw in iter(stream.readline, b""):
                 err_tail.append(raw)
 
+        with self._lock:
+            self._active.add(proc)
         threads = [threading.Thread(target=pump_out, args=(proc.stdout,), daemon=True),
                    threading.Thread(target=pump_err, args=(proc.stderr,), daemon=True)]
         for t in threads:
@@ -77,6 +81,9 @@ class LocalTransport:
         except BaseException:
             self._stop(proc)  # abandoned (Ctrl-C): never leave the agent running
             raise
+        finally:
+            with self._lock:
+                self._active.discard(proc)
         for t in threads:
             t.join()
         return CommandResult(argv=tuple(argv), exit_code=code, stdout="".join(out_tail),
@@ -121,4 +128,8 @@ class LocalTransport:
             raise TransferError(f"{self.name}: cannot fetch {remote}: {exc}") from exc
 
     def close(self) -> None:
-        pass
+        """Abandon every command still running (another thread's run() then returns)."""
+        with self._lock:
+            procs = list(self._active)
+        for proc in procs:
+            self._stop(proc)

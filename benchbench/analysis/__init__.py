@@ -1,0 +1,1 @@
+"""Pure analysis: statistics, per-job summaries, comparisons, history. No I/O here."""

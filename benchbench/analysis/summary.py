@@ -1,0 +1,132 @@
+"""From one agent job result to metrics and quality warnings. Pure: dicts in, records out."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..results.records import Metric, Warning_
+from .stats import latency_stats
+
+#: when several power sensors exist, the headline is the widest scope available
+SCOPE_PRIORITY = ("wall", "board_input", "module_input", "rails_sum", "accelerator", "gpu_board",
+                  "cpu_package", "rail")
+_UNIT_SCALE = {"FLOP": ("GFLOP/s", 1e9), "OP": ("GOP/s", 1e9)}
+
+
+def latency_values(result: dict[str, Any]) -> list[float]:
+    return [v for r in result.get("timing", {}).get("rounds", []) for v in r["values_s"]]
+
+
+def _calls_in_windows(result: dict[str, Any]) -> int:
+    t = result.get("timing", {})
+    return int(t.get("number", 0)) * len(latency_values(result))
+
+
+def _power_metrics(result: dict[str, Any], calls: int) -> list[Metric]:
+    sensors = result.get("sensors") or {}
+    rate = sensors.get("sample_rate_hz")
+    rate_txt = f"{rate:.1f} Hz" if rate else "unknown rate"
+    chans = [c for c in sensors.get("channels", []) if c["channel"]["quantity"] in ("power", "energy")]
+    out: list[Metric] = []
+    for c in chans:
+        ch = c["channel"]
+        if c.get("energy_j") is not None:
+            out.append(Metric(f"energy.{ch['name']}", c["energy_j"], "J", ch.get("scope"), ch["source"],
+                              f"{c.get('method')} over timed windows; {rate_txt}"))
+    usable = [c for c in chans if c.get("energy_j") is not None]
+    if not usable:
+        missing = [u["reason"] for u in sensors.get("unavailable", [])
+                   if u.get("quantity") in ("power", "energy")]
+        if chans:
+            missing.append("power sensors present but too few samples inside the timed windows "
+                           f"({rate_txt}); lengthen min_value_s or rounds")
+        reason = "; ".join(missing) or "no power or energy sensor configured for this board"
+        for name, unit in (("power.mean", "W"), ("energy.per_inference", "J")):
+            out.append(Metric(name, None, unit, unavailable_reason=reason))
+        return out
+    best = min(usable, key=lambda c: SCOPE_PRIORITY.index(c["channel"].get("scope") or "rail"))
+    ch = best["channel"]
+    label = ch.get("label") or ch["name"]
+    detail = f"{label}; {best.get('method')}; {rate_txt}; {best['n_in_windows']} samples in timed windows"
+    out.append(Metric("power.mean", best.get("mean_power_w"), "W", ch.get("scope"), ch["source"], detail))
+    if best.get("max") is not None:
+        out.append(Metric("power.peak", best["max"], "W", ch.get("scope"), ch["source"], detail))
+    if calls:
+        out.append(Metric("energy.per_inference", best["energy_j"] / calls, "J", ch.get("scope"), ch["source"],
+                          detail + f"; total over {calls} calls"))
+    return out
+
+
+def _sensor_metrics(result: dict[str, Any]) -> list[Metric]:
+    sensors = result.get("sensors") or {}
+    out: list[Metric] = []
+    for quantity, name, unit, agg in (("temperature", "temp.max", "C", max), ("clock", "clock.mean", "MHz", None)):
+        chans = [c for c in sensors.get("channels", []) if c["channel"]["quantity"] == quantity
+                 and c.get("mean") is not None]
+        if not chans:
+            reasons = [u["reason"] for u in sensors.get("unavailable", []) if u.get("quantity") == quantity]
+            out.append(Metric(name, None, unit, unavailable_reason="; ".join(reasons) or "no samples in windows"))
+            continue
+        if agg is max:
+            c = max(chans, key=lambda c: c["max"])
+            out.append(Metric(name, c["max"], unit, source=c["channel"]["source"],
+                              detail=f"hottest of {len(chans)} sensors during timed windows"))
+        else:
+            mean = sum(c["mean"] for c in chans) / len(chans)
+            out.append(Metric(name, mean, unit, source=chans[0]["channel"]["source"],
+                              detail=f"mean of {len(chans)} clock channels during timed windows"))
+    return out
+
+
+def job_metrics(result: dict[str, Any], work: dict[str, Any]) -> tuple[list[Metric], list[Warning_]]:
+    metrics: list[Metric] = []
+    warnings: list[Warning_] = []
+    values = latency_values(result)
+    timing = result.get("timing") or {}
+    if values:
+        st = latency_stats(values)
+        window = result.get("timed_window") or "unspecified"
+        for key, val in st.to_dict().items():
+            if key == "n":
+                continue
+            metrics.append(Metric(f"latency.{key[:-2]}", val, "s", source="timing engine", detail=window))
+        metrics.append(Metric("latency.n", float(st.n), "values", source="timing engine",
+                              detail=f"{timing.get('number')} calls per value"))
+        if work.get("ops_per_call"):
+            unit, scale = _UNIT_SCALE.get(work.get("ops_unit", "FLOP"), ("GFLOP/s", 1e9))
+            metrics.append(Metric("throughput.ops", work["ops_per_call"] / st.p50_s / scale, unit,
+                                  detail="at median latency"))
+        if work.get("bytes_per_call"):
+            metrics.append(Metric("throughput.bandwidth", work["bytes_per_call"] / st.p50_s / 1e9, "GB/s",
+                                  detail="STREAM-style byte count at median latency"))
+        metrics.append(Metric("throughput.items", work.get("items_per_call", 1.0) / st.p50_s,
+                              f"{work.get('item_unit', 'call')}/s", detail="at median latency"))
+        warnings.extend(_quality(st.to_dict(), timing))
+    mem = result.get("memory") or {}
+    for key, name in (("peak_rss_bytes", "mem.peak_rss"), ("peak_rss_timed_bytes", "mem.peak_rss_timed"),
+                      ("rss_after_setup_bytes", "mem.rss_after_setup"),
+                      ("sys_available_before_bytes", "mem.sys_available_before"),
+                      ("sys_available_after_bytes", "mem.sys_available_after")):
+        if mem.get(key) is not None:
+            metrics.append(Metric(name, float(mem[key]), "bytes", source=mem.get("method", "/proc/meminfo")))
+    if values:
+        metrics.extend(_power_metrics(result, _calls_in_windows(result)))
+        metrics.extend(_sensor_metrics(result))
+    for w in timing.get("warnings", []):
+        warnings.append(Warning_("timing-budget", w, "raise max_timed_s in the suite, or accept fewer values"))
+    return metrics, warnings
+
+
+def _quality(st: dict[str, float], timing: dict[str, Any]) -> list[Warning_]:
+    out: list[Warning_] = []
+    if st["n"] < 10:
+        out.append(Warning_("few-values", f"only {int(st['n'])} timed values", "raise rounds or values_per_round"))
+    if st["mean_s"] > 0 and st["sd_s"] / st["mean_s"] > 0.10:
+        out.append(Warning_("unstable", f"relative standard deviation {st['sd_s'] / st['mean_s']:.0%} (> 10 %)",
+                            "set the performance governor, stop other load, pin the process, lengthen warm-up"))
+    res_ns = (timing.get("timer") or {}).get("resolution_ns") or 0
+    per_value_s = st["p50_s"] * (timing.get("number") or 1)
+    if res_ns and per_value_s < 1000 * res_ns * 1e-9:
+        out.append(Warning_("timer-resolution", f"one timed value ({per_value_s * 1e9:.0f} ns) is < 1000x the "
+                            f"timer resolution ({res_ns:.0f} ns)", "raise min_value_s"))
+    return out

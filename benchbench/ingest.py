@@ -1,0 +1,44 @@
+"""Agent result lines → job records (metrics computed, raw values kept for recomputation)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .analysis.summary import job_metrics
+from .results.records import JobRecord
+from .workloads.registry import PlannedJob
+
+
+def job_record(run_id: str, board: str, payload: dict[str, Any], planned: PlannedJob | None) -> JobRecord:
+    result: dict[str, Any] = payload["result"]
+    spec: dict[str, Any] = payload.get("spec") or (planned.spec.to_dict() if planned else {})
+    work = planned.work.to_dict() if planned else {}
+    metrics, warnings = job_metrics(result, work)
+    timing = dict(result.get("timing") or {})
+    rounds = timing.pop("rounds", [])
+    sensors = dict(result.get("sensors") or {})
+    series = sensors.pop("series", None)
+    raw: dict[str, Any] = {}
+    if rounds:
+        raw["latency_rounds"] = rounds
+    if series and series.get("t_ns"):
+        raw["sensor_series"] = {"channels": [c["channel"] for c in sensors.get("channels", [])], **series}
+    details = {"timing": timing, "extra": result.get("extra") or {}, "sensors": sensors,
+               "memory": result.get("memory") or {}, "setup_s": result.get("setup_s"),
+               "throttle": result.get("throttle")}
+    return JobRecord(
+        run_id=run_id, board=board, job_key=result["job_key"], workload=spec.get("workload", "?"),
+        backend=spec.get("backend", "?"), precision=spec.get("precision", "?"),
+        pruning=spec.get("pruning", "none"), params=spec.get("params", {}), status=result["status"],
+        reason=result.get("reason"), stderr_tail=result.get("stderr_tail"),
+        implementation=result.get("implementation"), timed_window=result.get("timed_window"),
+        started_at=result.get("started_at_unix"), duration_s=result.get("duration_s"), work=work,
+        env=result.get("env") or {}, details=details, metrics=tuple(metrics), warnings=tuple(warnings), raw=raw)
+
+
+def failed_record(run_id: str, board: str, planned: PlannedJob, status: str, reason: str) -> JobRecord:
+    """A job the board never ran (board unreachable, deploy failed…): stored so the run says why."""
+    s = planned.spec
+    return JobRecord(run_id=run_id, board=board, job_key=s.job_key, workload=s.workload, backend=s.backend,
+                     precision=s.precision, pruning=s.pruning, params=s.params, status=status, reason=reason,
+                     work=planned.work.to_dict())

@@ -1,0 +1,249 @@
+"""The whole run, readable in one screen:
+
+load suite → expand jobs (build artifacts) → open the store → per board, in parallel: open transport →
+deploy agent + artifacts → run the agent (one job at a time) → store each job as its line arrives →
+pull the results file and store anything missed → finish the run. The report is rendered by the caller.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import platform
+import posixpath
+import secrets
+import socket
+import tempfile
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Protocol
+
+from . import __version__
+from .agent.protocol import ProtocolError, RunRequest, SamplingPlan, parse_line
+from .config.suite import Suite
+from .deploy.agent_build import build_agent
+from .deploy.sync import sync_files
+from .errors import AgentError, DeployError, TransportError
+from .ingest import failed_record, job_record
+from .results.store import Store
+from .transport.base import Transport
+from .workloads.registry import PlannedJob
+
+log = logging.getLogger(__name__)
+
+
+class Events(Protocol):
+    def __call__(self, kind: str, board: str, **data: Any) -> None: ...
+
+
+def _no_events(kind: str, board: str, **data: Any) -> None:
+    pass
+
+
+@dataclass(frozen=True)
+class BoardTarget:
+    name: str
+    connect: Callable[[], Transport]
+    python: str = "python3"
+    work_dir: str = "~/.cache/benchbench/board"
+    sampling_families: tuple[str, ...] = ("cpufreq", "thermal", "memory", "rapl", "hwmon")
+    sampling_root: str = "/"
+
+
+@dataclass
+class BoardOutcome:
+    board: str
+    stored: int = 0
+    statuses: dict[str, int] = field(default_factory=dict)
+    error: str | None = None
+    interrupted: bool = False
+
+
+def new_run_id() -> str:
+    return time.strftime("%Y%m%dT%H%M%SZ", time.gmtime()) + "-" + secrets.token_hex(2)
+
+
+def controller_snapshot() -> dict[str, Any]:
+    return {"hostname": socket.gethostname(), "platform": platform.platform(), "python": platform.python_version(),
+            "benchbench": __version__, "cpu_count": os.cpu_count()}
+
+
+class Run:
+    def __init__(self, store: Store, suite: Suite, suite_file: str | None, suite_hash: str | None,
+                 jobs: list[PlannedJob], boards: list[BoardTarget], cache_dir: Path,
+                 events: Events = _no_events, run_id: str | None = None) -> None:
+        self.store, self.suite, self.jobs, self.boards = store, suite, jobs, boards
+        self.cache_dir, self.events = cache_dir, events
+        self.resuming = run_id is not None
+        self.run_id = run_id or new_run_id()
+        self.suite_file, self.suite_hash = suite_file, suite_hash
+        self._transports: dict[str, Transport] = {}
+        self._stop = threading.Event()
+
+    def execute(self) -> list[BoardOutcome]:
+        if not self.resuming:
+            plan = {b.name: [j.spec.job_key for j in self.jobs] for b in self.boards}
+            self.store.create_run(self.run_id, self.suite.name, self.suite_file, self.suite_hash, __version__,
+                                  controller_snapshot(), plan)
+        done = self.store.stored_job_keys(self.run_id)
+        status = "failed"
+        pool = ThreadPoolExecutor(max_workers=max(1, len(self.boards)), thread_name_prefix="board")
+        try:
+            futures = [pool.submit(self._board, b, [j for j in self.jobs if (b.name, j.spec.job_key) not in done])
+                       for b in self.boards]
+            outcomes = [f.result() for f in _wait_all(futures)]
+            status = "complete" if not any(o.interrupted for o in outcomes) else "interrupted"
+            return outcomes
+        except KeyboardInterrupt:
+            status = "interrupted"
+            self._stop.set()
+            for t in list(self._transports.values()):
+                t.close()  # kills the agents; their threads then store what the boards finished
+            raise
+        finally:
+            pool.shutdown(wait=True)
+            self.store.finish_run(self.run_id, status)
+
+    def _board(self, target: BoardTarget, jobs: list[PlannedJob]) -> BoardOutcome:
+        out = BoardOutcome(board=target.name)
+        self.events("board_start", target.name, total=len(jobs))
+        if not jobs:
+            self.events("board_done", target.name, outcome=out)
+            return out
+        try:
+            transport = target.connect()
+        except TransportError as exc:
+            return self._board_failed(target, jobs, out, f"connect failed: {exc}")
+        self._transports[target.name] = transport
+        try:
+            self._deploy_and_run(target, transport, jobs, out)
+        except (TransportError, DeployError, AgentError) as exc:
+            out.error = str(exc)
+            self._board_failed(target, [j for j in jobs if (target.name, j.spec.job_key)
+                                        not in self.store.stored_job_keys(self.run_id)], out, str(exc))
+        finally:
+            transport.close()
+        self.events("board_done", target.name, outcome=out)
+        return out
+
+    def _board_failed(self, target: BoardTarget, jobs: list[PlannedJob], out: BoardOutcome,
+                      reason: str) -> BoardOutcome:
+        out.error = reason
+        if self._stop.is_set():
+            out.interrupted = True
+            return out
+        for j in jobs:
+            self.store_record(failed_record(self.run_id, target.name, j, "skipped", reason), out)
+        self.store.record_board(self.run_id, target.name, {}, status="failed", reason=reason)
+        return out
+
+    def _deploy_and_run(self, t: BoardTarget, tr: Transport, jobs: list[PlannedJob], out: BoardOutcome) -> None:
+        agent = build_agent(self.cache_dir / "agent")
+        self.events("deploy", t.name)
+        sync = sync_files(tr, t.python, t.work_dir, {agent.remote_name: agent.path})
+        arts = {j.artifact_path.name: j.artifact_path for j in jobs if j.artifact_path is not None}
+        art_dir = posixpath.join(sync.remote_dir, "artifacts")
+        if arts:
+            sync_files(tr, t.python, art_dir, arts)
+        run_dir = posixpath.join(sync.remote_dir, "runs", self.run_id)
+        req = RunRequest(run_id=self.run_id, board=t.name, jobs=[j.spec for j in jobs],
+                         sampling=SamplingPlan(interval_s=self.suite.sampling.interval_s,
+                                               families=list(self.suite.sampling.families or t.sampling_families),
+                                               root=t.sampling_root,
+                                               measure_overhead=self.suite.sampling.measure_overhead))
+        with tempfile.TemporaryDirectory() as tmp:
+            local_req = Path(tmp) / "request.json"
+            local_req.write_text(req.to_json())
+            mk = tr.run([t.python, "-c", "import os,sys; os.makedirs(sys.argv[1], mode=0o700, exist_ok=True)",
+                         run_dir], timeout_s=60)
+            if not mk.ok:
+                raise DeployError(f"{t.name}: cannot create {run_dir}: {mk.stderr_tail.strip()[-300:]}")
+            tr.put(local_req, posixpath.join(run_dir, "request.json"), mode=0o600)
+        by_key = {j.spec.job_key: j for j in jobs}
+        results_path = posixpath.join(run_dir, "results.jsonl")
+        handler = _LineHandler(self, t.name, by_key, out)
+        timeout_s = sum(j.spec.timeout_s for j in jobs) + 120
+        self.events("running", t.name, total=len(jobs))
+        try:
+            res = tr.run([t.python, posixpath.join(sync.remote_dir, agent.remote_name), "run", "--request",
+                          posixpath.join(run_dir, "request.json"), "--results", results_path,
+                          "--artifacts", art_dir], timeout_s=timeout_s, on_stdout_line=handler)
+        finally:
+            self._reconcile(tr, t.name, results_path, handler)
+        if handler.end_status == "interrupted" or self._stop.is_set():
+            out.interrupted = True
+        elif not res.ok:
+            raise AgentError(f"{t.name}: agent exited with status {res.exit_code}: "
+                             f"{res.stderr_tail.strip()[-500:]}")
+
+    def _reconcile(self, tr: Transport, board: str, results_path: str, handler: "_LineHandler") -> None:
+        """Pull the board's results file and store any job whose stdout line was lost."""
+        with tempfile.TemporaryDirectory() as tmp:
+            local = Path(tmp) / "results.jsonl"
+            try:
+                tr.get(results_path, local)
+            except TransportError as exc:
+                log.warning("%s: could not pull %s: %s", board, results_path, exc)
+                return
+            for line in local.read_text().splitlines():
+                handler(line, from_file=True)
+
+    def store_record(self, rec: Any, out: BoardOutcome) -> None:
+        if self.store.add_job(rec):
+            out.stored += 1
+            out.statuses[rec.status] = out.statuses.get(rec.status, 0) + 1
+            self.events("job_done", rec.board, record=rec)
+
+
+class _LineHandler:
+    def __init__(self, run: Run, board: str, by_key: dict[str, PlannedJob], out: BoardOutcome) -> None:
+        self.run, self.board, self.by_key, self.out = run, board, by_key, out
+        self.end_status: str | None = None
+        self.lock = threading.Lock()
+
+    def __call__(self, line: str, from_file: bool = False) -> None:
+        if not line.startswith("{"):
+            return
+        try:
+            msg = parse_line(line)
+        except ProtocolError as exc:
+            raise AgentError(f"{self.board}: {exc} (old agent on the board?)") from None
+        with self.lock:
+            kind = msg["type"]
+            if kind == "board" and not from_file:
+                self.run.store.record_board(self.run.run_id, self.board, msg["snapshot"], status="running")
+                self.run.events("snapshot", self.board, snapshot=msg["snapshot"])
+            elif kind == "overhead" and not from_file:
+                self.run.store.record_board(self.run.run_id, self.board, {}, overhead=msg["overhead"])
+            elif kind == "job":
+                key = msg["result"]["job_key"]
+                self.run.store_record(job_record(self.run.run_id, self.board, msg, self.by_key.get(key)), self.out)
+            elif kind == "end":
+                self.end_status = msg.get("status")
+                self.run.store.record_board(self.run.run_id, self.board, {}, status=msg.get("status"))
+
+
+def _wait_all(futures: list[Any]) -> list[Any]:
+    # wait in short slices so Ctrl-C reaches the main thread promptly
+    for f in futures:
+        while True:
+            try:
+                f.result(timeout=0.2)
+                break
+            except FutureTimeout:
+                continue
+    return futures
+
+
+def summarize(outcomes: list[BoardOutcome]) -> dict[str, int]:
+    total: dict[str, int] = {}
+    for o in outcomes:
+        for k, v in o.statuses.items():
+            total[k] = total.get(k, 0) + v
+    return total
+
+

@@ -1,0 +1,1 @@
+"""Results: record types, the SQL store (SQLite default, any SQLAlchemy URL), schema migrations."""

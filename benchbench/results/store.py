@@ -1,0 +1,210 @@
+"""The results store: SQLAlchemy Core over SQLite (default file) or any SQLAlchemy URL.
+
+Each job is written in its own transaction as soon as it arrives; a job already stored for
+(run, board, job_key) is not written twice, which makes reconciling and resuming idempotent.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+import zlib
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
+
+from ..errors import StoreError
+from . import schema as s
+from .records import BoardInfo, JobRecord, Metric, RunData, RunInfo, Warning_
+
+log = logging.getLogger(__name__)
+
+
+def to_url(db: str | Path) -> str:
+    text = str(db)
+    return text if "://" in text else f"sqlite:///{Path(text).expanduser()}"
+
+
+def _dumps(obj: Any) -> str:
+    return json.dumps(obj, sort_keys=True, default=str)
+
+
+def pack(obj: Any) -> bytes:
+    return zlib.compress(json.dumps(obj, separators=(",", ":")).encode(), 6)
+
+
+def unpack(data: bytes) -> Any:
+    return json.loads(zlib.decompress(data))
+
+
+class Store:
+    def __init__(self, db: str | Path) -> None:
+        self.url = to_url(db)
+        try:
+            self.engine = sa.create_engine(self.url, future=True)
+            if self.engine.dialect.name == "sqlite":
+                sa.event.listen(self.engine, "connect", _sqlite_pragmas)
+            self._migrate()
+        except SQLAlchemyError as exc:
+            raise StoreError(f"cannot open results database {self._safe_url()}: {_short(exc)}",
+                             hint="check the --db path/URL and that its directory is writable") from None
+
+    def _safe_url(self) -> str:
+        return sa.engine.make_url(self.url).render_as_string(hide_password=True)
+
+    def _migrate(self) -> None:
+        with self.engine.begin() as conn:
+            s.metadata.create_all(conn)
+            row = conn.execute(sa.select(s.meta.c.value).where(s.meta.c.key == "schema_version")).first()
+            version = int(row[0]) if row else None
+            if version is None:
+                conn.execute(s.meta.insert().values(key="schema_version", value=str(s.SCHEMA_VERSION)))
+                return
+            if version > s.SCHEMA_VERSION:
+                raise StoreError(f"database {self._safe_url()} has schema v{version}; this benchbench "
+                                 f"understands up to v{s.SCHEMA_VERSION}", hint="upgrade benchbench")
+            while version < s.SCHEMA_VERSION:
+                log.info("migrating results schema v%d → v%d", version, version + 1)
+                s.MIGRATIONS[version](conn)
+                version += 1
+                conn.execute(s.meta.update().where(s.meta.c.key == "schema_version").values(value=str(version)))
+
+    # -- writing ----------------------------------------------------------------------------------------
+    def create_run(self, run_id: str, suite_name: str, suite_file: str | None, suite_hash: str | None,
+                   tool_version: str, controller: dict[str, Any], plan: dict[str, list[str]]) -> None:
+        self._write(s.runs.insert().values(
+            run_id=run_id, started_at=time.time(), status="running", suite_name=suite_name,
+            suite_file=suite_file, suite_hash=suite_hash, tool_version=tool_version,
+            controller_json=_dumps(controller), plan_json=_dumps(plan)))
+
+    def finish_run(self, run_id: str, status: str) -> None:
+        self._write(s.runs.update().where(s.runs.c.run_id == run_id).values(status=status,
+                                                                             finished_at=time.time()))
+
+    def record_board(self, run_id: str, board: str, snapshot: dict[str, Any],
+                     overhead: dict[str, Any] | None = None, status: str | None = None,
+                     reason: str | None = None) -> None:
+        values = dict(snapshot_json=_dumps(snapshot), overhead_json=_dumps(overhead) if overhead else None,
+                      status=status, reason=reason)
+        try:
+            with self.engine.begin() as conn:
+                found = conn.execute(sa.select(s.boards.c.board).where(
+                    (s.boards.c.run_id == run_id) & (s.boards.c.board == board))).first()
+                if found:
+                    upd = {k: v for k, v in values.items() if v is not None}
+                    conn.execute(s.boards.update().where((s.boards.c.run_id == run_id)
+                                                         & (s.boards.c.board == board)).values(**upd))
+                else:
+                    conn.execute(s.boards.insert().values(run_id=run_id, board=board, **values))
+        except SQLAlchemyError as exc:
+            raise StoreError(f"cannot write to {self._safe_url()}: {_short(exc)}") from None
+
+    def add_job(self, rec: JobRecord) -> bool:
+        """Store one job with its metrics and raw values in one transaction. False if already stored."""
+        try:
+            with self.engine.begin() as conn:
+                job_id = conn.execute(s.jobs.insert().values(
+                    run_id=rec.run_id, board=rec.board, job_key=rec.job_key, workload=rec.workload,
+                    backend=rec.backend, precision=rec.precision, pruning=rec.pruning,
+                    params_json=_dumps(rec.params), status=rec.status, reason=rec.reason,
+                    stderr_tail=rec.stderr_tail, implementation=rec.implementation,
+                    timed_window=rec.timed_window, started_at=rec.started_at, duration_s=rec.duration_s,
+                    work_json=_dumps(rec.work), env_json=_dumps(rec.env), details_json=_dumps(rec.details),
+                    warnings_json=_dumps([w.__dict__ for w in rec.warnings]))).inserted_primary_key[0]
+                if rec.metrics:
+                    conn.execute(s.metrics.insert(), [dict(job_id=job_id, **m.__dict__) for m in rec.metrics])
+                if rec.raw:
+                    conn.execute(s.raw.insert(), [dict(job_id=job_id, kind=k, encoding="json+zlib", data=pack(v))
+                                                  for k, v in rec.raw.items()])
+            return True
+        except IntegrityError:
+            return False
+        except SQLAlchemyError as exc:
+            raise StoreError(f"cannot write job {rec.job_key} to {self._safe_url()}: {_short(exc)}") from None
+
+    def _write(self, stmt: Any) -> None:
+        try:
+            with self.engine.begin() as conn:
+                conn.execute(stmt)
+        except SQLAlchemyError as exc:
+            raise StoreError(f"cannot write to {self._safe_url()}: {_short(exc)}") from None
+
+    # -- reading ----------------------------------------------------------------------------------------
+    def list_runs(self) -> list[RunInfo]:
+        counts = sa.select(s.jobs.c.run_id, sa.func.count().label("n")).group_by(s.jobs.c.run_id).subquery()
+        q = (sa.select(s.runs, counts.c.n).outerjoin(counts, counts.c.run_id == s.runs.c.run_id)
+             .order_by(s.runs.c.started_at.desc(), s.runs.c.run_id.desc()))
+        with self.engine.connect() as conn:
+            return [_run_info(r._mapping) for r in conn.execute(q)]
+
+    def latest_run_id(self) -> str | None:
+        runs = self.list_runs()
+        return runs[0].run_id if runs else None
+
+    def stored_job_keys(self, run_id: str) -> set[tuple[str, str]]:
+        q = sa.select(s.jobs.c.board, s.jobs.c.job_key).where(s.jobs.c.run_id == run_id)
+        with self.engine.connect() as conn:
+            return {(r.board, r.job_key) for r in conn.execute(q)}
+
+    def run_plan(self, run_id: str) -> dict[str, list[str]]:
+        with self.engine.connect() as conn:
+            row = conn.execute(sa.select(s.runs.c.plan_json).where(s.runs.c.run_id == run_id)).first()
+        return json.loads(row[0]) if row and row[0] else {}
+
+    def load_run(self, run_id: str, with_raw: bool = True) -> RunData:
+        with self.engine.connect() as conn:
+            row = conn.execute(sa.select(s.runs).where(s.runs.c.run_id == run_id)).first()
+            if row is None:
+                raise StoreError(f"no run {run_id!r} in {self._safe_url()}",
+                                 hint="`benchbench report --list` shows the stored runs")
+            brows = conn.execute(sa.select(s.boards).where(s.boards.c.run_id == run_id)).all()
+            jrows = conn.execute(sa.select(s.jobs).where(s.jobs.c.run_id == run_id).order_by(s.jobs.c.id)).all()
+            ids = [j.id for j in jrows]
+            mrows = conn.execute(sa.select(s.metrics).where(s.metrics.c.job_id.in_(ids))).all() if ids else []
+            rrows = (conn.execute(sa.select(s.raw).where(s.raw.c.job_id.in_(ids))).all()
+                     if ids and with_raw else [])
+        by_job: dict[int, list[Metric]] = {}
+        for m in mrows:
+            by_job.setdefault(m.job_id, []).append(Metric(**{k: v for k, v in m._mapping.items() if k != "job_id"}))
+        raws: dict[int, dict[str, Any]] = {}
+        for r in rrows:
+            raws.setdefault(r.job_id, {})[r.kind] = unpack(r.data)
+        jobs = tuple(_job_record(j._mapping, by_job.get(j.id, []), raws.get(j.id, {})) for j in jrows)
+        boards = tuple(BoardInfo(run_id=b.run_id, board=b.board, snapshot=json.loads(b.snapshot_json),
+                                 overhead=json.loads(b.overhead_json) if b.overhead_json else None,
+                                 status=b.status, reason=b.reason) for b in brows)
+        return RunData(info=_run_info(row._mapping, len(jobs)), boards=boards, jobs=jobs)
+
+
+def _run_info(m: Any, n: int | None = None) -> RunInfo:
+    return RunInfo(run_id=m["run_id"], started_at=m["started_at"], finished_at=m["finished_at"],
+                   status=m["status"], suite_name=m["suite_name"], suite_file=m["suite_file"],
+                   tool_version=m["tool_version"], controller=json.loads(m["controller_json"]),
+                   n_jobs=n if n is not None else int(m.get("n") or 0))
+
+
+def _job_record(m: Any, metrics: list[Metric], raw: dict[str, Any]) -> JobRecord:
+    return JobRecord(
+        run_id=m["run_id"], board=m["board"], job_key=m["job_key"], workload=m["workload"],
+        backend=m["backend"], precision=m["precision"], pruning=m["pruning"],
+        params=json.loads(m["params_json"]), status=m["status"], reason=m["reason"],
+        stderr_tail=m["stderr_tail"], implementation=m["implementation"], timed_window=m["timed_window"],
+        started_at=m["started_at"], duration_s=m["duration_s"], work=json.loads(m["work_json"] or "{}"),
+        env=json.loads(m["env_json"] or "{}"), details=json.loads(m["details_json"] or "{}"),
+        metrics=tuple(sorted(metrics, key=lambda x: x.name)),
+        warnings=tuple(Warning_(**w) for w in json.loads(m["warnings_json"] or "[]")), raw=raw)
+
+
+def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
+    cur = dbapi_conn.cursor()
+    cur.execute("PRAGMA foreign_keys=ON")
+    cur.execute("PRAGMA busy_timeout=10000")  # a report reading while a run writes waits, not fails
+    cur.close()
+
+
+def _short(exc: BaseException) -> str:
+    orig = getattr(exc, "orig", None)
+    return str(orig or exc).splitlines()[0]

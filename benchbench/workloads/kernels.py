@@ -1,0 +1,104 @@
+"""Reference kernels: GEMM, 3×3 and depthwise convolution, a STREAM-like triad, and a busy loop."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, PositiveInt
+
+from . import onnx_ops
+from .registry import WorkloadDef, Work, register
+
+_BYTES = {"fp64": 8, "fp32": 4, "fp16": 2, "int8": 1}
+
+
+class _P(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class GemmParams(_P):
+    m: PositiveInt = 512
+    k: PositiveInt = 512
+    n: PositiveInt = 512
+
+
+class ConvParams(_P):
+    batch: PositiveInt = 1
+    channels: PositiveInt = 64
+    out_channels: PositiveInt | None = None
+    height: PositiveInt = 56
+    width: PositiveInt = 56
+    kernel: PositiveInt = 3
+
+
+class DwConvParams(_P):
+    batch: PositiveInt = 1
+    channels: PositiveInt = 256
+    height: PositiveInt = 28
+    width: PositiveInt = 28
+    kernel: PositiveInt = 3
+
+
+class TriadParams(_P):
+    n: PositiveInt = 4_000_000
+
+
+class BusyParams(_P):
+    n: PositiveInt = 1000
+
+
+def _ops_unit(precision: str) -> str:
+    return "OP" if precision.startswith("int") else "FLOP"
+
+
+def _gemm_work(p: BaseModel, precision: str) -> Work:
+    assert isinstance(p, GemmParams)
+    size = _BYTES.get(precision, 4)
+    return Work(ops_per_call=2.0 * p.m * p.k * p.n, ops_unit=_ops_unit(precision),
+                bytes_per_call=float(size * (p.m * p.k + p.k * p.n) + (4 if precision == "int8" else size) * p.m * p.n))
+
+
+def _conv_work(p: BaseModel, precision: str) -> Work:
+    assert isinstance(p, ConvParams)
+    cout = p.out_channels or p.channels
+    ops = 2.0 * p.batch * cout * p.height * p.width * p.channels * p.kernel ** 2
+    return Work(ops_per_call=ops, ops_unit=_ops_unit(precision), items_per_call=p.batch, item_unit="image")
+
+
+def _dw_work(p: BaseModel, precision: str) -> Work:
+    assert isinstance(p, DwConvParams)
+    ops = 2.0 * p.batch * p.channels * p.height * p.width * p.kernel ** 2
+    return Work(ops_per_call=ops, ops_unit=_ops_unit(precision), items_per_call=p.batch, item_unit="image")
+
+
+def _triad_work(p: BaseModel, precision: str) -> Work:
+    assert isinstance(p, TriadParams)
+    return Work(ops_per_call=2.0 * p.n, bytes_per_call=3.0 * p.n * _BYTES[precision])
+
+
+def _gemm_art(p: BaseModel, precision: str, seed: int) -> bytes:
+    assert isinstance(p, GemmParams)
+    return onnx_ops.matmul(p.m, p.k, p.n, precision, seed)
+
+
+def _conv_art(p: BaseModel, precision: str, seed: int) -> bytes:
+    assert isinstance(p, ConvParams)
+    return onnx_ops.conv(p.batch, p.channels, p.out_channels or p.channels, p.height, p.width, p.kernel, 1,
+                         precision, seed)
+
+
+def _dw_art(p: BaseModel, precision: str, seed: int) -> bytes:
+    assert isinstance(p, DwConvParams)
+    return onnx_ops.conv(p.batch, p.channels, p.channels, p.height, p.width, p.kernel, p.channels, precision, seed)
+
+
+_ORT3 = {"fp32": "onnxruntime", "fp16": "onnxruntime", "int8": "onnxruntime"}
+
+register(WorkloadDef("gemm", "dense matrix multiply C = A·B (M×K · K×N)", GemmParams, {**_ORT3, "fp64": "numpy"},
+                     _gemm_work, _gemm_art))
+register(WorkloadDef("conv3x3", "3×3 convolution, same padding, stride 1 (NCHW)", ConvParams, dict(_ORT3),
+                     _conv_work, _conv_art))
+register(WorkloadDef("dwconv", "depthwise 3×3 convolution (group = channels)", DwConvParams, dict(_ORT3),
+                     _dw_work, _dw_art))
+register(WorkloadDef("triad", "STREAM-like triad a = b + s·c (memory bandwidth)", TriadParams,
+                     {"fp64": "numpy", "fp32": "numpy"}, _triad_work))
+register(WorkloadDef("busy", "pure-Python busy loop of known cost (timer checks)", BusyParams,
+                     {"fp64": "python"}, lambda p, prec: Work()))
