@@ -1,0 +1,124 @@
+"""``benchbench`` entry point: run, report, workloads (and the groups other modules add)."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+from .. import __version__
+from ..errors import ConfigError
+from .common import DEFAULT_DB, cache_dir, err, handle_errors, out, print_json, setup_logging
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="benchbench")
+@click.option("--debug", is_flag=True, help="Show tracebacks and debug logs.")
+@click.option("-v", "--verbose", count=True, help="More log output.")
+@click.pass_context
+def main(ctx: click.Context, debug: bool, verbose: int) -> None:
+    """Benchmark and profile edge AI boards: latency, power/energy and memory per precision."""
+    ctx.ensure_object(dict)
+    ctx.obj["debug"] = debug
+    setup_logging(verbose, debug)
+
+
+@main.command()
+@click.option("--suite", "suite_name", default=None, help="Suite file or built-in name (default: quick).")
+@click.option("--db", default=DEFAULT_DB, show_default=True, help="Results database: a path or SQLAlchemy URL.")
+@click.option("-o", "--report", "report_path", type=click.Path(path_type=Path), default=None,
+              help="Where to write the HTML report (default: benchbench-reports/<run>.html).")
+@click.option("--no-report", is_flag=True, help="Do not render a report.")
+@click.option("--json", "as_json", is_flag=True, help="Print the outcome as JSON.")
+@handle_errors
+def run(suite_name: str | None, db: str, report_path: Path | None, no_report: bool, as_json: bool) -> None:
+    """Run a suite on this machine (board `local`) and write the results DB and an HTML report."""
+    from .runcmd import run_local
+    sys.exit(run_local(suite_name, db, report_path, no_report, as_json))
+
+
+@main.command()
+@click.option("--db", default=DEFAULT_DB, show_default=True, help="Results database: a path or SQLAlchemy URL.")
+@click.option("--run", "run_id", default=None, help="Run ID (default: the latest run).")
+@click.option("-o", "--output", type=click.Path(path_type=Path), default=None, help="Output HTML path.")
+@click.option("--list", "list_runs", is_flag=True, help="List stored runs instead.")
+@click.option("--json", "as_json", is_flag=True, help="With --list: print JSON.")
+@click.option("--templates", type=click.Path(path_type=Path, file_okay=False), default=None,
+              help="Directory with template overrides (e.g. reports/templates).")
+@handle_errors
+def report(db: str, run_id: str | None, output: Path | None, list_runs: bool, as_json: bool,
+           templates: Path | None) -> None:
+    """Render the HTML report of a stored run (the latest by default)."""
+    from ..report.render import write_report
+    from ..results.store import Store
+    store = Store(db)
+    if list_runs:
+        runs = store.list_runs()
+        if as_json:
+            print_json([r.__dict__ for r in runs])
+            return
+        from rich.table import Table
+        table = Table("run", "suite", "status", "jobs", "started")
+        import datetime as dt
+        for r in runs:
+            table.add_row(r.run_id, r.suite_name, r.status, str(r.n_jobs),
+                          dt.datetime.fromtimestamp(r.started_at).strftime("%Y-%m-%d %H:%M:%S"))
+        out.print(table)
+        return
+    run_id = run_id or store.latest_run_id()
+    if run_id is None:
+        raise ConfigError(f"no runs stored in {db}", key="--db", hint="run `benchbench run` first")
+    path = write_report(store.load_run(run_id), output or Path("benchbench-reports") / f"{run_id}.html", templates)
+    out.print(f"report: {path}")
+
+
+@main.group()
+def workloads() -> None:
+    """The workload catalogue."""
+
+
+@workloads.command("list")
+@click.option("--json", "as_json", is_flag=True)
+@handle_errors
+def workloads_list(as_json: bool) -> None:
+    """List workloads with their precisions, backends and parameters."""
+    from ..config.suite import builtin_suites
+    from ..workloads.registry import workloads as catalogue
+    rows: list[dict[str, Any]] = []
+    for name, d in sorted(catalogue().items()):
+        rows.append({"name": name, "kind": d.kind, "description": d.description, "precisions": d.backends,
+                     "params": {k: (str(f.annotation), f.default) for k, f in d.params_model.model_fields.items()}})
+    if as_json:
+        print_json({"workloads": rows, "suites": {k: str(v) for k, v in builtin_suites().items()}})
+        return
+    from rich.table import Table
+    table = Table("workload", "precisions → backend", "params (defaults)", "description")
+    for r in rows:
+        table.add_row(r["name"], ", ".join(f"{p}→{b}" for p, b in r["precisions"].items()),
+                      ", ".join(f"{k}={v[1]}" for k, v in r["params"].items()), r["description"])
+    out.print(table)
+    out.print("built-in suites: " + ", ".join(builtin_suites()))
+
+
+def _register_optional() -> None:
+    """Command groups that live in their own modules (fleet, devices, analysis)."""
+    import importlib
+    for mod, names in (("benchbench.cli.devices", ("devices",)), ("benchbench.cli.fleet", ("fleet",)),
+                       ("benchbench.cli.analysis", ("compare", "history"))):
+        try:
+            m = importlib.import_module(mod)
+        except ModuleNotFoundError as exc:
+            if exc.name != mod:
+                raise
+            continue
+        for n in names:
+            cmd = getattr(m, n, None)
+            if isinstance(cmd, click.Command):
+                main.add_command(cmd)
+
+
+_register_optional()
+
+__all__ = ["main", "err"]

@@ -1,0 +1,89 @@
+"""`benchbench run`: load → expand → run with a live progress line per board → store → report."""
+
+from __future__ import annotations
+
+import sys
+import threading
+from pathlib import Path
+from typing import Any
+
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from ..config.suite import load_suite, resolve_suite_path, suite_hash
+from ..pipeline import BoardOutcome, BoardTarget, Run, summarize
+from ..results.store import Store
+from ..transport.local import LocalTransport
+from ..workloads.registry import expand
+from .common import EXIT_FAILED_JOBS, EXIT_INTERRUPTED, cache_dir, err, out, print_json
+
+
+class ProgressEvents:
+    """Pipeline events → one rich progress line per board (on stderr)."""
+
+    def __init__(self, progress: Progress) -> None:
+        self.progress = progress
+        self.tasks: dict[str, Any] = {}
+        self.lock = threading.Lock()
+
+    def __call__(self, kind: str, board: str, **data: Any) -> None:
+        with self.lock:
+            if kind == "board_start":
+                self.tasks[board] = self.progress.add_task(f"{board}: connecting", total=data.get("total") or 0)
+                return
+            task = self.tasks.get(board)
+            if task is None:
+                return
+            if kind == "deploy":
+                self.progress.update(task, description=f"{board}: deploying")
+            elif kind == "running":
+                self.progress.update(task, description=f"{board}: measuring")
+            elif kind == "job_done":
+                rec = data["record"]
+                self.progress.update(task, advance=1, description=f"{board}: {rec.workload} {rec.precision} "
+                                                                  f"[{rec.status}]")
+            elif kind == "board_done":
+                o: BoardOutcome = data["outcome"]
+                self.progress.update(task, description=f"{board}: done" if not o.error else f"{board}: FAILED")
+
+
+def run_local(suite_name: str | None, db: str, report_path: Path | None, no_report: bool, as_json: bool) -> int:
+    suite_path = resolve_suite_path(suite_name)
+    suite = load_suite(suite_path)
+    cache = cache_dir()
+    jobs = expand(suite, str(suite_path), cache / "artifacts")
+    store = Store(db)  # opened before measuring: an unusable DB fails now, not after the work
+    board = BoardTarget(name="local", connect=LocalTransport, python=sys.executable,
+                        work_dir=str(cache / "boards" / "local"))
+    progress = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                        console=err, transient=False, disable=as_json)
+    runner = Run(store, suite, str(suite_path), suite_hash(suite_path), jobs, [board], cache,
+                 events=ProgressEvents(progress))
+    interrupted = False
+    with progress:
+        try:
+            outcomes = runner.execute()
+        except KeyboardInterrupt:
+            interrupted = True
+            outcomes = []
+    report_file = None
+    if not no_report:
+        from ..report.render import write_report
+        report_file = write_report(store.load_run(runner.run_id),
+                                   report_path or Path("benchbench-reports") / f"{runner.run_id}.html")
+    statuses = summarize(outcomes) if outcomes else {}
+    failed = sum(v for k, v in statuses.items() if k not in ("ok", "unsupported"))
+    errors = [f"{o.board}: {o.error}" for o in outcomes if o.error]
+    if as_json:
+        print_json({"run_id": runner.run_id, "db": store.url, "report": str(report_file) if report_file else None,
+                    "statuses": statuses, "interrupted": interrupted, "board_errors": errors})
+    else:
+        out.print(f"run {runner.run_id}: " + (", ".join(f"{v} {k}" for k, v in sorted(statuses.items())) or
+                                              "no jobs finished") + (" (interrupted)" if interrupted else ""))
+        for e in errors:
+            out.print(f"  board error: {e}")
+        out.print(f"results: {store.url}")
+        if report_file:
+            out.print(f"report: {report_file}")
+    if interrupted:
+        return EXIT_INTERRUPTED
+    return EXIT_FAILED_JOBS if failed or errors else 0

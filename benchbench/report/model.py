@@ -1,0 +1,146 @@
+"""The report's view model: plain rows with already-formatted cells, built from a stored run."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..results.records import JobRecord, Metric, RunData
+
+
+@dataclass(frozen=True)
+class Cell:
+    text: str
+    title: str | None = None  # tooltip: source, scope, method
+    unavailable: bool = False
+
+
+@dataclass(frozen=True)
+class Row:
+    board: str
+    workload: str
+    params: str
+    precision: str
+    pruning: str
+    backend: str
+    status: str
+    reason: str | None
+    implementation: str
+    timed_window: str
+    cells: dict[str, Cell]
+    warnings: list[str]
+    job: JobRecord
+
+
+@dataclass(frozen=True)
+class ReportModel:
+    title: str
+    run: dict[str, Any]
+    columns: list[tuple[str, str]]
+    rows: list[Row]
+    boards: list[dict[str, Any]]
+    warnings: list[dict[str, str]]
+    failures: list[Row]
+    figures: dict[str, str] = field(default_factory=dict)  # workload → inline SVG
+
+
+COLUMNS = [("latency.p50", "median"), ("latency.p90", "p90"), ("latency.p99", "p99"),
+           ("latency.ci", "95 % CI of median"), ("throughput", "throughput"), ("items", "items/s"),
+           ("mem.peak_rss", "peak RSS"), ("power.mean", "power"), ("energy.per_inference", "energy / inference"),
+           ("temp.max", "max temp")]
+
+
+def fmt_seconds(v: float) -> str:
+    for scale, unit in ((1.0, "s"), (1e-3, "ms"), (1e-6, "µs")):
+        if v >= scale:
+            return f"{v / scale:.3g} {unit}"
+    return f"{v / 1e-9:.3g} ns"
+
+
+def fmt_bytes(v: float) -> str:
+    for scale, unit in ((2**30, "GiB"), (2**20, "MiB"), (2**10, "KiB")):
+        if v >= scale:
+            return f"{v / scale:.1f} {unit}"
+    return f"{v:.0f} B"
+
+
+def fmt_energy(v: float) -> str:
+    return f"{v * 1e3:.3g} mJ" if v < 1 else f"{v:.3g} J"
+
+
+def _metric_cell(m: Metric | None, fmt: Any) -> Cell:
+    if m is None:
+        return Cell("–")
+    if m.value is None:
+        return Cell("unavailable", title=m.unavailable_reason or "not measured", unavailable=True)
+    text = fmt(m.value)
+    if m.scope:
+        text += f" ({m.scope})"
+    title = "; ".join(x for x in (m.source, m.detail) if x) or None
+    return Cell(text, title=title)
+
+
+def _cells(j: JobRecord) -> dict[str, Cell]:
+    c: dict[str, Cell] = {}
+    for name in ("latency.p50", "latency.p90", "latency.p99"):
+        c[name] = _metric_cell(j.metric(name), fmt_seconds)
+    lo, hi = j.value("latency.ci95_lo"), j.value("latency.ci95_hi")
+    c["latency.ci"] = Cell(f"{fmt_seconds(lo)} – {fmt_seconds(hi)}", title="bootstrap, 2000 resamples") \
+        if lo is not None and hi is not None else Cell("–")
+    ops = j.metric("throughput.ops")
+    bw = j.metric("throughput.bandwidth")
+    parts = [f"{m.value:.3g} {m.unit}" for m in (ops, bw) if m is not None and m.value is not None]
+    c["throughput"] = Cell(" · ".join(parts) or "–", title="at median latency")
+    c["items"] = _metric_cell(j.metric("throughput.items"), lambda v: f"{v:.4g}")
+    c["mem.peak_rss"] = _metric_cell(j.metric("mem.peak_rss"), fmt_bytes)
+    c["power.mean"] = _metric_cell(j.metric("power.mean"), lambda v: f"{v:.3g} W")
+    c["energy.per_inference"] = _metric_cell(j.metric("energy.per_inference"), fmt_energy)
+    c["temp.max"] = _metric_cell(j.metric("temp.max"), lambda v: f"{v:.1f} °C")
+    return c
+
+
+def _params_text(params: dict[str, Any]) -> str:
+    return ", ".join(f"{k}={v}" for k, v in sorted(params.items()) if v is not None and k != "input_shapes")
+
+
+def _when(ts: float | None) -> str:
+    return dt.datetime.fromtimestamp(ts, dt.timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC") if ts else "–"
+
+
+def build(run: RunData) -> ReportModel:
+    rows: list[Row] = []
+    warnings: list[dict[str, str]] = []
+    for j in sorted(run.jobs, key=lambda j: (j.board, j.workload, _params_text(j.params), j.precision, j.backend)):
+        row = Row(board=j.board, workload=j.workload, params=_params_text(j.params), precision=j.precision,
+                  pruning=j.pruning, backend=j.backend, status=j.status, reason=j.reason,
+                  implementation=j.implementation or "–", timed_window=j.timed_window or "–", cells=_cells(j),
+                  warnings=[w.message for w in j.warnings], job=j)
+        rows.append(row)
+        for w in j.warnings:
+            warnings.append({"where": f"{j.board} · {j.workload} · {j.precision} ({j.backend})", "code": w.code,
+                             "message": w.message, "remedy": w.remedy, "severity": w.severity})
+    boards = []
+    for b in run.boards:
+        snap = b.snapshot
+        sensors = snap.get("sensors", [])
+        boards.append({"name": b.board, "status": b.status, "reason": b.reason, "snapshot": snap,
+                       "overhead": b.overhead, "sensors_ok": [s for s in sensors if s.get("available")],
+                       "sensors_missing": [s for s in sensors if not s.get("available")]})
+        ov = b.overhead or {}
+        if ov.get("overhead_pct") is not None and ov["overhead_pct"] > 1.0:
+            warnings.append({"where": b.board, "code": "sampling-overhead", "severity": "warning",
+                             "message": f"sensor sampling slowed the probe kernel by {ov['overhead_pct']:.1f} %",
+                             "remedy": "raise sampling interval_s, or accept and compare runs with equal settings"})
+    if run.info.status == "interrupted":
+        warnings.insert(0, {"where": "run", "code": "interrupted", "severity": "error",
+                            "message": "the run was interrupted; only finished jobs are shown",
+                            "remedy": "re-run, or resume the run"})
+    info = run.info
+    return ReportModel(
+        title=f"benchbench report — {info.suite_name} — {info.run_id}",
+        run={"id": info.run_id, "suite": info.suite_name, "suite_file": info.suite_file, "status": info.status,
+             "started": _when(info.started_at), "finished": _when(info.finished_at), "version": info.tool_version,
+             "controller": info.controller, "n_jobs": len(run.jobs)},
+        columns=COLUMNS, rows=[r for r in rows if r.status == "ok"], boards=boards, warnings=warnings,
+        failures=[r for r in rows if r.status != "ok"])

@@ -1,0 +1,57 @@
+"""Render a stored run to one self-contained HTML file (autoescaped; inline CSS and SVG; no scripts,
+no network fetches). A lab can override templates by putting files of the same name in a directory
+passed as ``template_dir`` (e.g. the repo's ``reports/templates``)."""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from pathlib import Path
+from typing import Any
+
+import jinja2
+from markupsafe import Markup
+
+from ..errors import StoreError
+from ..results.records import JobRecord, RunData
+from . import figures
+from .model import build, fmt_bytes, fmt_seconds
+
+
+def environment(template_dir: Path | None = None) -> jinja2.Environment:
+    loaders: list[jinja2.BaseLoader] = []
+    if template_dir is not None:
+        loaders.append(jinja2.FileSystemLoader(str(template_dir)))
+    loaders.append(jinja2.PackageLoader("benchbench.report", "templates"))
+    env = jinja2.Environment(loader=jinja2.ChoiceLoader(loaders), autoescape=True,
+                             undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True)
+    env.filters["seconds"] = fmt_seconds
+    env.filters["bytes"] = fmt_bytes
+    env.filters["tojson_pretty"] = lambda v: json.dumps(v, indent=1, sort_keys=True, default=str)
+    return env
+
+
+def render_run(run: RunData, template_dir: Path | None = None) -> str:
+    model = build(run)
+    groups: dict[str, list[JobRecord]] = defaultdict(list)
+    for row in model.rows:
+        groups[f"{row.workload} ({row.params})"].append(row.job)
+    figs: dict[str, Any] = {}
+    for title, jobs in groups.items():
+        svg = figures.latency_distribution(title, jobs)
+        if svg is not None:
+            # matplotlib writes escaped XML text; the SVG is our own output, so mark it safe
+            figs[title] = {"svg": Markup(svg), "jobs": jobs}
+    return environment(template_dir).get_template("report.html.j2").render(m=model, figures=figs)
+
+
+def write_report(run: RunData, out: Path, template_dir: Path | None = None) -> Path:
+    html = render_run(run, template_dir)
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        tmp = out.with_name(out.name + ".tmp")
+        tmp.write_text(html, encoding="utf-8")
+        tmp.replace(out)
+    except OSError as exc:
+        raise StoreError(f"cannot write report {out}: {exc.strerror}") from None
+    return out
