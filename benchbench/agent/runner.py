@@ -16,8 +16,10 @@ from typing import IO, Any, Dict, List, Optional
 
 from . import envinfo
 from .protocol import AGENT_VERSION, JobSpec, RunRequest, TimingPlan, make_line
-from .samplers import Plan, Unavailable, probe_all
-from .samplers.session import SamplingSession
+from . import throttle
+from .samplers import Plan, Unavailable, family_environment, probe_all
+from .samplers.rpi import read_throttled
+from .samplers.session import SamplingSession, energy_report, idle_baseline
 
 
 class Stop(Exception):
@@ -51,6 +53,11 @@ class Agent:
         self._child: Optional[subprocess.Popen] = None  # type: ignore[type-arg]
         self.plans: List[Plan] = []
         self.missing: List[Unavailable] = []
+        # issue #4: idle baseline and cool-down before each job (only when a power/temperature channel exists)
+        self.idle_baseline_s = 1.0
+        self.cooldown_margin_c = 3.0
+        self.cooldown_timeout_s = 60.0
+        self._idle_temp_c: Dict[str, float] = {}
 
     def _worker(self, job: JobSpec) -> Dict[str, Any]:
         jpath = os.path.join(self.tmp, "job.json")
@@ -86,8 +93,25 @@ class Agent:
         if self._child is not None and self._child.poll() is None:
             self._child.kill()
 
-    def run_measured(self, job: JobSpec, sampling: bool = True) -> Dict[str, Any]:
+    def _prepare(self) -> Dict[str, Any]:
+        """Issue #4: cool down to the run's idle temperature, then an idle power baseline."""
+        out: Dict[str, Any] = {}
+        chans = [c for p in self.plans for c in p.channels]
+        if self._idle_temp_c:
+            out["cooldown"] = throttle.cool_down(self.plans, self._idle_temp_c, self.cooldown_margin_c,
+                                                 self.cooldown_timeout_s)
+        if any(c.quantity in ("power", "energy") for c in chans) and self.idle_baseline_s > 0:
+            out["idle"] = idle_baseline(self.plans, self.idle_baseline_s, self.req.sampling.interval_s)
+            if not self._idle_temp_c:
+                self._idle_temp_c = dict(out["idle"]["temp_c"])
+        return out
+
+    def run_measured(self, job: JobSpec, sampling: bool = True, prepare: bool = True) -> Dict[str, Any]:
+        pre = self._prepare() if sampling and prepare else {}  # issue #4
+        is_pi = sampling and any(p.family == "rpi" for p in self.plans)
+        pi_before = read_throttled() if is_pi else None
         before = envinfo.job_snapshot(self.req.sampling.root)
+        before["family"] = family_environment(self.req.sampling.families, self.req.sampling.root)
         session = SamplingSession(self.plans if sampling else [], self.req.sampling.interval_s).start()
         t0 = time.monotonic_ns()
         wall0 = time.time()
@@ -98,7 +122,9 @@ class Agent:
         t1 = time.monotonic_ns()
         res["started_at_unix"] = wall0
         res["duration_s"] = (t1 - t0) / 1e9
+        pi_after = read_throttled() if is_pi else None
         after = envinfo.job_snapshot(self.req.sampling.root)
+        after["family"] = family_environment(self.req.sampling.families, self.req.sampling.root)
         res["env"] = {"before": before, "after": after}
         mem = res.setdefault("memory", {})
         mem["sys_available_before_bytes"] = before["mem"]["available"]
@@ -110,6 +136,15 @@ class Agent:
         summary["series"] = {"t0_ns": t0, "t_ns": [t - t0 for t in session.t_ns],
                              "values": session.values}
         res["sensors"] = summary
+        # issue #4: energy per job/inference (above idle too) and the throttling verdict
+        timing = res.get("timing", {})
+        n_inf = (timing.get("number") or 0) * sum(len(r["values_s"]) for r in timing.get("rounds", []))
+        idle_w = pre.get("idle", {}).get("power_w")
+        res["energy"] = energy_report(session, windows, n_inf or None, idle_w)
+        res["throttle"] = throttle.verdict(session.channels, session.t_ns, session.values, windows,
+                                           pi_before, pi_after)
+        if pre:
+            res["preparation"] = pre
         return res
 
     def measure_overhead(self) -> Dict[str, Any]:
@@ -119,7 +154,7 @@ class Agent:
                                                                values_per_round=7, max_timed_s=2.0))
         medians: Dict[bool, List[float]] = {True: [], False: []}
         for sampling in (False, True, True, False):
-            res = self.run_measured(probe, sampling=sampling)
+            res = self.run_measured(probe, sampling=sampling, prepare=False)
             vals = sorted(v for r in res.get("timing", {}).get("rounds", []) for v in r["values_s"])
             if vals:
                 medians[sampling].append(vals[len(vals) // 2])

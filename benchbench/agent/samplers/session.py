@@ -82,8 +82,13 @@ class SamplingSession:
 
 
 def _valid(ts: Sequence[int], vs: Sequence[Optional[float]]) -> Tuple[List[int], List[float]]:
-    pairs = [(t, v) for t, v in zip(ts, vs) if v is not None]
-    return [p[0] for p in pairs], [p[1] for p in pairs]  # type: ignore[misc]
+    out_t: List[int] = []
+    out_v: List[float] = []
+    for t, v in zip(ts, vs):
+        if v is not None:
+            out_t.append(t)
+            out_v.append(v)
+    return out_t, out_v
 
 
 def interp(ts: Sequence[int], vs: Sequence[float], t: int) -> Optional[float]:
@@ -140,7 +145,7 @@ def summarise_channel(ch: Channel, ts: Sequence[int], vs: Sequence[float],
     if ch.quantity == "energy":
         parts = [counter_delta(ts, vs, w, ch.wrap_at) for w in windows]
         if parts and all(p is not None for p in parts):
-            e = sum(parts)  # type: ignore[arg-type]
+            e = sum(p for p in parts if p is not None)
             res.update(energy_j=e, mean_power_w=e / dur_s if dur_s > 0 else None, method="counter difference")
         return res
     if inside:
@@ -151,3 +156,112 @@ def summarise_channel(ch: Channel, ts: Sequence[int], vs: Sequence[float],
             e = sum(parts)  # type: ignore[arg-type]
             res.update(energy_j=e, mean_power_w=e / dur_s if dur_s > 0 else None, method="trapezoid")
     return res
+
+
+# --- energy accounting per job (issue #4) -------------------------------------------------------------------
+
+#: fewer samples than this inside a timed window → integrate over the whole timed span instead
+MIN_SAMPLES_PER_WINDOW = 3
+
+
+def _power_series(ch: Channel, ts: Sequence[int], vs: Sequence[float]) -> Tuple[List[int], List[float]]:
+    """Sampled power (W) of a power channel, or power derived from an energy counter's differences
+    (placed at interval midpoints; wraps handled)."""
+    if ch.quantity == "power":
+        return list(ts), list(vs)
+    out_t: List[int] = []
+    out_p: List[float] = []
+    for i in range(1, len(ts)):
+        d = vs[i] - vs[i - 1]
+        if d < 0 and ch.wrap_at:
+            d += ch.wrap_at
+        dt = (ts[i] - ts[i - 1]) / 1e9
+        if d >= 0 and dt > 0:
+            out_t.append((ts[i] + ts[i - 1]) // 2)
+            out_p.append(d / dt)
+    return out_t, out_p
+
+
+def energy_report(session: SamplingSession, windows: Sequence[Window], inferences: Optional[int],
+                  idle_power_w: Optional[Dict[str, float]] = None,
+                  min_samples: int = MIN_SAMPLES_PER_WINDOW) -> List[Dict[str, Any]]:
+    """Energy per power/energy channel over the timed windows: total, per inference, above idle, mean and
+    peak power, sample count/rate, and a warning with a whole-span fallback when a window holds fewer
+    than ``min_samples`` samples (a 1 Hz meter against 5 ms inferences)."""
+    out: List[Dict[str, Any]] = []
+    if not windows:
+        return out
+    timed_s = sum(b - a for a, b in windows) / 1e9
+    whole: Window = (windows[0][0], windows[-1][1])
+    for ch, vals in zip(session.channels, session.values):
+        if ch.quantity not in ("power", "energy"):
+            continue
+        ts, vs = _valid(session.t_ns, vals)
+        counts = [sum(1 for t in ts if a <= t <= b) for a, b in windows]
+        rep: Dict[str, Any] = {"channel": ch.name, "scope": ch.scope, "label": ch.label, "unit_energy": "J",
+                               "n_samples": sum(counts), "min_samples_in_window": min(counts),
+                               "timed_s": timed_s, "warnings": []}
+        span_s = (ts[-1] - ts[0]) / 1e9 if len(ts) > 1 else 0.0
+        rep["sample_rate_hz"] = (len(ts) - 1) / span_s if span_s > 0 else None
+        energy: Optional[float] = None
+        if ch.quantity == "energy":
+            parts = [counter_delta(ts, vs, w, ch.wrap_at) for w in windows]
+            if all(p is not None for p in parts):
+                energy = sum(p for p in parts if p is not None)
+                rep["method"] = "counter difference over timed windows"
+        elif min(counts) >= min_samples:
+            parts = [trapezoid_j(ts, vs, w) for w in windows]
+            if all(p is not None for p in parts):
+                energy = sum(p for p in parts if p is not None)
+                rep["method"] = "trapezoid over timed windows"
+        if energy is None:
+            pt, pv = _power_series(ch, ts, vs)
+            whole_j = trapezoid_j(pt, pv, whole) if pt else None
+            whole_s = (whole[1] - whole[0]) / 1e9
+            if whole_j is not None and whole_s > 0:
+                energy = whole_j / whole_s * timed_s
+                rep["method"] = "mean power over the whole timed span × timed time"
+            else:
+                inside = [v for t, v in zip(pt, pv) if whole[0] <= t <= whole[1]] or list(pv)
+                if inside:
+                    energy = sum(inside) / len(inside) * timed_s
+                    rep["method"] = "mean of all job samples × timed time"
+            rep["warnings"].append(
+                "only %d sample(s) in a %.3f s window (rate %s Hz): too few to integrate per window; "
+                "integrated over the whole timed span instead" % (
+                    min(counts), min(b - a for a, b in windows) / 1e9,
+                    "%.2f" % rep["sample_rate_hz"] if rep["sample_rate_hz"] else "?"))
+        in_win = [v for t, v in zip(*_power_series(ch, ts, vs)) if any(a <= t <= b for a, b in windows)]
+        rep["energy_j"] = energy
+        rep["mean_power_w"] = energy / timed_s if energy is not None and timed_s > 0 else None
+        rep["peak_power_w"] = max(in_win) if in_win else None
+        idle = (idle_power_w or {}).get(ch.name)
+        rep["idle_power_w"] = idle
+        rep["energy_above_idle_j"] = energy - idle * timed_s if energy is not None and idle is not None else None
+        if inferences:
+            rep["inferences"] = inferences
+            rep["energy_per_inference_j"] = energy / inferences if energy is not None else None
+            above = rep["energy_above_idle_j"]
+            rep["energy_per_inference_above_idle_j"] = above / inferences if above is not None else None
+        out.append(rep)
+    return out
+
+
+def idle_baseline(plans: Sequence[Plan], duration_s: float, interval_s: float) -> Dict[str, Any]:
+    """Sample with nothing running: mean power per power/energy channel and mean temperatures."""
+    session = SamplingSession(plans, interval_s).start()
+    t0 = time.monotonic_ns()
+    time.sleep(duration_s)
+    t1 = time.monotonic_ns()
+    session.stop()
+    power: Dict[str, float] = {}
+    temps: Dict[str, float] = {}
+    for ch, vals in zip(session.channels, session.values):
+        ts, vs = _valid(session.t_ns, vals)
+        if ch.quantity in ("power", "energy"):
+            pt, pv = _power_series(ch, ts, vs)
+            if pv:
+                power[ch.name] = sum(pv) / len(pv)
+        elif ch.quantity == "temperature" and vs:
+            temps[ch.name] = sum(vs) / len(vs)
+    return {"duration_s": (t1 - t0) / 1e9, "power_w": power, "temp_c": temps, "n_samples": len(session.t_ns)}
