@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
-from typing import List, Optional, Sequence
+from typing import Any, List, Optional, Sequence
 
 #: what a channel measures
 QUANTITIES = ("power", "energy", "temperature", "clock", "load", "memory", "voltage", "current")
@@ -29,7 +29,7 @@ class Channel:
     wrap_at: Optional[float] = None
     label: Optional[str] = None  # human wording, e.g. "PMIC rails, excludes 5 V loads"
 
-    def to_dict(self) -> "dict[str, object]":
+    def to_dict(self) -> "dict[str, Any]":
         return {k: v for k, v in self.__dict__.items() if v is not None}
 
 
@@ -40,7 +40,7 @@ class Unavailable:
     reason: str
     scope: Optional[str] = None
 
-    def to_dict(self) -> "dict[str, object]":
+    def to_dict(self) -> "dict[str, Any]":
         return {k: v for k, v in self.__dict__.items() if v is not None}
 
 
