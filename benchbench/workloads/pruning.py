@@ -24,6 +24,8 @@ from ..errors import ConfigError, WorkloadError
 from . import flops as flops_mod
 from .models._graph import read_meta, write_meta
 
+__all__ = ["compressed_bytes", "parse_spec", "prune", "read_meta", "structured", "unstructured", "write_meta"]
+
 _SPEC = re.compile(r"^(unstructured|structured)-(\d{1,2})$")
 
 

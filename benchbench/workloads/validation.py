@@ -63,7 +63,7 @@ def fidelity(ref: list[np.ndarray], out: list[np.ndarray]) -> dict[str, Any]:
     o = np.stack([x.astype(np.float64).reshape(-1) for x in out])
     err = r - o
     noise = float(np.sum(err * err))
-    sqnr = float("inf") if noise == 0 else 10.0 * np.log10(float(np.sum(r * r)) / noise)
+    sqnr = float("inf") if noise == 0 else float(10.0 * np.log10(float(np.sum(r * r)) / noise))
     cos = np.sum(r * o, axis=1) / np.maximum(np.linalg.norm(r, axis=1) * np.linalg.norm(o, axis=1), 1e-30)
     last = ref[0].shape[-1]
     agree = (np.concatenate([x.reshape(-1, last).argmax(-1) for x in ref])
@@ -95,6 +95,18 @@ def run_outputs(sess: Any, feeds: list[dict[str, np.ndarray]]) -> list[np.ndarra
         return [sess.run(None, f)[0] for f in feeds]
     except Exception as exc:  # ORT's errors are untyped; the model's own message is the reason
         raise ValidationFailed("the model rejected the inputs: " + str(exc).splitlines()[0]) from None
+
+
+def reference_outputs(path: Path, feeds: list[dict[str, np.ndarray]]) -> list[np.ndarray]:
+    import onnxruntime as ort
+
+    so = ort.SessionOptions()
+    so.log_severity_level = 3
+    try:
+        sess = ort.InferenceSession(str(path), sess_options=so, providers=["CPUExecutionProvider"])
+    except Exception as exc:  # ORT's untyped load errors
+        raise ValidationFailed("the fp32 reference does not load: " + str(exc).splitlines()[0]) from None
+    return run_outputs(sess, feeds)
 
 
 def validate_role(precision: str, path: Path, ref_outputs: list[np.ndarray],

@@ -24,7 +24,7 @@ from . import pruning as pruning_mod
 from . import quantize
 from .artifacts import (ModelArtifact, VariantArtifact, files_digest, read_sidecar, sha256_json, tool_versions,
                         write_sidecar)
-from .validation import ValidationFailed, run_outputs, validate_role
+from .validation import ValidationFailed, reference_outputs, validate_role
 
 log = logging.getLogger(__name__)
 
@@ -92,8 +92,8 @@ def make_variant(model: ModelArtifact, precision: str, pruning: str = "none", ta
     status, why = "ok", None
     try:
         for role in files:
-            ref = run_outputs(feeds_mod._session(model.files[role]),
-                              feeds_mod.sample_feeds(model, model.files, role, "validation", n_validation))
+            ref = reference_outputs(model.files[role],
+                                    feeds_mod.sample_feeds(model, model.files, role, "validation", n_validation))
             own = feeds_mod.sample_feeds(model, files, role, "validation", n_validation)
             validation[role] = validate_role(precision, files[role], ref, own)
     except ValidationFailed as exc:

@@ -13,6 +13,9 @@ BACKENDS: Dict[str, str] = {
     "python": ".python_kernels",
     "numpy": ".numpy_kernels",
     "onnxruntime": ".ort",
+    "onnxruntime-llm": ".ort_llm",
+    "rknn": ".rknn",
+    "litert": ".litert",
 }
 
 

@@ -20,7 +20,7 @@ _NP_TYPES = {
 }
 
 
-def make_feeds(sess: Any, job: JobSpec, np: Any) -> Dict[str, Any]:
+def make_feeds(sess: Any, job: JobSpec, np: Any, artifacts_dir: str = "") -> Dict[str, Any]:
     rng = np.random.default_rng(job.seed)
     shapes: Dict[str, List[int]] = job.params.get("input_shapes", {}) or {}
     feeds: Dict[str, Any] = {}
@@ -41,7 +41,35 @@ def make_feeds(sess: Any, job: JobSpec, np: Any) -> Dict[str, Any]:
             feeds[inp.name] = rng.integers(0, 2, size=shape).astype(bool)
         else:
             feeds[inp.name] = np.zeros(shape, dtype=dtype)
+    _apply_given_inputs(feeds, job, np, artifacts_dir)
     return feeds
+
+
+def _apply_given_inputs(feeds: Dict[str, Any], job: JobSpec, np: Any, artifacts_dir: str) -> None:
+    """``fixed_inputs`` {name: number or list} for control inputs (a sample rate, a mode flag), and
+    ``inputs_npz`` (a file in the artifacts directory) for real data: its first sample per input."""
+    for name, value in (job.params.get("fixed_inputs") or {}).items():
+        if name not in feeds:
+            raise WorkloadFailed("fixed input %r is not an input of the model (%s)" % (name, ", ".join(feeds)))
+        ref = feeds[name]
+        arr = np.asarray(value, dtype=ref.dtype)
+        feeds[name] = arr.reshape(ref.shape) if arr.size == ref.size else np.full(ref.shape, arr.reshape(-1)[0],
+                                                                                 dtype=ref.dtype)
+    npz_name = job.params.get("inputs_npz")
+    if npz_name:
+        path = os.path.join(artifacts_dir, npz_name)
+        try:
+            data = np.load(path)
+        except (OSError, ValueError) as exc:
+            raise WorkloadFailed("cannot read inputs file %s: %s" % (npz_name, exc)) from None
+        with data:
+            for name in data.files:
+                if name not in feeds:
+                    raise WorkloadFailed("inputs file array %r is not a model input" % name)
+                arr = data[name]
+                if arr.shape != feeds[name].shape:  # [N, *shape]: take the first sample
+                    arr = arr[0]
+                feeds[name] = arr.astype(feeds[name].dtype).reshape(feeds[name].shape)
 
 
 def prepare(job: JobSpec, artifacts_dir: str) -> Prepared:
@@ -69,7 +97,7 @@ def prepare(job: JobSpec, artifacts_dir: str) -> Prepared:
         sess = ort.InferenceSession(path, sess_options=so, providers=providers_wanted)
     except Exception as exc:  # ORT raises its own untyped Fail/InvalidGraph errors: surface the message
         raise WorkloadFailed("onnxruntime could not load %s: %s" % (job.artifact, exc)) from None
-    feeds = make_feeds(sess, job, np)
+    feeds = make_feeds(sess, job, np, artifacts_dir)
     try:
         sess.run(None, feeds)
     except Exception as exc:  # the model's own error, with a hint: generated inputs may be invalid for it

@@ -1,0 +1,56 @@
+"""LiteRT backend (``ai-edge-litert``, the successor of tflite-runtime) for ``.tflite`` models.
+
+Imported lazily: without ``ai_edge_litert`` the job is ``unsupported`` with the reason. Dynamic input
+dims (-1 in ``shape_signature``) need ``params["input_shapes"]`` {name: shape}; they are resized before
+tensors are allocated. Inputs are seeded; ``params["num_threads"]`` sets the interpreter's threads.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any, Dict, List
+
+from ..protocol import JobSpec
+from . import Prepared, Unsupported, WorkloadFailed
+
+
+def prepare(job: JobSpec, artifacts_dir: str) -> Prepared:
+    try:
+        import numpy as np
+        from ai_edge_litert.interpreter import Interpreter
+    except ImportError as exc:
+        raise Unsupported("ai-edge-litert is not installed for this board's Python: %s" % exc) from None
+    if not job.artifact:
+        raise WorkloadFailed("the litert backend needs a .tflite artifact")
+    threads = job.params.get("num_threads")
+    try:
+        interp = Interpreter(model_path=os.path.join(artifacts_dir, job.artifact),
+                             num_threads=int(threads) if threads else None)
+    except (ValueError, RuntimeError) as exc:
+        raise WorkloadFailed("LiteRT could not load %s: %s" % (job.artifact, exc)) from None
+    shapes: Dict[str, List[int]] = job.params.get("input_shapes") or {}
+    for det in interp.get_input_details():
+        sig = list(det.get("shape_signature", det["shape"]))
+        if det["name"] in shapes:
+            interp.resize_tensor_input(det["index"], shapes[det["name"]])
+        elif any(d < 0 for d in sig):
+            raise WorkloadFailed("input %r has dynamic shape %s; give params.input_shapes" % (det["name"], sig))
+    try:
+        interp.allocate_tensors()
+    except RuntimeError as exc:  # e.g. unresolved custom ops
+        raise WorkloadFailed("LiteRT could not allocate tensors: %s" % str(exc).splitlines()[0]) from None
+    rng = np.random.default_rng(job.seed)
+    for det in interp.get_input_details():
+        dtype: Any = det["dtype"]
+        if np.dtype(dtype).kind == "f":
+            value = rng.standard_normal(det["shape"]).astype(dtype)
+        else:
+            value = rng.integers(0, 100, size=det["shape"]).astype(dtype)
+        interp.set_tensor(det["index"], value)
+    try:
+        interp.invoke()
+    except RuntimeError as exc:
+        raise WorkloadFailed("LiteRT invoke failed: %s" % str(exc).splitlines()[0]) from None
+    return Prepared(fn=interp.invoke, extra={"num_threads": threads or "default"},
+                    implementation="ai-edge-litert Interpreter",
+                    timed_window="Interpreter.invoke() only; inputs set once before timing, outputs not read")
