@@ -1,0 +1,119 @@
+"""Fan a per-board task out over a fleet: one thread and one connection per board, partial results.
+
+Like Fabric's GroupResult: a board that is offline, refuses our key or fails mid-task becomes a failed
+entry with its error; every other board still finishes. Ctrl-C closes every open transport (which kills
+the remote process groups) before it propagates.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor, wait
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Generic, Sequence, TypeVar
+
+from ..config.fleet import BoardSpec, Fleet
+from ..errors import BenchbenchError
+from .base import Transport
+from .ssh import SSHTimeouts, SSHTransport
+from .sshconfig import DEFAULT_SSH_CONFIG
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class BoardResult(Generic[T]):
+    board: str
+    value: T | None
+    error: BaseException | None
+    duration_s: float
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+
+@dataclass(frozen=True)
+class FleetResult(Generic[T]):
+    results: tuple[BoardResult[T], ...]  # in the order the boards were given
+
+    @property
+    def succeeded(self) -> dict[str, T]:
+        return {r.board: r.value for r in self.results if r.error is None}  # type: ignore[misc]
+
+    @property
+    def failed(self) -> dict[str, BaseException]:
+        return {r.board: r.error for r in self.results if r.error is not None}
+
+    @property
+    def ok(self) -> bool:
+        return all(r.ok for r in self.results)
+
+
+def ssh_opener(fleet: Fleet, *, ssh_config: Path | None = DEFAULT_SSH_CONFIG, accept_new_host_keys: bool = False,
+               allow_agent: bool = True, timeouts: SSHTimeouts = SSHTimeouts()
+               ) -> Callable[[BoardSpec], SSHTransport]:
+    """A connect function for fan_out: the board's inventory entry, the fleet's known_hosts."""
+    def open_board(board: BoardSpec) -> SSHTransport:
+        return SSHTransport(board.host, name=board.name, port=board.port, user=board.user,
+                            identity_file=board.identity_file, known_hosts=fleet.known_hosts,
+                            ssh_config=ssh_config, accept_new_host_keys=accept_new_host_keys,
+                            allow_agent=allow_agent, timeouts=timeouts)
+    return open_board
+
+
+def fan_out(boards: Sequence[BoardSpec], task: Callable[[BoardSpec, Transport], T], *,
+            connect: Callable[[BoardSpec], Transport], max_workers: int | None = None,
+            on_done: Callable[[BoardResult[T]], None] | None = None) -> FleetResult[T]:
+    """Run ``task(board, transport)`` on every board concurrently; the transport is closed afterwards."""
+    open_now: dict[str, Transport] = {}
+    lock = threading.Lock()
+
+    def one(board: BoardSpec) -> BoardResult[T]:
+        t0 = time.monotonic()
+        transport: Transport | None = None
+        try:
+            transport = connect(board)
+            with lock:
+                open_now[board.name] = transport
+            result: BoardResult[T] = BoardResult(board.name, task(board, transport), None,
+                                                 time.monotonic() - t0)
+        except Exception as exc:  # job boundary: one board's failure is its own result, never the fleet's
+            if not isinstance(exc, BenchbenchError):
+                log.exception("%s: unexpected error", board.name)
+            result = BoardResult(board.name, None, exc, time.monotonic() - t0)
+        finally:
+            with lock:
+                open_now.pop(board.name, None)
+            if transport is not None:
+                try:
+                    transport.close()
+                except BenchbenchError as exc:
+                    log.warning("%s: close failed: %s", board.name, exc)
+        if on_done is not None:
+            on_done(result)
+        return result
+
+    if not boards:
+        return FleetResult(())
+    pool = ThreadPoolExecutor(max_workers=max_workers or len(boards), thread_name_prefix="board")
+    futures = [pool.submit(one, b) for b in boards]
+    try:
+        wait(futures)
+    except BaseException:
+        # Ctrl-C: stop every board's remote work, then let the interrupt through
+        with lock:
+            pending = list(open_now.values())
+        for transport in pending:
+            try:
+                transport.close()
+            except BenchbenchError:
+                pass
+        pool.shutdown(wait=False, cancel_futures=True)
+        raise
+    pool.shutdown(wait=True)
+    return FleetResult(tuple(f.result() for f in futures))
