@@ -46,6 +46,14 @@ def _build_graphs(name: str, params: dict[str, Any]) -> dict[str, onnx.ModelProt
     raise ConfigError(f"unknown reference model {name!r} (known: {', '.join(REFERENCE_MODELS)})", key="model")
 
 
+def split_params(name: str, params: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Suite params → (builder params, runtime params for the agent backend)."""
+    from . import decoder
+
+    known = set(decoder.DEFAULTS) if name == "decoder" else _CNN_KEYS
+    return ({k: v for k, v in params.items() if k in known}, {k: v for k, v in params.items() if k not in known})
+
+
 def build_reference(name: str, params: dict[str, Any] | None, cache_dir: Path) -> ModelArtifact:
     import onnx as onnx_mod
 
