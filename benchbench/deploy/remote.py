@@ -14,9 +14,10 @@ import json
 import logging
 import posixpath
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 from ..errors import DeployError, TransferError, TransportError
 from ..transport.base import Transport

@@ -10,15 +10,16 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Generic, Sequence, TypeVar
+from typing import Generic, TypeVar
 
 from ..config.fleet import BoardSpec, Fleet
 from ..errors import BenchbenchError
 from .base import Transport
-from .ssh import SSHTimeouts, SSHTransport
+from .ssh import DEFAULT_TIMEOUTS, SSHTimeouts, SSHTransport
 from .sshconfig import DEFAULT_SSH_CONFIG
 
 log = logging.getLogger(__name__)
@@ -55,7 +56,7 @@ class FleetResult(Generic[T]):
 
 
 def ssh_opener(fleet: Fleet, *, ssh_config: Path | None = DEFAULT_SSH_CONFIG, accept_new_host_keys: bool = False,
-               allow_agent: bool = True, timeouts: SSHTimeouts = SSHTimeouts()
+               allow_agent: bool = True, timeouts: SSHTimeouts = DEFAULT_TIMEOUTS
                ) -> Callable[[BoardSpec], SSHTransport]:
     """A connect function for fan_out: the board's inventory entry, the fleet's known_hosts."""
     def open_board(board: BoardSpec) -> SSHTransport:

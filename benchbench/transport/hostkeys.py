@@ -35,7 +35,8 @@ def known_hosts_name(host: str, port: int) -> str:
 
 
 def _trust_hint(host: str, port: int, known_hosts: Path) -> str:
-    scan = f"ssh-keyscan -t ed25519 {'-p %d ' % port if port != 22 else ''}{host}"
+    port_opt = f"-p {port} " if port != 22 else ""
+    scan = f"ssh-keyscan {port_opt}{host}"
     return (f"verify the fingerprint on the board's console (ssh-keygen -lf /etc/ssh/ssh_host_ed25519_key.pub), "
             f"then trust it: {scan} >> {known_hosts}  (or rerun with --accept-new-host-keys)")
 

@@ -13,16 +13,14 @@ Why each choice (measured in shared/reference/emulated-lab.md):
 from __future__ import annotations
 
 import logging
-import re
 import shlex
 import socket
 import threading
 import time
 import uuid
-from collections import deque
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
-from typing import Mapping, Sequence
 
 import paramiko
 
@@ -30,21 +28,12 @@ from ..errors import CommandTimeout, ConnectError, HostKeyError, TransferError, 
 from .base import CommandResult, LineCallback
 from .hostkeys import PinnedKeyPolicy, changed_key_error
 from .sshconfig import DEFAULT_SSH_CONFIG, Endpoint, resolve
+from .sshexec import NET_ERRORS, Job, remote_command
 
 log = logging.getLogger(__name__)
-_TAIL = 64 * 1024
-_MARK = "@@benchbench-pgid "
-_ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
-# Inner sh (in its own session) reports $$ == its pgid, then execs the command. The outer sh passes our
-# stdin through fd 3, since a background job of a non-interactive shell gets /dev/null, and waits so the
-# exit status comes back. Running setsid in the background keeps it from being a group leader, so it never
-# forks (a forking setsid would return 0 at once and lose the real status).
-_INNER = 'printf "%s%s\\n" "$BB_MARK" "$$" >&2; unset BB_MARK; {exports}exec "$@"'
-_OUTER = 'exec 3<&0; BB_MARK={mark} setsid sh -c {inner} sh "$@" <&3 3<&- & wait "$!"'
 _KILL = ('kill -s TERM -- "-$1" 2>/dev/null || exit 0; i=0; while kill -s 0 -- "-$1" 2>/dev/null; do '
          'i=$((i+1)); if [ "$i" -gt "$2" ]; then kill -s KILL -- "-$1" 2>/dev/null; exit 0; fi; sleep 0.1; done')
 _FREE = 'p=$1; while [ ! -e "$p" ]; do p=$(dirname -- "$p"); done; df -Pk -- "$p"'
-_NET_ERRORS = (paramiko.SSHException, EOFError, OSError)
 
 
 @dataclass(frozen=True)
@@ -56,18 +45,7 @@ class SSHTimeouts:
     kill_grace_s: float = 5.0  # SIGTERM → SIGKILL for an abandoned remote process group
 
 
-def remote_command(argv: Sequence[str], env: Mapping[str, str] | None = None) -> str:
-    """The one shell line sent to sshd. Values only ever appear as single-quoted words."""
-    if not argv:
-        raise ValueError("empty argv")
-    exports = ""
-    for key, value in (env or {}).items():
-        if not _ENV_NAME.match(key):
-            raise ValueError(f"invalid environment variable name {key!r}")
-        exports += f"export {key}={shlex.quote(value)}; "
-    inner = _INNER.format(exports=exports)
-    outer = _OUTER.format(mark=shlex.quote(_MARK), inner=shlex.quote(inner))
-    return " ".join(["sh", "-c", shlex.quote(outer), "sh", *map(shlex.quote, argv)])
+DEFAULT_TIMEOUTS = SSHTimeouts()
 
 
 def _tcp_socket(host: str, port: int, t: SSHTimeouts) -> socket.socket:
@@ -75,7 +53,7 @@ def _tcp_socket(host: str, port: int, t: SSHTimeouts) -> socket.socket:
         sock = socket.create_connection((host, port), timeout=t.connect_s)
     except ConnectionRefusedError as exc:
         raise ConnectError(f"{host}:{port}: connection refused (is sshd running?)") from exc
-    except socket.timeout as exc:
+    except TimeoutError as exc:
         raise ConnectError(f"{host}:{port}: connect timed out after {t.connect_s:.0f} s",
                            hint="is the board powered and on this network?") from exc
     except socket.gaierror as exc:
@@ -96,7 +74,7 @@ class SSHTransport:
                  user: str | None = None, identity_file: str | None = None,
                  known_hosts: Path | None = None, ssh_config: Path | None = DEFAULT_SSH_CONFIG,
                  accept_new_host_keys: bool = False, allow_agent: bool = True,
-                 timeouts: SSHTimeouts = SSHTimeouts()) -> None:
+                 timeouts: SSHTimeouts = DEFAULT_TIMEOUTS) -> None:
         self.name = name or host
         self.endpoint = resolve(host, port=port, user=user, identity_file=identity_file, ssh_config=ssh_config)
         self.known_hosts = known_hosts or Path("~/.ssh/known_hosts").expanduser()
@@ -107,7 +85,7 @@ class SSHTransport:
         self._sftp: paramiko.SFTPClient | None = None
         self._sftp_lock = threading.Lock()
         self._home: str | None = None
-        self._active: dict[int, _Job] = {}  # commands in flight, for close()
+        self._active: dict[int, Job] = {}  # commands in flight, for close()
         self._active_lock = threading.Lock()
         self._closing = False
         self.connect()
@@ -140,7 +118,7 @@ class SSHTransport:
         try:
             return transport.open_channel("direct-tcpip", (nxt.hostname, nxt.port), ("127.0.0.1", 0),
                                           timeout=self.timeouts.connect_s)
-        except _NET_ERRORS as exc:
+        except NET_ERRORS as exc:
             raise ConnectError(f"{self.name}: jump host {hop.alias} cannot reach {nxt.hostname}:{nxt.port}: "
                                f"{exc}") from exc
 
@@ -229,9 +207,9 @@ class SSHTransport:
                 return chan.recv_exit_status(), out.decode(errors="replace"), err.decode(errors="replace")
             finally:
                 chan.close()
-        except socket.timeout as exc:
+        except TimeoutError as exc:
             raise CommandTimeout(f"{self.name}: control command made no progress for {timeout_s:.0f} s") from exc
-        except _NET_ERRORS as exc:
+        except NET_ERRORS as exc:
             raise TransportError(f"{self.name}: {exc or type(exc).__name__} ({self._why()})") from exc
 
     def run(self, argv: Sequence[str], *, timeout_s: float | None = None,
@@ -243,9 +221,9 @@ class SSHTransport:
         deadline = None if timeout_s is None else t0 + timeout_s
         try:
             chan = self._transport().open_session(timeout=self.timeouts.connect_s)
-        except _NET_ERRORS as exc:
+        except NET_ERRORS as exc:
             raise TransportError(f"{self.name}: cannot open a channel: {exc} ({self._why()})") from exc
-        job = _Job(chan, on_stdout_line)
+        job = Job(chan, on_stdout_line)
         with self._active_lock:
             self._active[id(job)] = job
         try:
@@ -259,14 +237,14 @@ class SSHTransport:
             job.pump_stdout(deadline)
             while not chan.status_event.wait(0.25):
                 if deadline is not None and time.monotonic() > deadline:
-                    raise socket.timeout()
+                    raise TimeoutError()
             job.join()
             code = chan.recv_exit_status()
-        except socket.timeout:
+        except TimeoutError:
             self._abandon(job)
             raise CommandTimeout(f"{self.name}: {argv[0]} did not finish within {timeout_s:g} s; remote "
                                  "process group killed") from None
-        except _NET_ERRORS as exc:
+        except NET_ERRORS as exc:
             self._abandon(job)
             raise TransportError(f"{self.name}: running {argv[0]} failed: {exc} ({self._why()})") from exc
         except BaseException:
@@ -286,7 +264,7 @@ class SSHTransport:
         return CommandResult(argv=tuple(argv), exit_code=code, stdout=job.stdout(),
                              stderr_tail=job.stderr_tail(), duration_s=time.monotonic() - t0)
 
-    def _abandon(self, job: _Job) -> None:
+    def _abandon(self, job: Job) -> None:
         job.pgid_seen.wait(1.0)
         if job.pgid > 1:
             self.kill_group(job.pgid)
@@ -312,7 +290,7 @@ class SSHTransport:
     def free_bytes(self, path: str) -> int:
         """Bytes available to us on the filesystem holding path (or its nearest existing parent)."""
         line = " ".join(["sh", "-c", shlex.quote(_FREE), "sh", shlex.quote(self.remote_path(path))])
-        code, out, err = self._exec(line, self.timeouts.io_s)
+        _code, out, err = self._exec(line, self.timeouts.io_s)
         try:
             return int(out.strip().splitlines()[-1].split()[3]) * 1024
         except (IndexError, ValueError):
@@ -339,7 +317,7 @@ class SSHTransport:
                 if sha256 is not None:
                     self._check_sha256(tmp, sha256)
                 sftp.posix_rename(tmp, dest)
-            except (*_NET_ERRORS, TransportError) as exc:
+            except (*NET_ERRORS, TransportError) as exc:
                 self._remove_quietly(tmp)
                 why = self._disk_full(str(PurePosixPath(dest).parent), local.stat().st_size)
                 raise TransferError(f"{self.name}: upload of {local} to {dest} failed: "
@@ -368,7 +346,7 @@ class SSHTransport:
         try:
             if self._sftp is not None and self.is_alive():
                 self._sftp.remove(path)
-        except _NET_ERRORS:
+        except NET_ERRORS:
             pass
 
     @staticmethod
@@ -392,7 +370,7 @@ class SSHTransport:
             try:
                 self._sftp_client().get(src, str(tmp))
                 tmp.replace(local)
-            except (*_NET_ERRORS, TransportError) as exc:
+            except (*NET_ERRORS, TransportError) as exc:
                 tmp.unlink(missing_ok=True)
                 raise TransferError(f"{self.name}: download of {src} failed: {exc or type(exc).__name__}"
                                     ) from exc
@@ -422,104 +400,3 @@ class SSHTransport:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
-
-
-class _Job:
-    """One running command: stdout pumped by the caller's thread, stderr (and stdin) by helpers."""
-
-    def __init__(self, chan: paramiko.Channel, on_line: LineCallback | None) -> None:
-        self.chan = chan
-        self.on_line = on_line
-        self.pgid = -1
-        self.pgid_seen = threading.Event()
-        self._out: deque[str] = deque()
-        self._out_size = 0
-        self._err: deque[bytes] = deque(maxlen=64)
-        self._threads: list[threading.Thread] = []
-
-    def start_stderr(self) -> None:
-        def pump() -> None:
-            head = b""
-            while True:
-                try:
-                    data = self.chan.recv_stderr(32768)
-                except socket.timeout:
-                    continue
-                except _NET_ERRORS:
-                    break
-                if not data:
-                    break
-                if not self.pgid_seen.is_set():
-                    head += data
-                    if b"\n" not in head:
-                        continue
-                    first, _, data = head.partition(b"\n")
-                    text = first.decode(errors="replace")
-                    if text.startswith(_MARK) and text[len(_MARK):].isdigit():
-                        self.pgid = int(text[len(_MARK):])
-                    else:
-                        data = head
-                    self.pgid_seen.set()
-                self._err.append(data)
-            self.pgid_seen.set()
-        self._spawn(pump)
-
-    def start_stdin(self, payload: bytes) -> None:
-        def feed() -> None:
-            view = memoryview(payload)
-            while view:
-                try:
-                    sent = self.chan.send(bytes(view[:32768]))
-                except socket.timeout:
-                    continue
-                except _NET_ERRORS:
-                    return
-                if sent == 0:
-                    return
-                view = view[sent:]
-            self.chan.shutdown_write()
-        self._spawn(feed)
-
-    def _spawn(self, fn: object) -> None:
-        t = threading.Thread(target=fn, daemon=True)  # type: ignore[arg-type]
-        t.start()
-        self._threads.append(t)
-
-    def pump_stdout(self, deadline: float | None) -> None:
-        pending = b""
-        while True:
-            try:
-                data = self.chan.recv(65536)
-            except socket.timeout:
-                if deadline is not None and time.monotonic() > deadline:
-                    raise
-                continue
-            if not data:
-                break
-            if deadline is not None and time.monotonic() > deadline:
-                raise socket.timeout()
-            pending += data
-            if b"\n" in pending:
-                *lines, pending = pending.split(b"\n")
-                for raw in lines:
-                    self._line(raw.decode(errors="replace") + "\n")
-        if pending:
-            self._line(pending.decode(errors="replace"))
-
-    def _line(self, line: str) -> None:
-        self._out.append(line)
-        self._out_size += len(line)
-        if self.on_line is not None:
-            while self._out_size > _TAIL and len(self._out) > 1:
-                self._out_size -= len(self._out.popleft())
-            self.on_line(line.rstrip("\n"))
-
-    def join(self) -> None:
-        for t in self._threads:
-            t.join(timeout=5.0)
-
-    def stdout(self) -> str:
-        return "".join(self._out)
-
-    def stderr_tail(self) -> str:
-        return b"".join(self._err).decode(errors="replace")[-4000:]

@@ -38,8 +38,7 @@ def _load(ssh_config: Path | None) -> paramiko.SSHConfig:
 def split_hop(spec: str) -> tuple[str | None, str, int | None]:
     """``[user@]host[:port]`` / ``[user@][v6addr]:port`` / ``ssh://user@host:port`` → parts."""
     spec = spec.strip()
-    if spec.startswith("ssh://"):
-        spec = spec[len("ssh://"):]
+    spec = spec.removeprefix("ssh://")
     user, _, rest = spec.rpartition("@")
     port: int | None = None
     if rest.startswith("["):

@@ -20,9 +20,9 @@ import subprocess
 import tempfile
 import threading
 import time
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Mapping, Sequence
 
 SSHD = "/usr/sbin/sshd"
 LAB_USER = "bblab"
@@ -217,10 +217,9 @@ SetEnv {setenv}
 
     def start(self, b: LabBoard, timeout_s: float = 5.0) -> None:
         for attempt in range(5):
-            log = open(b.dir / "sshd.log", "ab")
-            b.proc = subprocess.Popen(self._argv(b), stdout=log, stderr=log, stdin=subprocess.DEVNULL,
-                                      start_new_session=True)
-            log.close()
+            with open(b.dir / "sshd.log", "ab") as log:
+                b.proc = subprocess.Popen(self._argv(b), stdout=log, stderr=log, stdin=subprocess.DEVNULL,
+                                          start_new_session=True)
             try:
                 wait_banner(b.addr, b.port, timeout_s) if not b.netns else self._wait_ns(b, timeout_s)
                 return
@@ -293,7 +292,7 @@ SetEnv {setenv}
         for b in list(self.boards.values()):
             try:
                 self.kill_tree(b)
-            except Exception:  # teardown of a test harness: keep stopping the others
+            except (OSError, subprocess.SubprocessError):  # keep stopping the others
                 pass
         shutil.rmtree(self.root, ignore_errors=True)
 

@@ -8,14 +8,14 @@ import time
 from pathlib import Path
 
 import pytest
+from lab.fixtures import LAB_TIMEOUTS
+from lab.sshlab import SmallDisk, is_root
 
 from benchbench.config.fleet import BoardSpec, Fleet, load_fleet, select_boards
 from benchbench.deploy.remote import deploy_files, make_run_dir
 from benchbench.errors import ConfigError, ConnectError, DeployError, HostKeyError
 from benchbench.transport.fleet import fan_out, ssh_opener
 from benchbench.transport.local import LocalTransport
-from lab.fixtures import LAB_TIMEOUTS
-from lab.sshlab import SmallDisk, is_root
 
 REPO = Path(__file__).resolve().parents[2]
 

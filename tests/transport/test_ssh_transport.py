@@ -10,10 +10,10 @@ import time
 from pathlib import Path
 
 import pytest
+from lab.sshlab import descendants, socket_owners
 
 from benchbench.errors import ConnectError, HostKeyError, TransferError
 from benchbench.transport.base import Transport
-from lab.sshlab import descendants, socket_owners
 
 CANARY_ARGS = ["; touch {c}", "$(touch {c})", "`touch {c}`", "' ; touch {c} '", '" ; touch {c} "',
                "a b\tc", "line1\ntouch {c}\n", "| touch {c}", "&& touch {c}", "> {c}", "*"]
@@ -51,13 +51,13 @@ def test_argv_metacharacters_never_execute(lab_boards, ssh_connect, tmp_path):
     canary = board.home / "CANARY"
     args = [a.format(c=canary) for a in CANARY_ARGS]
     t = ssh_connect(board)
-    res = t.run(["printf", "%s\\0", *args], env={"BB_X": "$(touch {})".format(canary)})
+    res = t.run(["printf", "%s\\0", *args], env={"BB_X": f"$(touch {canary})"})
     assert res.stdout.split("\0")[:-1] == args
     assert t.run(["sh", "-c", 'printf %s "$BB_X"'], env={"BB_X": "`touch x`; $(y)"}).stdout == "`touch x`; $(y)"
     # file names and directories made of metacharacters, through put/get and free_bytes
     src = tmp_path / "src"
     src.write_bytes(b"payload")
-    weird = "~/we ird;$(touch {c})`touch {c}`'\"/f;$(touch {c})\nx".format(c=canary)
+    weird = f"~/we ird;$(touch {canary})`touch {canary}`'\"/f;$(touch {canary})\nx"
     t.put(src, weird)
     t.get(weird, tmp_path / "back")
     assert (tmp_path / "back").read_bytes() == b"payload"

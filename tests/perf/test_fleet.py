@@ -1,0 +1,111 @@
+"""SSH fleet benchmarks on the emulated lab (pytest-benchmark, marked perf; run on demand):
+
+    python -m pytest tests/perf/test_fleet.py -m perf --benchmark-json=fleet-bench.json
+
+Goals (issue #3): a cold 50 MB upload reaches ≥ 0.8x the throughput of OpenSSH ``scp`` of the same file
+in the same run; a warm re-deploy sends 0 bytes; 1, 8 and 32 boards each running a 2 s job give
+wall(32)/wall(1) ≤ 1.25 and ≤ 0.05 controller CPU seconds per board. Numbers go to ``extra_info``.
+"""
+
+from __future__ import annotations
+
+import os
+import resource
+import subprocess
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+from lab.fixtures import LAB_TIMEOUTS
+
+from benchbench.config.fleet import BoardSpec, Fleet
+from benchbench.deploy.remote import deploy_files
+from benchbench.transport.fleet import fan_out, ssh_opener
+
+pytestmark = pytest.mark.perf
+SIZE = 50_000_000
+
+
+def _cpu_s() -> float:
+    ru = resource.getrusage(resource.RUSAGE_SELF)
+    return ru.ru_utime + ru.ru_stime
+
+
+@pytest.fixture(scope="module")
+def big_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("perf") / "artifact.onnx"
+    path.write_bytes(os.urandom(SIZE))
+    return path
+
+
+def _scp(ssh_lab: Any, board: Any, src: Path, dest: str) -> float:
+    t0 = time.perf_counter()
+    subprocess.run(["scp", "-q", "-i", str(ssh_lab.client_key), "-P", str(board.port), "-o", "BatchMode=yes",
+                    "-o", f"UserKnownHostsFile={ssh_lab.known_hosts}", "-o", "StrictHostKeyChecking=yes",
+                    str(src), f"{board.user}@{board.addr}:{dest}"], check=True)
+    return time.perf_counter() - t0
+
+
+def test_cold_upload_vs_scp(benchmark: Any, ssh_lab: Any, fresh_board: Any, ssh_connect: Any,
+                            big_file: Path) -> None:
+    t = ssh_connect(fresh_board)
+    rounds = iter(range(1000))
+
+    def put() -> None:
+        t.put(big_file, f"~/put-{next(rounds)}.bin")
+
+    benchmark.pedantic(put, rounds=3, iterations=1, warmup_rounds=1)
+    put_s = benchmark.stats.stats.median
+    scp_s = sorted(_scp(ssh_lab, fresh_board, big_file, f"{fresh_board.home}/scp-{i}.bin") for i in range(3))[1]
+    # a whole cold deploy: local hash, remote inspect, upload, remote sha256 verify, rename
+    t0 = time.perf_counter()
+    rep = deploy_files(t, "python3", "~/deploy", {"artifact.onnx": big_file})
+    deploy_s = time.perf_counter() - t0
+    assert rep.bytes_sent == SIZE
+    t0 = time.perf_counter()
+    t2 = ssh_connect(fresh_board)
+    t2.put(big_file, "~/with-connect.bin")
+    connect_put_s = time.perf_counter() - t0
+    benchmark.extra_info.update({
+        "size_bytes": SIZE,
+        "put_MB_s": SIZE / put_s / 1e6, "scp_MB_s": SIZE / scp_s / 1e6,
+        "put_vs_scp_throughput": scp_s / put_s,
+        "connect_plus_put_vs_scp": scp_s / connect_put_s,
+        "cold_deploy_s": deploy_s, "cold_deploy_vs_scp": scp_s / deploy_s,
+    })
+
+
+def test_warm_redeploy_sends_nothing(benchmark: Any, fresh_board: Any, ssh_connect: Any, big_file: Path) -> None:
+    t = ssh_connect(fresh_board)
+    deploy_files(t, "python3", "~/deploy", {"artifact.onnx": big_file})
+    reports = []
+    benchmark.pedantic(lambda: reports.append(deploy_files(t, "python3", "~/deploy",
+                                                           {"artifact.onnx": big_file})), rounds=3, iterations=1)
+    assert all(r.bytes_sent == 0 and r.sent == () for r in reports)
+    benchmark.extra_info["bytes_sent"] = sum(r.bytes_sent for r in reports)
+
+
+def test_fleet_scaling(benchmark: Any, ssh_lab: Any) -> None:
+    boards = [b for n, b in sorted(ssh_lab.boards.items()) if n.startswith("scale-")]
+    boards += [ssh_lab.add_board(f"scale-{i:02d}") for i in range(len(boards), 32)]
+    fleet = Fleet(source=Path("lab"), known_hosts=ssh_lab.known_hosts, boards=tuple(
+        BoardSpec(name=b.name, host=b.addr, port=b.port, user=b.user, identity_file=str(ssh_lab.client_key))
+        for b in boards))
+    opener = ssh_opener(fleet, ssh_config=None, allow_agent=False, timeouts=LAB_TIMEOUTS)
+
+    def run(n: int) -> tuple[float, float]:
+        cpu0, t0 = _cpu_s(), time.perf_counter()
+        res = fan_out(fleet.boards[:n], lambda b, t: t.run(["sleep", "2"]).exit_code, connect=opener)
+        wall, cpu = time.perf_counter() - t0, _cpu_s() - cpu0
+        assert res.ok and set(res.succeeded.values()) == {0}
+        return wall, cpu
+
+    run(2)  # imports and first-use costs out of the way
+    measured = {n: run(n) for n in (1, 8)}
+    benchmark.pedantic(lambda: measured.__setitem__(32, run(32)), rounds=1, iterations=1)
+    benchmark.extra_info.update({
+        **{f"wall_s_{n}": w for n, (w, _) in measured.items()},
+        **{f"cpu_s_per_board_{n}": c / n for n, (_, c) in measured.items()},
+        "wall_32_over_1": measured[32][0] / measured[1][0],
+    })
