@@ -7,6 +7,7 @@ Errors are :class:`benchbench.errors.ConfigError` naming the file and the key pa
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Literal, Sequence
 
@@ -93,8 +94,11 @@ class Tuning(_Model):
     notes: tuple[str, ...] = ()
 
 
+PROFILE_NAME = r"^[a-z0-9][a-z0-9-]*$"
+
+
 class DeviceProfile(_Model):
-    name: str = Field(pattern=r"^[a-z0-9][a-z0-9-]*$")
+    name: str = Field(pattern=PROFILE_NAME)
     description: str
     samplers: tuple[str, ...] = Field(min_length=1)
     headline_power: PowerSource | None = None
@@ -168,13 +172,17 @@ def load_profile(name_or_path: str, search_dirs: Sequence[Path | str] = (DEFAULT
 
 
 def list_profiles(search_dirs: Sequence[Path | str] = (DEFAULT_DEVICE_DIR,)) -> list[DeviceProfile]:
-    """Every profile in ``search_dirs``; a name found in an earlier dir hides later ones."""
+    """Every profile in ``search_dirs``; a name found in an earlier dir hides later ones. Only files
+    named like a profile (``<name>.yaml``, name = lower-case letters, digits, dashes) are profiles, so
+    other YAML kept alongside (``fleet.example.yaml``) is not mistaken for one."""
     seen: dict[str, DeviceProfile] = {}
     for d in search_dirs:
         base = Path(d)
         if not base.is_dir():
             continue
         for path in sorted(list(base.glob("*.yaml")) + list(base.glob("*.yml"))):
+            if not re.match(PROFILE_NAME, path.stem):
+                continue
             prof = load_profile_file(path)
             seen.setdefault(prof.name, prof)
     return sorted(seen.values(), key=lambda p: p.name)

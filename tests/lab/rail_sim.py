@@ -1,8 +1,8 @@
 """Rail simulator: a separate process that rewrites an hwmon ``curr<k>_input`` (mA) file on a schedule,
 so energy integration can be checked against the known integral.
 
-Each value is written atomically (temp file + rename, as a sysfs read never sees half a number) and the
-switch time is logged as ``time.monotonic_ns()`` — CLOCK_MONOTONIC is system-wide, so the log is on the
+Each value is written in place with one fixed-width ``pwrite`` at offset 0 (samplers keep sensor files
+open and ``pread`` them, as on real sysfs, so the inode must stay the same) and the switch time is logged as ``time.monotonic_ns()`` — CLOCK_MONOTONIC is system-wide, so the log is on the
 same clock as the sampler. ``exact_energy_j`` integrates the logged piecewise-constant power.
 
 Usage as a process: ``python rail_sim.py CURR_FILE LOG_FILE SCHEDULE_JSON`` where the schedule is
@@ -23,13 +23,11 @@ Schedule = Sequence[Tuple[float, int]]
 
 
 def run(curr_path: str, log_path: str, schedule: Schedule) -> None:
-    tmp = curr_path + ".tmp"
+    fd = os.open(curr_path, os.O_WRONLY)
     with open(log_path, "w") as log:
         t_next = time.monotonic()
         for duration_s, ma in schedule:
-            with open(tmp, "w") as fh:
-                fh.write("%d\n" % ma)
-            os.replace(tmp, curr_path)
+            os.pwrite(fd, b"%11d\n" % ma, 0)  # fixed width: a reader never sees a shorter, stale tail
             log.write("%d %d\n" % (time.monotonic_ns(), ma))
             log.flush()
             t_next += duration_s
@@ -37,6 +35,7 @@ def run(curr_path: str, log_path: str, schedule: Schedule) -> None:
             if delay > 0:
                 time.sleep(delay)
         log.write("end %d\n" % time.monotonic_ns())
+    os.close(fd)
 
 
 def read_log(log_path: str) -> Tuple[List[Tuple[int, int]], int]:

@@ -10,7 +10,7 @@ import os
 import re
 from typing import List, Optional, Union
 
-from .base import Channel, Plan, Unavailable, read_number, read_text, under
+from .base import Channel, OpenFiles, Plan, Unavailable, read_text, under
 
 FAMILY = "hwmon"
 
@@ -21,11 +21,15 @@ class HwmonPowerPlan(Plan):
     def __init__(self, entries: "List[tuple[Channel, tuple[str, ...], float]]") -> None:
         super().__init__([e[0] for e in entries])
         self._entries = [(e[1], e[2]) for e in entries]
+        self._files = OpenFiles()
+
+    def close(self) -> None:
+        self._files.close()
 
     def read(self) -> List[Optional[float]]:
         out: List[Optional[float]] = []
         for paths, scale in self._entries:
-            vals = [read_number(p) for p in paths]
+            vals = [self._files.number(p) for p in paths]
             if any(v is None for v in vals):
                 out.append(None)
                 continue

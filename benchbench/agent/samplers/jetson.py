@@ -20,7 +20,7 @@ import re
 from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
 
 from . import tegrastats
-from .base import Channel, Plan, Unavailable, read_number, read_text, under
+from .base import Channel, OpenFiles, Plan, Unavailable, read_text, under
 from .cmd import have, run_argv
 
 FAMILY = "jetson"
@@ -115,8 +115,13 @@ class JetsonPlan(Plan):
         self._headline = headline is not None
         self._headline_rail = headline_rail  # index into entries, or None: sum of power entries
         self._entries = list(entries)
+        self._files = OpenFiles()
+
+    def close(self) -> None:
+        self._files.close()
 
     def read(self) -> List[Optional[float]]:
+        read_number = self._files.number
         vals: List[Optional[float]] = []
         for _ch, kind, paths, scale in self._entries:
             if kind == "product":

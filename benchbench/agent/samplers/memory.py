@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from typing import List, Optional, Union
 
-from .base import Channel, Plan, Unavailable, read_text, under
+from .base import Channel, OpenFiles, Plan, Unavailable, read_text, under
 
 FAMILY = "memory"
 _AVAIL = re.compile(r"^MemAvailable:\s+(\d+)\s*kB", re.M)
@@ -18,10 +18,15 @@ class MeminfoPlan(Plan):
     def __init__(self, path: str) -> None:
         super().__init__([Channel("mem_available", "memory", "bytes", path + " MemAvailable")])
         self._path = path
+        self._files = OpenFiles()
 
     def read(self) -> List[Optional[float]]:
-        m = _AVAIL.search(read_text(self._path) or "")
+        raw = self._files.raw(self._path, 16384)
+        m = _AVAIL.search(raw.decode(errors="replace") if raw else "")
         return [float(m.group(1)) * 1024 if m else None]
+
+    def close(self) -> None:
+        self._files.close()
 
 
 def probe(root: str = "/") -> Union[Plan, Unavailable]:
