@@ -138,7 +138,7 @@ class Run:
             return out
         for j in jobs:
             self.store_record(failed_record(self.run_id, target.name, j, "skipped", reason), out)
-        self.store.record_board(self.run_id, target.name, {}, status="failed", reason=reason)
+        self.store.record_board(self.run_id, target.name, status="failed", reason=reason)
         return out
 
     def _deploy_and_run(self, t: BoardTarget, tr: Transport, jobs: list[PlannedJob], out: BoardOutcome) -> None:
@@ -218,13 +218,13 @@ class _LineHandler:
                 self.run.store.record_board(self.run.run_id, self.board, msg["snapshot"], status="running")
                 self.run.events("snapshot", self.board, snapshot=msg["snapshot"])
             elif kind == "overhead" and not from_file:
-                self.run.store.record_board(self.run.run_id, self.board, {}, overhead=msg["overhead"])
+                self.run.store.record_board(self.run.run_id, self.board, overhead=msg["overhead"])
             elif kind == "job":
                 key = msg["result"]["job_key"]
                 self.run.store_record(job_record(self.run.run_id, self.board, msg, self.by_key.get(key)), self.out)
             elif kind == "end":
                 self.end_status = msg.get("status")
-                self.run.store.record_board(self.run.run_id, self.board, {}, status=msg.get("status"))
+                self.run.store.record_board(self.run.run_id, self.board, status=msg.get("status"))
 
 
 def _wait_all(futures: list[Any]) -> list[Any]:

@@ -14,6 +14,7 @@ class Cell:
     text: str
     title: str | None = None  # tooltip: source, scope, method
     unavailable: bool = False
+    note: int | None = None  # footnote number holding the unavailable reason
 
 
 @dataclass(frozen=True)
@@ -42,7 +43,7 @@ class ReportModel:
     boards: list[dict[str, Any]]
     warnings: list[dict[str, str]]
     failures: list[Row]
-    figures: dict[str, str] = field(default_factory=dict)  # workload → inline SVG
+    notes: list[str] = field(default_factory=list)  # footnotes: why a cell is unavailable
 
 
 COLUMNS = [("latency.p50", "median"), ("latency.p90", "p90"), ("latency.p99", "p99"),
@@ -51,14 +52,18 @@ COLUMNS = [("latency.p50", "median"), ("latency.p90", "p90"), ("latency.p99", "p
            ("temp.max", "max temp")]
 
 
-def fmt_seconds(v: float) -> str:
+def fmt_seconds(v: float | None) -> str:
+    if v is None:
+        return "–"
     for scale, unit in ((1.0, "s"), (1e-3, "ms"), (1e-6, "µs")):
         if v >= scale:
             return f"{v / scale:.3g} {unit}"
     return f"{v / 1e-9:.3g} ns"
 
 
-def fmt_bytes(v: float) -> str:
+def fmt_bytes(v: float | None) -> str:
+    if v is None:
+        return "–"
     for scale, unit in ((2**30, "GiB"), (2**20, "MiB"), (2**10, "KiB")):
         if v >= scale:
             return f"{v / scale:.1f} {unit}"
@@ -108,13 +113,27 @@ def _when(ts: float | None) -> str:
     return dt.datetime.fromtimestamp(ts, dt.timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC") if ts else "–"
 
 
+def _footnote(cells: dict[str, Cell], notes: list[str]) -> dict[str, Cell]:
+    """Replace long, repeated 'unavailable' reasons by numbered footnotes."""
+    out = {}
+    for k, c in cells.items():
+        if c.unavailable and c.title:
+            if c.title not in notes:
+                notes.append(c.title)
+            c = Cell(c.text, title=c.title, unavailable=True, note=notes.index(c.title) + 1)
+        out[k] = c
+    return out
+
+
 def build(run: RunData) -> ReportModel:
     rows: list[Row] = []
+    notes: list[str] = []
     warnings: list[dict[str, str]] = []
     for j in sorted(run.jobs, key=lambda j: (j.board, j.workload, _params_text(j.params), j.precision, j.backend)):
         row = Row(board=j.board, workload=j.workload, params=_params_text(j.params), precision=j.precision,
                   pruning=j.pruning, backend=j.backend, status=j.status, reason=j.reason,
-                  implementation=j.implementation or "–", timed_window=j.timed_window or "–", cells=_cells(j),
+                  implementation=j.implementation or "–", timed_window=j.timed_window or "–",
+                  cells=_footnote(_cells(j), notes),
                   warnings=[w.message for w in j.warnings], job=j)
         rows.append(row)
         for w in j.warnings:
@@ -143,4 +162,4 @@ def build(run: RunData) -> ReportModel:
              "started": _when(info.started_at), "finished": _when(info.finished_at), "version": info.tool_version,
              "controller": info.controller, "n_jobs": len(run.jobs)},
         columns=COLUMNS, rows=[r for r in rows if r.status == "ok"], boards=boards, warnings=warnings,
-        failures=[r for r in rows if r.status != "ok"])
+        failures=[r for r in rows if r.status != "ok"], notes=notes)

@@ -84,10 +84,11 @@ class Store:
         self._write(s.runs.update().where(s.runs.c.run_id == run_id).values(status=status,
                                                                              finished_at=time.time()))
 
-    def record_board(self, run_id: str, board: str, snapshot: dict[str, Any],
+    def record_board(self, run_id: str, board: str, snapshot: dict[str, Any] | None = None,
                      overhead: dict[str, Any] | None = None, status: str | None = None,
                      reason: str | None = None) -> None:
-        values = dict(snapshot_json=_dumps(snapshot), overhead_json=_dumps(overhead) if overhead else None,
+        """Insert or update a board row; None fields are left as they are."""
+        values = dict(snapshot_json=_dumps(snapshot) if snapshot is not None else None, overhead_json=_dumps(overhead) if overhead else None,
                       status=status, reason=reason)
         try:
             with self.engine.begin() as conn:
@@ -98,6 +99,7 @@ class Store:
                     conn.execute(s.boards.update().where((s.boards.c.run_id == run_id)
                                                          & (s.boards.c.board == board)).values(**upd))
                 else:
+                    values["snapshot_json"] = values["snapshot_json"] or "{}"
                     conn.execute(s.boards.insert().values(run_id=run_id, board=board, **values))
         except SQLAlchemyError as exc:
             raise StoreError(f"cannot write to {self._safe_url()}: {_short(exc)}") from None
