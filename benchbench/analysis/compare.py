@@ -15,8 +15,9 @@ A change is *reported* when ``|B/A - 1| >= min_change`` and the test (where one 
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 from scipy import stats as sps

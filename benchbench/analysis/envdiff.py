@@ -9,7 +9,8 @@ the interpreter path) are ignored: they differ between any two runs.
 
 from __future__ import annotations
 
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 #: a flattened path matters when any of its components is one of these
 RELEVANT = frozenset({

@@ -14,8 +14,8 @@ changes of run B against run A, in percent, and must lie in (0, 1000].
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Iterable
 
 from ..errors import ConfigError
 

@@ -8,14 +8,14 @@ them) but never take part in step detection, so they can neither raise nor hide 
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Iterable, Sequence
 
 import numpy as np
 
 from .compare import JobKey, JobSample
 from .gates import METRICS, MetricDef
-from .stepdetect import StepConfig, detect_steps
+from .stepdetect import DEFAULT_CONFIG, StepConfig, detect_steps
 
 #: metrics tracked by ``history`` unless told otherwise
 DEFAULT_METRICS = ("latency.p50", "energy_per_inference", "mem_peak")
@@ -96,7 +96,7 @@ def build_points(entries: Iterable[tuple[RunRef, JobSample]], mdef: MetricDef) -
 
 
 def analyse_series(key: JobKey, metric: str, points: Sequence[HistoryPoint],
-                   config: StepConfig = StepConfig()) -> Series:
+                   config: StepConfig = DEFAULT_CONFIG) -> Series:
     mdef = METRICS[metric]
     used = [p for p in points if not p.excluded]
     ses = [p.rel_se for p in used if p.rel_se is not None]
@@ -111,7 +111,7 @@ def analyse_series(key: JobKey, metric: str, points: Sequence[HistoryPoint],
 
 
 def build_history(entries: Iterable[tuple[RunRef, JobSample]], metrics: Sequence[str] = DEFAULT_METRICS,
-                  config: StepConfig = StepConfig()) -> tuple[Series, ...]:
+                  config: StepConfig = DEFAULT_CONFIG) -> tuple[Series, ...]:
     """All series found in ``entries`` (one entry per stored job), sorted by key then metric."""
     by_key: dict[JobKey, list[tuple[RunRef, JobSample]]] = {}
     for ref, job in entries:

@@ -8,8 +8,8 @@ quantisation stays below 0.1 %); MLPerf Power asks for many power samples per me
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Sequence
 
 import numpy as np
 

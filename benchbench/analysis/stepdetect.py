@@ -21,8 +21,8 @@ Pure numpy/ruptures; deterministic for a given seed.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
 
 import numpy as np
 import ruptures as rpt
@@ -38,6 +38,9 @@ class StepConfig:
     penalty_beta: float = 2.0  # PELT penalty = beta * sigma^2 * ln(n)
     permutations: int = 999
     seed: int = 0
+
+
+DEFAULT_CONFIG = StepConfig()
 
 
 @dataclass(frozen=True)
@@ -87,7 +90,7 @@ def _candidates(rel: np.ndarray, sigma: float, cfg: StepConfig) -> list[int]:
 
 
 def detect_steps(values: Sequence[float], *, noise_floor: float = 0.0,
-                 config: StepConfig = StepConfig()) -> tuple[Step, ...]:
+                 config: StepConfig = DEFAULT_CONFIG) -> tuple[Step, ...]:
     """Confirmed steps of ``values`` (finite, in run order), oldest first.
 
     ``noise_floor``: a lower bound on the relative point-to-point noise, e.g. the typical relative

@@ -64,7 +64,7 @@ def test_throttled_runs_do_not_raise_a_regression() -> None:
 
 
 def test_unhealthy_board_points_are_excluded_but_a_real_step_still_shows() -> None:
-    entries = with_flags(nightly(4, 15), range(0, 3), healthy=False)
+    entries = with_flags(nightly(4, 15), range(3), healthy=False)
     (s,) = build_history(entries, metrics=("latency.p50",))
     assert [p.excluded for p in s.points[:4]] == [True, True, True, False]
     (reg,) = s.regressions

@@ -1,0 +1,123 @@
+"""``benchbench compare`` and ``benchbench history``: stored runs → decisions, as a table or JSON.
+
+Exit codes: 0 no regression, 3 a ``--fail-on`` gate tripped (RegressionDetected), 2 bad input
+(ConfigError / StoreError), all through :func:`handle_errors`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import asdict
+from typing import Any
+
+import click
+from rich.table import Table
+
+from ..analysis.adapt import run_entries, run_samples
+from ..analysis.compare import CompareResult, compare_runs
+from ..analysis.gates import METRICS, parse_gates
+from ..analysis.history import DEFAULT_METRICS, Series, build_history, fleet_regressions
+from ..errors import ConfigError, RegressionDetected
+from .common import DEFAULT_DB, handle_errors, out, print_json
+
+
+def _fmt(v: float | None) -> str:
+    return "-" if v is None else f"{v:.4g}"
+
+
+def _compare_table(res: CompareResult) -> Table:
+    t = Table("job", "metric", "A", "B", "change", "test", "p", "verdict")
+    for r in res.rows:
+        verdict = r.direction if r.changed else "no change"
+        if r.changed and r.significant is None:
+            verdict += " (ratio only)"
+        t.add_row(r.key.label(), r.metric, _fmt(r.value_a), _fmt(r.value_b), f"{r.rel_change:+.1%}",
+                  r.test or "none", _fmt(r.p_value), verdict)
+    return t
+
+
+@click.command()
+@click.argument("run_a")
+@click.argument("run_b")
+@click.option("--db", default=DEFAULT_DB, show_default=True, help="Results database: a path or SQLAlchemy URL.")
+@click.option("--fail-on", "fail_on", multiple=True, metavar="METRIC:+N%",
+              help="CI gate, repeatable: exit 3 when METRIC regresses by N %% or more (and significantly).")
+@click.option("--alpha", default=0.01, show_default=True, type=float, help="Significance level of the tests.")
+@click.option("--min-change", default=5.0, show_default=True, type=float,
+              help="Smallest relative change (%%) reported as a change.")
+@click.option("--json", "as_json", is_flag=True, help="Print the comparison as JSON.")
+@handle_errors
+def compare(run_a: str, run_b: str, db: str, fail_on: tuple[str, ...], alpha: float, min_change: float,
+            as_json: bool) -> None:
+    """Compare RUN_B against the baseline RUN_A job by job (ratio AND significance)."""
+    from ..results.store import Store
+    gates = parse_gates(fail_on)
+    if not 0.0 < alpha < 1.0:
+        raise ConfigError(f"--alpha must be in (0, 1), got {alpha}", key="--alpha")
+    if min_change < 0:
+        raise ConfigError(f"--min-change must be >= 0, got {min_change}", key="--min-change")
+    store = Store(db)
+    a, b = store.load_run(run_a), store.load_run(run_b)
+    res = compare_runs(run_samples(a), run_samples(b), gates, alpha=alpha, min_change=min_change / 100.0)
+    if as_json:
+        print_json({"run_a": run_a, "run_b": run_b, **res.to_dict()})
+    else:
+        out.print(_compare_table(res))
+        for k in res.only_in_a:
+            out.print(f"only in {run_a}: {k.label()}")
+        for k in res.only_in_b:
+            out.print(f"only in {run_b}: {k.label()}")
+        for w in res.warnings:
+            out.print(f"warning: {w}")
+        for v in res.verdicts:
+            out.print(f"{'TRIPPED' if v.tripped else 'ok'} {v.gate} {v.key.label()}: {v.basis}")
+    tripped = [v for v in res.verdicts if v.tripped]
+    if tripped:
+        raise RegressionDetected(f"{len(tripped)} gate(s) tripped: " + "; ".join(
+            f"{v.gate} on {v.key.label()}" for v in tripped[:3]) + (" …" if len(tripped) > 3 else ""))
+
+
+def _series_json(s: Series) -> dict[str, Any]:
+    return {"key": asdict(s.key), "metric": s.metric, "points": [asdict(p) for p in s.points],
+            "steps": [asdict(r) for r in s.steps]}
+
+
+@click.command()
+@click.option("--db", default=DEFAULT_DB, show_default=True, help="Results database: a path or SQLAlchemy URL.")
+@click.option("--board", default=None, help="Only this board.")
+@click.option("--workload", default=None, help="Only this workload.")
+@click.option("--metric", "metrics", multiple=True, type=click.Choice(sorted(METRICS)),
+              help=f"Metric to track, repeatable (default: {', '.join(DEFAULT_METRICS)}).")
+@click.option("--json", "as_json", is_flag=True, help="Print series and regressions as JSON.")
+@handle_errors
+def history(db: str, board: str | None, workload: str | None, metrics: tuple[str, ...], as_json: bool) -> None:
+    """Series over runs with step detection; lists the regressions across the fleet."""
+    from ..results.queries import runs_for_history
+    from ..results.store import Store
+    runs = runs_for_history(Store(db), board, workload)
+    entries = [e for run in runs for e in run_entries(run)]
+    series = build_history(entries, metrics or DEFAULT_METRICS)
+    regs = fleet_regressions(series)
+    if as_json:
+        print_json({"series": [_series_json(s) for s in series], "regressions": [asdict(r) for r in regs]})
+        return
+    if not series:
+        out.print("no stored series match")
+        return
+    t = Table("job", "metric", "runs", "excluded", "latest", "steps")
+    for s in series:
+        steps = ", ".join(f"{r.rel_change:+.1%} at {r.run_id}" for r in s.steps) or "-"
+        t.add_row(s.key.label(), s.metric, str(len(s.points)), str(sum(p.excluded for p in s.points)),
+                  _fmt(s.points[-1].value), steps)
+    out.print(t)
+    if regs:
+        out.print("regressions (largest first):")
+        for r in regs:
+            when = "?"
+            for run in runs:
+                if run.info.run_id == r.run_id:
+                    when = dt.datetime.fromtimestamp(run.info.started_at).strftime("%Y-%m-%d")
+            out.print(f"  {r.key.label()} {r.metric}: {r.rel_change:+.1%} from run {r.run_id} ({when}), "
+                      f"p={r.p_value:.3g}")
+    else:
+        out.print("no regressions")
