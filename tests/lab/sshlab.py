@@ -242,12 +242,15 @@ SetEnv {setenv}
             self.known_hosts.write_text("\n".join(lines) + "\n")
 
     def kill_tree(self, b: LabBoard) -> None:
-        """SIGKILL the listener and every session below it (SIGTERM to the listener spares sessions)."""
-        for pid in reversed(b.pids()):
-            try:
-                os.kill(pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
+        """SIGKILL the listener and every session below it (SIGTERM to the listener spares sessions).
+        Everything is stopped first, like a crash: no process gets to report the others' deaths."""
+        pids = b.pids()
+        for sig in (signal.SIGSTOP, signal.SIGKILL):
+            for pid in pids:
+                try:
+                    os.kill(pid, sig)
+                except ProcessLookupError:
+                    pass
         if b.proc is not None:
             b.proc.wait(timeout=5)
 
