@@ -1,0 +1,111 @@
+"""Is a board ready to benchmark? Used by ``benchbench fleet check`` (and usable before a fleet run).
+
+One exec reads the basics with the board's own Python (version, arch, free disk under the work dir,
+thermal zones); the agent zipapp is deployed content-addressed and its ``probe`` lists the sensors and
+runtime libraries. Every problem becomes a reason; a board is healthy when there are none.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import posixpath
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ..agent.samplers import FAMILIES
+from ..config.fleet import BoardSpec
+from ..errors import BenchbenchError, DeployError
+from ..transport.base import Transport
+from .agent_build import build_agent
+from .remote import deploy_files
+
+log = logging.getLogger(__name__)
+
+MIN_FREE_BYTES = 256 << 20
+MAX_IDLE_TEMP_C = 70.0
+RUNTIMES = ("onnxruntime", "onnxruntime-gpu", "rknn-toolkit-lite2", "ai-edge-litert", "numpy")
+
+_BASICS = r"""
+import glob, json, os, platform, sys
+d = os.path.expanduser(sys.argv[1])
+p = d
+while not os.path.exists(p):
+    p = os.path.dirname(p)
+st = os.statvfs(p)
+temps = []
+for f in glob.glob("/sys/class/thermal/thermal_zone*/temp"):
+    try:
+        with open(f) as fh:
+            temps.append(int(fh.read().strip()) / 1000.0)
+    except (OSError, ValueError):
+        pass
+print(json.dumps({"python": platform.python_version(), "version_info": list(sys.version_info[:2]),
+                  "arch": platform.machine(), "free_bytes": st.f_bavail * st.f_frsize,
+                  "temps_c": temps}))
+"""
+
+
+@dataclass
+class BoardHealth:
+    name: str
+    reachable: bool = False
+    healthy: bool = False
+    reasons: list[str] = field(default_factory=list)
+    python: str | None = None
+    arch: str | None = None
+    free_disk_bytes: int | None = None
+    idle_temp_c: float | None = None
+    runtimes: dict[str, str] = field(default_factory=dict)
+    sensors: list[dict[str, Any]] = field(default_factory=list)
+    hostname: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def check_board(board: BoardSpec, transport: Transport, agent_cache: Path, *, timeout_s: float = 60.0
+                ) -> BoardHealth:
+    """Everything is recorded as reasons; only a dead connection raises (the caller records that)."""
+    h = BoardHealth(name=board.name, reachable=True)
+    res = transport.run([board.python, "-c", _BASICS, board.work_dir], timeout_s=timeout_s)
+    if not res.ok:
+        h.reasons.append(f"'{board.python}' did not run (exit {res.exit_code}): "
+                         f"{(res.stderr_tail.strip().splitlines() or [''])[-1]}")
+        return h
+    basics = json.loads(res.stdout.strip().splitlines()[-1])
+    h.python, h.arch, h.free_disk_bytes = basics["python"], basics["arch"], basics["free_bytes"]
+    if tuple(basics["version_info"]) < (3, 8):
+        h.reasons.append(f"Python {h.python} is older than 3.8 (the agent needs 3.8+)")
+        return h
+    if h.free_disk_bytes is not None and h.free_disk_bytes < MIN_FREE_BYTES:
+        h.reasons.append(f"only {h.free_disk_bytes / 1e6:.0f} MB free under {board.work_dir}")
+    if basics["temps_c"]:
+        h.idle_temp_c = max(basics["temps_c"])
+        if h.idle_temp_c > MAX_IDLE_TEMP_C:
+            h.reasons.append(f"idle temperature {h.idle_temp_c:.1f} °C is above {MAX_IDLE_TEMP_C:.0f} °C")
+    try:
+        archive = build_agent(agent_cache)
+        rep = deploy_files(transport, board.python, board.work_dir, {archive.remote_name: archive.path},
+                           hashes={archive.remote_name: archive.sha256}, timeout_s=timeout_s)
+        probe = transport.run([board.python, posixpath.join(rep.remote_dir, archive.remote_name), "probe",
+                               "--families", ",".join(FAMILIES)], timeout_s=timeout_s)
+    except DeployError as exc:
+        h.reasons.append(f"agent deploy failed: {exc}")
+        return h
+    if not probe.ok:
+        h.reasons.append(f"agent probe failed (exit {probe.exit_code}): {probe.stderr_tail.strip()[-300:]}")
+        return h
+    snap = json.loads(probe.stdout.strip().splitlines()[-1])
+    h.hostname = snap.get("hostname")
+    h.runtimes = {k: v for k, v in (snap.get("libraries") or {}).items() if k in RUNTIMES and v}
+    h.sensors = [s for s in snap.get("sensors", []) if s.get("available")]
+    h.healthy = not h.reasons
+    return h
+
+
+def unreachable(board: BoardSpec, exc: BaseException) -> BoardHealth:
+    msg = str(exc) if isinstance(exc, BenchbenchError) else f"{type(exc).__name__}: {exc}"
+    hint = getattr(exc, "hint", None)
+    return BoardHealth(name=board.name, reasons=[msg + (f" ({hint})" if hint else "")])

@@ -1,0 +1,37 @@
+"""``benchbench fleet check`` against lab boards: healthy boards report facts, a dead one reasons."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from click.testing import CliRunner
+
+from benchbench.cli.main import main
+
+
+def test_fleet_check_json(ssh_lab, lab_boards, tmp_path, monkeypatch):
+    dead = ssh_lab.add_board("check-dead")
+    ssh_lab.kill_tree(dead)
+    rows = "".join(
+        f"  - {{name: {b.name}, host: {b.addr}, port: {b.port}, user: {b.user}, "
+        f"identity_file: {ssh_lab.client_key}, tags: [lab]}}\n" for b in (*lab_boards[:2], dead))
+    fleet = tmp_path / "fleet.yaml"
+    fleet.write_text(f"known_hosts: {ssh_lab.known_hosts}\nboards:\n{rows}")
+    monkeypatch.setenv("BENCHBENCH_CACHE", str(tmp_path / "cache"))
+    monkeypatch.delenv("SSH_AUTH_SOCK", raising=False)
+    empty_cfg = tmp_path / "ssh_config"
+    empty_cfg.write_text("")
+    res = CliRunner().invoke(main, ["fleet", "check", "--fleet", str(fleet), "--json", "--ssh-config",
+                                    str(empty_cfg)])
+    assert res.exit_code == 1, res.output  # one board is down
+    report = {r["name"]: r for r in json.loads(res.output)}
+    assert list(report) == [lab_boards[0].name, lab_boards[1].name, "check-dead"]
+    for b in lab_boards[:2]:
+        r = report[b.name]
+        assert r["healthy"] and r["reachable"] and r["reasons"] == []
+        assert r["python"].startswith("3.") and r["arch"] and r["free_disk_bytes"] > 0
+        assert any(s["quantity"] == "memory" for s in r["sensors"])
+        # the agent landed in the board's own work dir, content-addressed
+        assert list(Path(b.work_dir).glob("agent-*.pyz"))
+    assert not report["check-dead"]["healthy"] and "refused" in report["check-dead"]["reasons"][0]
