@@ -13,7 +13,8 @@ def job_record(run_id: str, board: str, payload: dict[str, Any], planned: Planne
     result: dict[str, Any] = payload["result"]
     spec: dict[str, Any] = payload.get("spec") or (planned.spec.to_dict() if planned else {})
     work = planned.work.to_dict() if planned else {}
-    metrics, warnings = job_metrics(result, work)
+    timing_plan = spec.get("timing") or {}
+    metrics, warnings = job_metrics(result, work, spec.get("precision"), timing_plan.get("min_value_s"))
     timing = dict(result.get("timing") or {})
     rounds = timing.pop("rounds", [])
     sensors = dict(result.get("sensors") or {})

@@ -5,6 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 from ..results.records import Metric, Warning_
+import numpy as np
+
+from .quality import JobQualityInput, check_job
 from .stats import latency_stats
 
 #: when several power sensors exist, the headline is the widest scope available
@@ -78,7 +81,8 @@ def _sensor_metrics(result: dict[str, Any]) -> list[Metric]:
     return out
 
 
-def job_metrics(result: dict[str, Any], work: dict[str, Any]) -> tuple[list[Metric], list[Warning_]]:
+def job_metrics(result: dict[str, Any], work: dict[str, Any], precision: str | None = None,
+                min_value_s: float | None = None) -> tuple[list[Metric], list[Warning_]]:
     metrics: list[Metric] = []
     warnings: list[Warning_] = []
     values = latency_values(result)
@@ -101,7 +105,7 @@ def job_metrics(result: dict[str, Any], work: dict[str, Any]) -> tuple[list[Metr
                                   detail="STREAM-style byte count at median latency"))
         metrics.append(Metric("throughput.items", work.get("items_per_call", 1.0) / st.p50_s,
                               f"{work.get('item_unit', 'call')}/s", detail="at median latency"))
-        warnings.extend(_quality(st.to_dict(), timing))
+        warnings.extend(_quality(result, values, precision, min_value_s))
     mem = result.get("memory") or {}
     for key, name in (("peak_rss_bytes", "mem.peak_rss"), ("peak_rss_timed_bytes", "mem.peak_rss_timed"),
                       ("rss_after_setup_bytes", "mem.rss_after_setup"),
@@ -117,16 +121,19 @@ def job_metrics(result: dict[str, Any], work: dict[str, Any]) -> tuple[list[Metr
     return metrics, warnings
 
 
-def _quality(st: dict[str, float], timing: dict[str, Any]) -> list[Warning_]:
-    out: list[Warning_] = []
-    if st["n"] < 10:
-        out.append(Warning_("few-values", f"only {int(st['n'])} timed values", "raise rounds or values_per_round"))
-    if st["mean_s"] > 0 and st["sd_s"] / st["mean_s"] > 0.10:
-        out.append(Warning_("unstable", f"relative standard deviation {st['sd_s'] / st['mean_s']:.0%} (> 10 %)",
-                            "set the performance governor, stop other load, pin the process, lengthen warm-up"))
-    res_ns = (timing.get("timer") or {}).get("resolution_ns") or 0
-    per_value_s = st["p50_s"] * (timing.get("number") or 1)
-    if res_ns and per_value_s < 1000 * res_ns * 1e-9:
-        out.append(Warning_("timer-resolution", f"one timed value ({per_value_s * 1e9:.0f} ns) is < 1000x the "
-                            f"timer resolution ({res_ns:.0f} ns)", "raise min_value_s"))
-    return out
+def _quality(result: dict[str, Any], values: list[float], precision: str | None,
+             min_value_s: float | None) -> tuple[Warning_, ...]:
+    timing = result.get("timing") or {}
+    sensors = result.get("sensors") or {}
+    power = [c for c in sensors.get("channels", []) if c["channel"]["quantity"] == "power"]
+    throttle = result.get("throttle") or {}
+    res_ns = (timing.get("timer") or {}).get("resolution_ns")
+    providers = (result.get("extra") or {}).get("providers_used") or []
+    return check_job(JobQualityInput(
+        latency_s=np.asarray(values), calls_per_value=int(timing.get("number") or 1),
+        rounds_s=tuple(np.asarray(r["values_s"]) for r in timing.get("rounds", [])),
+        timer_resolution_s=res_ns * 1e-9 if res_ns else None, calibration_target_s=min_value_s,
+        power_sample_rate_hz=sensors.get("sample_rate_hz") if power else None,
+        power_samples_in_windows=min(c.get("n_in_windows", 0) for c in power) if power else None,
+        throttle_events=len(throttle.get("evidence", [])) if throttle.get("throttled") else 0,
+        precision=precision, execution_provider=providers[0] if providers else None))

@@ -19,7 +19,7 @@ from ..errors import ConfigError
 from .loader import load_model, read_yaml
 
 #: the repository's devices/ folder (the packaged copy is the lead's concern; callers pass dirs)
-DEFAULT_DEVICE_DIR = Path(__file__).resolve().parents[2] / "devices"
+DEFAULT_DEVICE_DIR = Path(__file__).resolve().parents[1] / "devices"  # links to the repo devices/; packaged
 
 Scope = Literal["wall", "board_input", "module_input", "rails_sum", "accelerator", "cpu_package", "gpu_board",
                 "rail"]
