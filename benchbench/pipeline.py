@@ -26,7 +26,8 @@ from . import __version__
 from .agent.protocol import ProtocolError, RunRequest, SamplingPlan, parse_line
 from .config.suite import Suite
 from .deploy.agent_build import build_agent
-from .deploy.sync import sync_files
+from .deploy.recover import stop_leftover_agent
+from .deploy.remote import deploy_files, make_run_dir
 from .errors import AgentError, DeployError, TransportError
 from .ingest import failed_record, job_record
 from .results.store import Store
@@ -75,18 +76,24 @@ def controller_snapshot() -> dict[str, Any]:
 class Run:
     def __init__(self, store: Store, suite: Suite, suite_file: str | None, suite_hash: str | None,
                  jobs: list[PlannedJob], boards: list[BoardTarget], cache_dir: Path,
-                 events: Events = _no_events, run_id: str | None = None) -> None:
+                 events: Events = _no_events, run_id: str | None = None,
+                 invocation: dict[str, Any] | None = None) -> None:
         self.store, self.suite, self.jobs, self.boards = store, suite, jobs, boards
         self.cache_dir, self.events = cache_dir, events
         self.resuming = run_id is not None
         self.run_id = run_id or new_run_id()
         self.suite_file, self.suite_hash = suite_file, suite_hash
+        self.invocation = invocation or {}
         self._transports: dict[str, Transport] = {}
         self._stop = threading.Event()
 
     def execute(self) -> list[BoardOutcome]:
-        if not self.resuming:
-            plan = {b.name: [j.spec.job_key for j in self.jobs] for b in self.boards}
+        if self.resuming:
+            # boards that were unreachable last time get another chance; measured jobs are kept
+            self.store.forget_jobs(self.run_id, ("skipped",))
+        else:
+            plan = {"invocation": self.invocation,
+                    "jobs": {b.name: [j.spec.job_key for j in self.jobs] for b in self.boards}}
             self.store.create_run(self.run_id, self.suite.name, self.suite_file, self.suite_hash, __version__,
                                   controller_snapshot(), plan)
         done = self.store.stored_job_keys(self.run_id)
@@ -111,6 +118,11 @@ class Run:
     def _board(self, target: BoardTarget, jobs: list[PlannedJob]) -> BoardOutcome:
         out = BoardOutcome(board=target.name)
         self.events("board_start", target.name, total=len(jobs))
+        # model variants that failed generation/validation on the controller: stored as failed, never timed
+        for j in jobs:
+            if j.precheck_failure:
+                self.store_record(failed_record(self.run_id, target.name, j, "failed", j.precheck_failure), out)
+        jobs = [j for j in jobs if not j.precheck_failure]
         if not jobs:
             self.events("board_done", target.name, outcome=out)
             return out
@@ -144,12 +156,24 @@ class Run:
     def _deploy_and_run(self, t: BoardTarget, tr: Transport, jobs: list[PlannedJob], out: BoardOutcome) -> None:
         agent = build_agent(self.cache_dir / "agent")
         self.events("deploy", t.name)
-        sync = sync_files(tr, t.python, t.work_dir, {agent.remote_name: agent.path})
-        arts = {j.artifact_path.name: j.artifact_path for j in jobs if j.artifact_path is not None}
+        sync = deploy_files(tr, t.python, t.work_dir, {agent.remote_name: agent.path},
+                            hashes={agent.remote_name: agent.sha256})
+        arts = {p.name: p for j in jobs for p in j.artifacts()}
         art_dir = posixpath.join(sync.remote_dir, "artifacts")
         if arts:
-            sync_files(tr, t.python, art_dir, arts)
-        run_dir = posixpath.join(sync.remote_dir, "runs", self.run_id)
+            deploy_files(tr, t.python, art_dir, arts)
+        run_dir = make_run_dir(tr, t.python, posixpath.join(sync.remote_dir, "runs"), self.run_id)
+        by_key = {j.spec.job_key: j for j in jobs}
+        results_path = posixpath.join(run_dir, "results.jsonl")
+        handler = _LineHandler(self, t.name, by_key, out)
+        if self.resuming:
+            # a controller that died left the agent running: stop it, keep what it finished since
+            stop_leftover_agent(tr, t.python, run_dir)
+            self._reconcile(tr, t.name, results_path, handler, missing_ok=True)
+            stored = self.store.stored_job_keys(self.run_id)
+            jobs = [j for j in jobs if (t.name, j.spec.job_key) not in stored]
+            if not jobs:
+                return
         req = RunRequest(run_id=self.run_id, board=t.name, jobs=[j.spec for j in jobs],
                          sampling=SamplingPlan(interval_s=self.suite.sampling.interval_s,
                                                families=list(self.suite.sampling.families or t.sampling_families),
@@ -158,14 +182,7 @@ class Run:
         with tempfile.TemporaryDirectory() as tmp:
             local_req = Path(tmp) / "request.json"
             local_req.write_text(req.to_json())
-            mk = tr.run([t.python, "-c", "import os,sys; os.makedirs(sys.argv[1], mode=0o700, exist_ok=True)",
-                         run_dir], timeout_s=60)
-            if not mk.ok:
-                raise DeployError(f"{t.name}: cannot create {run_dir}: {mk.stderr_tail.strip()[-300:]}")
             tr.put(local_req, posixpath.join(run_dir, "request.json"), mode=0o600)
-        by_key = {j.spec.job_key: j for j in jobs}
-        results_path = posixpath.join(run_dir, "results.jsonl")
-        handler = _LineHandler(self, t.name, by_key, out)
         timeout_s = sum(j.spec.timeout_s for j in jobs) + 120
         self.events("running", t.name, total=len(jobs))
         try:
@@ -180,14 +197,16 @@ class Run:
             raise AgentError(f"{t.name}: agent exited with status {res.exit_code}: "
                              f"{res.stderr_tail.strip()[-500:]}")
 
-    def _reconcile(self, tr: Transport, board: str, results_path: str, handler: "_LineHandler") -> None:
+    def _reconcile(self, tr: Transport, board: str, results_path: str, handler: "_LineHandler",
+                   missing_ok: bool = False) -> None:
         """Pull the board's results file and store any job whose stdout line was lost."""
         with tempfile.TemporaryDirectory() as tmp:
             local = Path(tmp) / "results.jsonl"
             try:
                 tr.get(results_path, local)
             except TransportError as exc:
-                log.warning("%s: could not pull %s: %s", board, results_path, exc)
+                if not missing_ok:
+                    log.warning("%s: could not pull %s: %s", board, results_path, exc)
                 return
             for line in local.read_text().splitlines():
                 handler(line, from_file=True)

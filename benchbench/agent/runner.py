@@ -205,5 +205,15 @@ def main(request_path: str, results_path: str, artifacts_dir: str, echo: bool = 
     signal.signal(signal.SIGTERM, _on_term)
     with open(request_path) as fh:
         req = RunRequest.from_json(fh.read())
-    status = Agent(req, results_path, artifacts_dir, sys.stdout if echo else None).run()
+    # a controller that resumes this run after losing us finds (and stops) us through this file
+    pid_path = os.path.join(os.path.dirname(os.path.abspath(results_path)), "agent.pid")
+    with open(pid_path, "w") as fh:
+        fh.write("%d %d\n" % (os.getpid(), os.getpgid(0)))
+    try:
+        status = Agent(req, results_path, artifacts_dir, sys.stdout if echo else None).run()
+    finally:
+        try:
+            os.remove(pid_path)
+        except OSError:
+            pass
     return 0 if status == "complete" else 130

@@ -32,11 +32,26 @@ def main(ctx: click.Context, debug: bool, verbose: int) -> None:
               help="Where to write the HTML report (default: benchbench-reports/<run>.html).")
 @click.option("--no-report", is_flag=True, help="Do not render a report.")
 @click.option("--json", "as_json", is_flag=True, help="Print the outcome as JSON.")
+@click.option("--fleet", "fleet_file", type=click.Path(path_type=Path, dir_okay=False), default=None,
+              help="Fleet inventory YAML: run on its boards over SSH instead of this machine.")
+@click.option("--boards", default=None, help="With --fleet: comma-separated board names or tags.")
+@click.option("--resume", default=None, metavar="RUN_ID", help="Run only the jobs of RUN_ID not yet stored.")
+@click.option("--accept-new-host-keys", is_flag=True,
+              help="Record host keys of boards not yet in known_hosts (changed keys are always refused).")
+@click.option("--ssh-config", type=click.Path(path_type=Path, dir_okay=False), default=None,
+              help="OpenSSH client config to honour (default: ~/.ssh/config).")
 @handle_errors
-def run(suite_name: str | None, db: str, report_path: Path | None, no_report: bool, as_json: bool) -> None:
-    """Run a suite on this machine (board `local`) and write the results DB and an HTML report."""
-    from .runcmd import run_local
-    sys.exit(run_local(suite_name, db, report_path, no_report, as_json))
+def run(suite_name: str | None, db: str, report_path: Path | None, no_report: bool, as_json: bool,
+        fleet_file: Path | None, boards: str | None, resume: str | None, accept_new_host_keys: bool,
+        ssh_config: Path | None) -> None:
+    """Run a suite on this machine (board `local`), or on a fleet over SSH; store results; write a report."""
+    from ..transport.sshconfig import DEFAULT_SSH_CONFIG
+    from .runcmd import run_command
+    if boards and not fleet_file and not resume:
+        raise ConfigError("--boards needs --fleet", key="--boards")
+    sys.exit(run_command(suite_name, db, report_path, no_report, as_json, fleet_file=fleet_file, boards=boards,
+                         resume=resume, accept_new_host_keys=accept_new_host_keys,
+                         ssh_config=ssh_config or DEFAULT_SSH_CONFIG))
 
 
 @main.command()

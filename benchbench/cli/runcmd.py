@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import sys
 import threading
 from pathlib import Path
@@ -9,7 +10,7 @@ from typing import Any
 
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from ..config.suite import load_suite, resolve_suite_path, suite_hash
+from ..config.suite import Suite, load_suite, resolve_suite_path, suite_hash
 from ..pipeline import BoardOutcome, BoardTarget, Run, summarize
 from ..results.store import Store
 from ..transport.local import LocalTransport
@@ -46,18 +47,53 @@ class ProgressEvents:
                 self.progress.update(task, description=f"{board}: done" if not o.error else f"{board}: FAILED")
 
 
-def run_local(suite_name: str | None, db: str, report_path: Path | None, no_report: bool, as_json: bool) -> int:
+def _local_target(cache: Path) -> BoardTarget:
+    return BoardTarget(name="local", connect=LocalTransport, python=sys.executable,
+                       work_dir=str(cache / "boards" / "local"))
+
+
+def _fleet_targets(fleet_file: Path, selectors: str | None, accept_new_host_keys: bool,
+                   ssh_config: Path | None) -> list[BoardTarget]:
+    from ..config.fleet import load_fleet, select_boards
+    from ..config.profiles import load_profile
+    from ..transport.fleet import ssh_opener
+    inventory = load_fleet(fleet_file)
+    opener = ssh_opener(inventory, ssh_config=ssh_config, accept_new_host_keys=accept_new_host_keys)
+    targets = []
+    for b in select_boards(inventory, selectors):
+        families = tuple(load_profile(b.profile).sampler_families()) if b.profile else BoardTarget.sampling_families
+        targets.append(BoardTarget(name=b.name, connect=functools.partial(opener, b), python=b.python,
+                                   work_dir=b.work_dir, sampling_families=families))
+    return targets
+
+
+def run_command(suite_name: str | None, db: str, report_path: Path | None, no_report: bool, as_json: bool, *,
+                fleet_file: Path | None = None, boards: str | None = None, resume: str | None = None,
+                accept_new_host_keys: bool = False, ssh_config: Path | None = None,
+                byo: Suite | None = None) -> int:
+    store = Store(db)  # opened before measuring: an unusable DB fails now, not after the work
+    plan_boards: list[str] | None = None
+    if resume:
+        plan = store.run_plan(resume)
+        inv = plan.get("invocation") or {}
+        suite_name = suite_name or inv.get("suite")
+        fleet_file = fleet_file or (Path(inv["fleet"]) if inv.get("fleet") else None)
+        boards = boards or inv.get("boards")
+        plan_boards = list((plan.get("jobs") or {}).keys())
     suite_path = resolve_suite_path(suite_name)
-    suite = load_suite(suite_path)
+    suite = byo or load_suite(suite_path)
     cache = cache_dir()
     jobs = expand(suite, str(suite_path), cache / "artifacts")
-    store = Store(db)  # opened before measuring: an unusable DB fails now, not after the work
-    board = BoardTarget(name="local", connect=LocalTransport, python=sys.executable,
-                        work_dir=str(cache / "boards" / "local"))
+    targets = (_fleet_targets(fleet_file, boards, accept_new_host_keys, ssh_config) if fleet_file
+               else [_local_target(cache)])
+    if plan_boards is not None:
+        targets = [t for t in targets if t.name in plan_boards]
     progress = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                         console=err, transient=False, disable=as_json)
-    runner = Run(store, suite, str(suite_path), suite_hash(suite_path), jobs, [board], cache,
-                 events=ProgressEvents(progress))
+    invocation = {"suite": str(suite_path.resolve()), "fleet": str(fleet_file.resolve()) if fleet_file else None,
+                  "boards": boards}
+    runner = Run(store, suite, str(suite_path), suite_hash(suite_path), jobs, targets, cache,
+                 events=ProgressEvents(progress), run_id=resume, invocation=invocation)
     interrupted = False
     with progress:
         try:
@@ -75,12 +111,15 @@ def run_local(suite_name: str | None, db: str, report_path: Path | None, no_repo
     errors = [f"{o.board}: {o.error}" for o in outcomes if o.error]
     if as_json:
         print_json({"run_id": runner.run_id, "db": store.url, "report": str(report_file) if report_file else None,
-                    "statuses": statuses, "interrupted": interrupted, "board_errors": errors})
+                    "statuses": statuses, "interrupted": interrupted, "board_errors": errors,
+                    "boards": {o.board: {"stored": o.stored, "statuses": o.statuses, "error": o.error}
+                               for o in outcomes}})
     else:
         out.print(f"run {runner.run_id}: " + (", ".join(f"{v} {k}" for k, v in sorted(statuses.items())) or
-                                              "no jobs finished") + (" (interrupted)" if interrupted else ""))
-        for e in errors:
-            out.print(f"  board error: {e}")
+                                              "no new jobs") + (" (interrupted)" if interrupted else ""))
+        for o in outcomes:
+            line = f"  {o.board}: " + (", ".join(f"{v} {k}" for k, v in sorted(o.statuses.items())) or "nothing new")
+            out.print(line + (f" — FAILED: {o.error}" if o.error else ""))
         out.print(f"results: {store.url}")
         if report_file:
             out.print(f"report: {report_file}")

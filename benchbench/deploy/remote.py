@@ -14,7 +14,7 @@ import json
 import logging
 import posixpath
 import uuid
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -115,21 +115,28 @@ def _check_name(name: str) -> None:
         raise DeployError(f"invalid deploy file name {name!r}: must be a relative path inside the work dir")
 
 
-def board_call(transport: Transport, python: str, request: Mapping[str, Any], timeout_s: float) -> Any:
-    """Run the board-side script with one JSON request; its JSON reply, or DeployError."""
+def board_call_script(transport: Transport, python: str, script: str, args: Sequence[str], timeout_s: float,
+                      what: str = "board script") -> Any:
+    """Run a stdlib Python script on the board (argv only, never a shell string); its last stdout line
+    parsed as JSON, or DeployError."""
     try:
-        res = transport.run([python, "-c", _SCRIPT, json.dumps(request)], timeout_s=timeout_s)
+        res = transport.run([python, "-c", script, *args], timeout_s=timeout_s)
     except TransportError as exc:
-        raise DeployError(f"{transport.name}: {request['op']} on the board failed: {exc}") from exc
+        raise DeployError(f"{transport.name}: {what} on the board failed: {exc}") from exc
     if not res.ok:
         last = (res.stderr_tail.strip().splitlines() or [""])[-1]
         hint = f"is '{python}' a Python 3.8+ on the board?" if res.exit_code == 127 else None
-        raise DeployError(f"{transport.name}: {request['op']} on the board failed (exit {res.exit_code}): "
+        raise DeployError(f"{transport.name}: {what} on the board failed (exit {res.exit_code}): "
                           f"{last}", hint=hint)
     try:
         return json.loads(res.stdout.strip().splitlines()[-1])
     except (ValueError, IndexError):
         raise DeployError(f"{transport.name}: unexpected reply from the board: {res.stdout[-200:]!r}") from None
+
+
+def board_call(transport: Transport, python: str, request: Mapping[str, Any], timeout_s: float) -> Any:
+    """Run the deploy script with one JSON request; its JSON reply, or DeployError."""
+    return board_call_script(transport, python, _SCRIPT, [json.dumps(request)], timeout_s, what=request["op"])
 
 
 def deploy_files(transport: Transport, python: str, remote_dir: str, files: Mapping[str, Path], *,

@@ -74,7 +74,7 @@ class Store:
 
     # -- writing ----------------------------------------------------------------------------------------
     def create_run(self, run_id: str, suite_name: str, suite_file: str | None, suite_hash: str | None,
-                   tool_version: str, controller: dict[str, Any], plan: dict[str, list[str]]) -> None:
+                   tool_version: str, controller: dict[str, Any], plan: dict[str, Any]) -> None:
         self._write(s.runs.insert().values(
             run_id=run_id, started_at=time.time(), status="running", suite_name=suite_name,
             suite_file=suite_file, suite_hash=suite_hash, tool_version=tool_version,
@@ -127,6 +127,20 @@ class Store:
         except SQLAlchemyError as exc:
             raise StoreError(f"cannot write job {rec.job_key} to {self._safe_url()}: {_short(exc)}") from None
 
+    def forget_jobs(self, run_id: str, statuses: tuple[str, ...]) -> int:
+        """Delete a run's jobs with these statuses (e.g. ``skipped`` before a resume retries them)."""
+        try:
+            with self.engine.begin() as conn:
+                ids = [r[0] for r in conn.execute(sa.select(s.jobs.c.id).where(
+                    (s.jobs.c.run_id == run_id) & s.jobs.c.status.in_(statuses)))]
+                if ids:
+                    conn.execute(s.metrics.delete().where(s.metrics.c.job_id.in_(ids)))
+                    conn.execute(s.raw.delete().where(s.raw.c.job_id.in_(ids)))
+                    conn.execute(s.jobs.delete().where(s.jobs.c.id.in_(ids)))
+                return len(ids)
+        except SQLAlchemyError as exc:
+            raise StoreError(f"cannot write to {self._safe_url()}: {_short(exc)}") from None
+
     def _write(self, stmt: Any) -> None:
         try:
             with self.engine.begin() as conn:
@@ -151,10 +165,14 @@ class Store:
         with self.engine.connect() as conn:
             return {(r.board, r.job_key) for r in conn.execute(q)}
 
-    def run_plan(self, run_id: str) -> dict[str, list[str]]:
+    def run_plan(self, run_id: str) -> dict[str, Any]:
+        """What the run was asked to do (invocation + job keys per board), for ``--resume``."""
         with self.engine.connect() as conn:
             row = conn.execute(sa.select(s.runs.c.plan_json).where(s.runs.c.run_id == run_id)).first()
-        return json.loads(row[0]) if row and row[0] else {}
+        if row is None:
+            raise StoreError(f"no run {run_id!r} in {self._safe_url()}",
+                             hint="`benchbench report --list` shows the stored runs")
+        return json.loads(row[0]) if row[0] else {}
 
     def load_run(self, run_id: str, with_raw: bool = True) -> RunData:
         with self.engine.connect() as conn:

@@ -50,6 +50,15 @@ class PlannedJob:
     work: Work
     artifact_path: Path | None = None
     meta: dict[str, Any] = field(default_factory=dict)
+    #: more files for the artifacts directory (an LLM's decode graph, a BYO model's inputs .npz)
+    extra_artifacts: tuple[Path, ...] = ()
+    #: set when the job must not be timed (its model variant failed generation or validation on the
+    #: controller): the pipeline stores it as ``failed`` with this reason and never sends it to a board
+    precheck_failure: str | None = None
+
+    def artifacts(self) -> list[Path]:
+        """Every local file this job needs in the board's artifacts directory."""
+        return ([self.artifact_path] if self.artifact_path is not None else []) + list(self.extra_artifacts)
 
 
 _REGISTRY: dict[str, WorkloadDef] = {}
@@ -81,13 +90,23 @@ def _artifact(defn: WorkloadDef, params: BaseModel, precision: str, seed: int, c
     return path
 
 
-def expand(suite: Suite, suite_file: str, cache_dir: Path) -> list[PlannedJob]:
-    """Every (entry × precision × pruning × param combination), validated, with artifacts built."""
+def expand(suite: Suite, suite_file: str, cache_dir: Path, target_arch: str | None = None) -> list[PlannedJob]:
+    """Every (entry × precision × pruning × param combination), validated, with artifacts built.
+
+    Model entries (reference models, ``byo``) get their variants made on the controller; ``target_arch``
+    picks their int8 flavour (default: this machine's, i.e. the local board).
+    """
+    from . import model_jobs
+
     known = workloads()
     jobs: list[PlannedJob] = []
     seen: set[str] = set()
     for i, entry in enumerate(suite.jobs):
-        jobs.extend(_expand_entry(entry, i, suite, suite_file, cache_dir, known, seen))
+        if model_jobs.is_model_workload(entry.workload):
+            jobs.extend(model_jobs.expand_models(entry, i, suite, suite_file, cache_dir, seen,
+                                                 target_arch or model_jobs.local_arch()))
+        else:
+            jobs.extend(_expand_entry(entry, i, suite, suite_file, cache_dir, known, seen))
     return jobs
 
 
@@ -96,7 +115,10 @@ def _expand_entry(entry: JobEntry, i: int, suite: Suite, suite_file: str, cache_
     where = f"jobs[{i}]"
     defn = known.get(entry.workload)
     if defn is None:
-        raise ConfigError(f"unknown workload {entry.workload!r} (known: {', '.join(sorted(known))})",
+        from .model_jobs import MODEL_WORKLOADS
+
+        names = sorted(known) + list(MODEL_WORKLOADS)
+        raise ConfigError(f"unknown workload {entry.workload!r} (known: {', '.join(names)})",
                           file=suite_file, key=f"{where}.workload")
     precisions = entry.precisions or list(defn.backends)
     out: list[PlannedJob] = []
