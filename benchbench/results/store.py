@@ -74,9 +74,12 @@ class Store:
 
     # -- writing ----------------------------------------------------------------------------------------
     def create_run(self, run_id: str, suite_name: str, suite_file: str | None, suite_hash: str | None,
-                   tool_version: str, controller: dict[str, Any], plan: dict[str, Any]) -> None:
+                   tool_version: str, controller: dict[str, Any], plan: dict[str, Any],
+                   started_at: float | None = None) -> None:
+        """``started_at`` (unix s) defaults to now; imports pass the time the results were measured."""
         self._write(s.runs.insert().values(
-            run_id=run_id, started_at=time.time(), status="running", suite_name=suite_name,
+            run_id=run_id, started_at=time.time() if started_at is None else started_at, status="running",
+            suite_name=suite_name,
             suite_file=suite_file, suite_hash=suite_hash, tool_version=tool_version,
             controller_json=_dumps(controller), plan_json=_dumps(plan)))
 
