@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .analysis.summary import job_metrics
+from .analysis.summary import job_metrics, variant_metrics
 from .results.records import JobRecord
 from .workloads.registry import PlannedJob
 
@@ -14,7 +14,8 @@ def job_record(run_id: str, board: str, payload: dict[str, Any], planned: Planne
     spec: dict[str, Any] = payload.get("spec") or (planned.spec.to_dict() if planned else {})
     work = planned.work.to_dict() if planned else {}
     timing_plan = spec.get("timing") or {}
-    metrics, warnings = job_metrics(result, work, spec.get("precision"), timing_plan.get("min_value_s"))
+    variant = planned.meta if planned else {}
+    metrics, warnings = job_metrics(result, work, spec.get("precision"), timing_plan.get("min_value_s"), variant)
     timing = dict(result.get("timing") or {})
     rounds = timing.pop("rounds", [])
     sensors = dict(result.get("sensors") or {})
@@ -27,6 +28,8 @@ def job_record(run_id: str, board: str, payload: dict[str, Any], planned: Planne
     details = {"timing": timing, "extra": result.get("extra") or {}, "sensors": sensors,
                "memory": result.get("memory") or {}, "setup_s": result.get("setup_s"),
                "throttle": result.get("throttle")}
+    if variant:  # model variant facts made on the controller: recipe, tools, fidelity, op histogram, pruning
+        details["variant"] = variant
     return JobRecord(
         run_id=run_id, board=board, job_key=result["job_key"], workload=spec.get("workload", "?"),
         backend=spec.get("backend", "?"), precision=spec.get("precision", "?"),
@@ -40,6 +43,8 @@ def job_record(run_id: str, board: str, payload: dict[str, Any], planned: Planne
 def failed_record(run_id: str, board: str, planned: PlannedJob, status: str, reason: str) -> JobRecord:
     """A job the board never ran (board unreachable, deploy failed…): stored so the run says why."""
     s = planned.spec
+    variant = planned.meta
     return JobRecord(run_id=run_id, board=board, job_key=s.job_key, workload=s.workload, backend=s.backend,
                      precision=s.precision, pruning=s.pruning, params=s.params, status=status, reason=reason,
-                     work=planned.work.to_dict())
+                     work=planned.work.to_dict(), details={"variant": variant} if variant else {},
+                     metrics=tuple(variant_metrics(variant)) if variant else ())

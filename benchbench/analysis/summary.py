@@ -81,9 +81,51 @@ def _sensor_metrics(result: dict[str, Any]) -> list[Metric]:
     return out
 
 
+def variant_metrics(variant: dict[str, Any]) -> list[Metric]:
+    """Model size and fidelity vs the fp32 reference, from the variant facts made on the controller."""
+    out: list[Metric] = []
+    role = variant.get("primary_role", "main")
+    if variant.get("size_bytes"):
+        out.append(Metric("model.size", float(variant["size_bytes"]), "bytes", source="variant file",
+                          detail=f"{role} graph file"
+                                 + ("; the decode graph holds the same weights" if role == "prefill" else "")))
+    fid = (variant.get("validation") or {}).get(role, {}).get("fidelity")
+    if not fid:
+        return out
+    what = "per-token argmax" if role == "prefill" else "top-1"
+    detail = f"vs fp32 reference on {fid.get('samples')} seeded held-out inputs ({role} outputs)"
+    for name, key, unit in (("fidelity.cosine", "cosine_mean", "cosine"), ("fidelity.sqnr_db", "sqnr_db", "dB"),
+                            ("fidelity.top1_agreement", "top1_agreement", "fraction"),
+                            ("fidelity.max_abs_err", "max_abs_error", "output units")):
+        if fid.get(key) is not None:
+            extra = f"; {what} over {fid.get('top1_positions')} positions" if key == "top1_agreement" else ""
+            out.append(Metric(name, float(fid[key]), unit, source="benchbench.workloads.validation",
+                              detail=detail + extra))
+    return out
+
+
+def llm_metrics(extra: dict[str, Any]) -> list[Metric]:
+    """TTFT, prefill and decode tokens/s as measured by the onnxruntime-llm backend (medians)."""
+    if extra.get("ttft_s") is None:
+        return []
+    n = extra.get("generations")
+    return [Metric("llm.ttft", float(extra["ttft_s"]), "s", source="onnxruntime-llm backend",
+                   detail=f"median of {n} generations; {extra.get('prompt_tokens')}-token prompt; "
+                          f"{extra.get('ttft_window', '')}"),
+            Metric("llm.prefill_tps", float(extra["prefill_tok_per_s"]), "tokens/s",
+                   source="onnxruntime-llm backend", detail="prompt tokens / median TTFT"),
+            Metric("llm.decode_tps", float(extra["decode_tok_per_s"]), "tokens/s",
+                   source="onnxruntime-llm backend",
+                   detail=f"1 / median per-step decode time; {extra.get('decode_window', '')}")]
+
+
 def job_metrics(result: dict[str, Any], work: dict[str, Any], precision: str | None = None,
-                min_value_s: float | None = None) -> tuple[list[Metric], list[Warning_]]:
+                min_value_s: float | None = None,
+                variant: dict[str, Any] | None = None) -> tuple[list[Metric], list[Warning_]]:
     metrics: list[Metric] = []
+    if variant:
+        metrics.extend(variant_metrics(variant))
+    metrics.extend(llm_metrics(result.get("extra") or {}))
     warnings: list[Warning_] = []
     values = latency_values(result)
     timing = result.get("timing") or {}

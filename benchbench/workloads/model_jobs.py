@@ -1,0 +1,265 @@
+"""Suite entries for models → planned jobs: reference models (``mobilenetv2``, ``resnet18``, ``decoder``) and
+bring-your-own ONNX files (``workload: byo``).
+
+Every (precision × pruning) variant is generated and validated on the controller by ``make_variant``
+(cached). A variant that failed becomes a ``PlannedJob`` with ``precheck_failure`` set: the pipeline stores
+it as ``failed`` with the reason and never sends it to a board. Variant facts (size, fidelity, recipe, tool
+versions, optimized-op histogram, pruning info) ride along in ``PlannedJob.meta`` into the stored record.
+
+BYO entry params: ``model: PATH`` (relative to the suite file), ``shapes`` (``NAME=1x3x224x224`` strings or
+``{NAME: [1, 3, 224, 224]}``), ``inputs`` (``NAME=VALUE`` strings or ``{NAME: VALUE}``), ``inputs_npz: PATH``.
+Controller-side params for any model: ``calibration_samples`` and ``validation_samples``. Everything else
+(``intra_op_threads``, ``providers``, ``allow_spinning``, ``new_tokens``, ``generations``) goes to the agent.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import platform
+import re
+import shutil
+from pathlib import Path
+from typing import Any
+
+from ..agent.protocol import JobSpec, TimingPlan
+from ..config.suite import JobEntry, Suite, sweep
+from ..errors import ConfigError
+from . import byo
+from .artifacts import ModelArtifact, VariantArtifact
+from .models import REFERENCE_MODELS, build_reference, split_params
+from .pruning import parse_spec
+from .registry import PlannedJob, Work, job_key
+from .variants import PRECISIONS, check_applicable, make_variant
+
+log = logging.getLogger(__name__)
+
+MODEL_WORKLOADS = (*REFERENCE_MODELS, "byo")
+_BYO_KEYS = ("model", "shapes", "inputs", "inputs_npz")
+_CONTROLLER_KEYS = ("calibration_samples", "validation_samples")
+#: where a BYO loader's ConfigError key points in the suite entry
+_BYO_KEY_PATH = {"model": "model", "shape": "shapes", "input": "inputs", "inputs": "inputs_npz"}
+
+
+def is_model_workload(name: str) -> bool:
+    return name in MODEL_WORKLOADS
+
+
+def local_arch() -> str:
+    """Target architecture for the int8 flavour when the board is the local machine (the controller)."""
+    return platform.machine() or "x86_64"
+
+
+def _relocated(exc: ConfigError, file: str | None, key: str) -> ConfigError:
+    """The same error, pointed at the suite file and the entry's key path."""
+    msg = str(exc)
+    prefix = ":".join(p for p in (exc.file, exc.key) if p)
+    if prefix and msg.startswith(prefix + ": "):
+        msg = msg[len(prefix) + 2:]
+    return ConfigError(msg, file=file, key=key, hint=exc.hint)
+
+
+def _named_values(value: Any, parse: Any, what: str) -> dict[str, Any]:
+    """``["a=1", "b=2"]`` or ``{a: 1}`` → dict (strings go through the CLI flag parser)."""
+    if value is None:
+        return {}
+    if isinstance(value, dict):
+        return {str(k): parse(f"{k}={v}")[1] if isinstance(v, str) else v for k, v in value.items()}
+    if isinstance(value, list) and all(isinstance(v, str) for v in value):
+        return dict(parse(v) for v in value)
+    raise ConfigError(f"{what}: expected a list of NAME=VALUE strings or a mapping",
+                      key="shape" if what == "shapes" else "input")
+
+
+def _shape_value(text: str) -> tuple[str, list[int]]:
+    return byo.parse_shape(text)
+
+
+def _resolve(path: str, suite_file: str | None) -> Path:
+    p = Path(path).expanduser()
+    if p.is_absolute() or suite_file is None or not Path(suite_file).is_file():
+        return p
+    return Path(suite_file).resolve().parent / p
+
+
+def _load(entry: JobEntry, combo: dict[str, Any], suite_file: str | None, where: str,
+          cache_dir: Path) -> tuple[ModelArtifact, dict[str, Any]]:
+    """Build or load the model; returns it with the params that go to the agent."""
+    if entry.workload == "byo":
+        if "model" not in combo:
+            raise ConfigError("byo needs params.model: PATH to an .onnx file", file=suite_file,
+                              key=f"{where}.params.model")
+        try:
+            shapes = {k: [int(d) for d in v] if isinstance(v, list) else v
+                      for k, v in _named_values(combo.get("shapes"), _shape_value, "shapes").items()}
+            fixed = _named_values(combo.get("inputs"), byo.parse_input, "inputs")
+            npz = _resolve(combo["inputs_npz"], suite_file) if combo.get("inputs_npz") else None
+            model = byo.load_byo(_resolve(str(combo["model"]), suite_file), shapes, fixed, npz, cache_dir,
+                                 seed=entry.seed)
+        except ConfigError as exc:
+            raise _relocated(exc, suite_file, f"{where}.params.{_BYO_KEY_PATH.get(exc.key or '', 'model')}") from None
+        runtime = {k: v for k, v in combo.items() if k not in _BYO_KEYS}
+        if fixed:
+            runtime["fixed_inputs"] = fixed
+        return model, runtime
+    builder, runtime = split_params(entry.workload, combo)
+    try:
+        model = build_reference(entry.workload, builder, cache_dir)
+    except ConfigError as exc:
+        raise _relocated(exc, suite_file, f"{where}.params") from None
+    return model, runtime
+
+
+def default_precisions(model: ModelArtifact) -> list[str]:
+    """Every precision that applies to the model."""
+    return [p for p in PRECISIONS if check_applicable(model, p) is None]
+
+
+def _stage(src: Path, name: str, deploy_dir: Path) -> Path:
+    """A uniquely named hard link (or copy) of ``src``: the board's artifacts directory is flat."""
+    deploy_dir.mkdir(parents=True, exist_ok=True)
+    dst = deploy_dir / name
+    if dst.exists():
+        if os.path.samefile(src, dst) or dst.stat().st_size == src.stat().st_size:
+            return dst
+        dst.unlink()
+    tmp = deploy_dir / (name + ".tmp")
+    if tmp.exists():
+        tmp.unlink()
+    try:
+        os.link(src, tmp)
+    except OSError:  # another filesystem: copy
+        shutil.copyfile(src, tmp)
+    tmp.replace(dst)
+    return dst
+
+
+def _safe(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", text)
+
+
+def variant_meta(model: ModelArtifact, v: VariantArtifact) -> dict[str, Any]:
+    """What the stored record keeps about the variant (details["variant"])."""
+    return {"status": v.status, "reason": v.reason, "model": model.name, "model_kind": model.kind,
+            "model_sha256": model.sha256, "precision": v.precision, "pruning": v.pruning,
+            "target_arch": v.target_arch, "sha256": v.sha256, "size_bytes": v.size_bytes,
+            "size_bytes_by_role": v.extra.get("size_bytes_by_role", {}), "flops": v.flops,
+            "flops_by_role": v.extra.get("flops_by_role", {}), "recipe": v.recipe,
+            "tool_versions": v.tool_versions, "tool": v.extra.get("tool"), "pruning_info": v.extra.get("pruning"),
+            "validation": v.validation, "primary_role": "main" if "main" in model.files else "prefill",
+            "generate_s": v.extra.get("generate_s"), "from_cache": v.from_cache}
+
+
+def _work(model: ModelArtifact, v: VariantArtifact) -> Work:
+    unit = "OP" if v.precision.startswith("int8") else "FLOP"
+    if model.kind == "llm":  # the engine times one decode step
+        flops = v.extra.get("flops_by_role", {}).get("decode")
+        return Work(ops_per_call=float(flops) if flops else None, ops_unit=unit, item_unit="token")
+    flops = v.flops or model.flops
+    return Work(ops_per_call=float(flops) if flops else None, ops_unit=unit,
+                item_unit="image" if model.kind == "cnn" else "inference")
+
+
+def expand_models(entry: JobEntry, i: int, suite: Suite, suite_file: str | None, cache_dir: Path,
+                  seen: set[str], target_arch: str) -> list[PlannedJob]:
+    """All (param combination × precision × pruning) jobs of one model entry, variants made and validated.
+
+    ``target_arch`` picks the int8 flavour (U8S8 on x86, S8S8 on ARM/NPU); the fleet path passes each
+    board's architecture, the local run passes ``local_arch()``.
+    """
+    where = f"jobs[{i}]"
+    fixed = {k: entry.params[k] for k in ("shapes", "inputs") if k in entry.params}
+    rest = {k: v for k, v in entry.params.items() if k not in fixed}
+    deploy_dir = cache_dir / "deploy"
+    out: list[PlannedJob] = []
+    for combo in sweep(rest):
+        combo = {**combo, **fixed}
+        model, runtime = _load(entry, combo, suite_file, where, cache_dir)
+        n_cal = int(runtime.pop("calibration_samples", 32))
+        n_val = int(runtime.pop("validation_samples", 20))
+        precisions = entry.precisions or default_precisions(model)
+        for j, precision in enumerate(precisions):
+            why = check_applicable(model, precision)
+            if why:
+                raise ConfigError(why, file=suite_file, key=f"{where}.precisions[{j}]")
+        for k, pruning in enumerate(entry.pruning):
+            try:
+                method, _ = parse_spec(pruning)
+            except ConfigError as exc:
+                raise _relocated(exc, suite_file, f"{where}.pruning[{k}]") from None
+            if method == "structured" and not model.meta.get("prune_groups"):
+                raise ConfigError(f"structured pruning does not apply to {model.name}: it has no prune groups "
+                                  "(bring-your-own models support unstructured pruning only)",
+                                  file=suite_file, key=f"{where}.pruning[{k}]")
+        backend = entry.backend or ("onnxruntime-llm" if model.kind == "llm" else "onnxruntime")
+        workload = entry.workload if entry.workload != "byo" else f"byo:{_safe(model.name)}"
+        npz_name = None
+        if model.kind == "byo" and model.params.get("npz"):
+            npz = Path(model.params["npz"])
+            npz_name = f"inputs-{_safe(npz.stem)}-{str(model.params['npz_sha256'])[:12]}.npz"
+        for precision in precisions:
+            for pruning in entry.pruning:
+                key = job_key(workload, backend, precision, pruning, combo)
+                if key in seen:
+                    continue
+                seen.add(key)
+                out.append(_job(entry, suite, model, combo, runtime, precision, pruning, backend, workload, key,
+                                cache_dir, deploy_dir, target_arch, n_cal, n_val, npz_name))
+    return out
+
+
+def _job(entry: JobEntry, suite: Suite, model: ModelArtifact, combo: dict[str, Any], runtime: dict[str, Any],
+         precision: str, pruning: str, backend: str, workload: str, key: str, cache_dir: Path, deploy_dir: Path,
+         target_arch: str, n_cal: int, n_val: int, npz_name: str | None) -> PlannedJob:
+    v = make_variant(model, precision, pruning, target_arch, cache_dir, n_calibration=n_cal, n_validation=n_val)
+    meta = variant_meta(model, v)
+    params = {**combo, **runtime}
+    timing = TimingPlan(**(entry.timing or suite.timing).model_dump())
+    if v.status != "ok":
+        spec = JobSpec(job_key=key, workload=workload, backend=backend, precision=precision, params=params,
+                       pruning=pruning, timing=timing, timeout_s=entry.timeout_s, seed=entry.seed)
+        return PlannedJob(spec=spec, work=_work(model, v), meta=meta,
+                          precheck_failure=v.reason or f"{precision}/{pruning} variant failed")
+    stem = _safe(v.path.parent.name)
+    staged = {role: _stage(p, f"{stem}.{role}.onnx", deploy_dir) for role, p in sorted(v.files.items())}
+    primary = staged.get("main") or staged["prefill"]
+    extra = [p for role, p in staged.items() if p != primary]
+    if model.kind == "llm":
+        params["decode_artifact"] = staged["decode"].name
+    if npz_name:
+        extra.append(_stage(Path(model.params["npz"]), npz_name, deploy_dir))
+        params["inputs_npz"] = npz_name
+    spec = JobSpec(job_key=key, workload=workload, backend=backend, precision=precision, params=params,
+                   pruning=pruning, artifact=primary.name, timing=timing, timeout_s=entry.timeout_s,
+                   seed=entry.seed)
+    return PlannedJob(spec=spec, work=_work(model, v), artifact_path=primary, meta=meta,
+                      extra_artifacts=tuple(extra))
+
+
+def byo_suite(model_path: str | Path, shapes: list[str], inputs: list[str], inputs_npz: str | None,
+              precisions: list[str] | None) -> Suite:
+    """The suite behind ``benchbench run --model PATH [--shape ...] [--input ...] [--inputs F.npz]
+    [--precision ...]``: one ``byo`` entry, paths made absolute, flag syntax checked now."""
+    for s in shapes:
+        byo.parse_shape(s)
+    for s in inputs:
+        byo.parse_input(s)
+    path = Path(model_path).expanduser().resolve()
+    params: dict[str, Any] = {"model": str(path)}
+    if shapes:
+        params["shapes"] = list(shapes)
+    if inputs:
+        params["inputs"] = list(inputs)
+    if inputs_npz:
+        params["inputs_npz"] = str(Path(inputs_npz).expanduser().resolve())
+    unknown = [p for p in precisions or [] if p not in PRECISIONS]
+    if unknown:
+        raise ConfigError(f"unknown precision {unknown[0]!r} (known: {', '.join(PRECISIONS)})", key="--precision")
+    return Suite(name=f"byo-{_safe(path.stem)}", description=f"bring-your-own model {path.name}",
+                 jobs=[JobEntry(workload="byo", precisions=list(precisions) if precisions else None,
+                                params=params)])
+
+
+def byo_suite_hash(suite: Suite) -> str:
+    return hashlib.sha256(suite.model_dump_json().encode()).hexdigest()[:16]
