@@ -40,18 +40,37 @@ def main(ctx: click.Context, debug: bool, verbose: int) -> None:
               help="Record host keys of boards not yet in known_hosts (changed keys are always refused).")
 @click.option("--ssh-config", type=click.Path(path_type=Path, dir_okay=False), default=None,
               help="OpenSSH client config to honour (default: ~/.ssh/config).")
+@click.option("--model", "model_path", type=click.Path(path_type=Path, dir_okay=False), default=None,
+              help="Bring your own ONNX model: run its precision variants instead of a suite.")
+@click.option("--shape", "shapes", multiple=True, metavar="NAME=1x3x224x224",
+              help="With --model: static shape for an input with dynamic dims (repeatable).")
+@click.option("--input", "fixed_inputs", multiple=True, metavar="NAME=VALUE",
+              help="With --model: a control input that must hold this value, e.g. sr=16000 (repeatable).")
+@click.option("--inputs", "inputs_npz", type=click.Path(dir_okay=False), default=None, metavar="DATA.npz",
+              help="With --model: real input samples (also the int8 calibration data).")
+@click.option("--precision", "precisions", multiple=True,
+              help="With --model: precisions to make (default: every one that applies; repeatable).")
 @handle_errors
 def run(suite_name: str | None, db: str, report_path: Path | None, no_report: bool, as_json: bool,
         fleet_file: Path | None, boards: str | None, resume: str | None, accept_new_host_keys: bool,
-        ssh_config: Path | None) -> None:
+        ssh_config: Path | None, model_path: Path | None, shapes: tuple[str, ...], fixed_inputs: tuple[str, ...],
+        inputs_npz: str | None, precisions: tuple[str, ...]) -> None:
     """Run a suite on this machine (board `local`), or on a fleet over SSH; store results; write a report."""
     from ..transport.sshconfig import DEFAULT_SSH_CONFIG
     from .runcmd import run_command
     if boards and not fleet_file and not resume:
         raise ConfigError("--boards needs --fleet", key="--boards")
+    byo = None
+    if model_path is not None:
+        if suite_name:
+            raise ConfigError("--model and --suite are exclusive", key="--model")
+        from ..workloads.model_jobs import byo_suite
+        byo = byo_suite(model_path, list(shapes), list(fixed_inputs), inputs_npz, list(precisions) or None)
+    elif shapes or fixed_inputs or inputs_npz or precisions:
+        raise ConfigError("--shape, --input, --inputs and --precision need --model", key="--model")
     sys.exit(run_command(suite_name, db, report_path, no_report, as_json, fleet_file=fleet_file, boards=boards,
                          resume=resume, accept_new_host_keys=accept_new_host_keys,
-                         ssh_config=ssh_config or DEFAULT_SSH_CONFIG))
+                         ssh_config=ssh_config or DEFAULT_SSH_CONFIG, byo=byo))
 
 
 @main.command()

@@ -14,6 +14,7 @@ from ..config.suite import Suite, load_suite, resolve_suite_path, suite_hash
 from ..pipeline import BoardOutcome, BoardTarget, Run, summarize
 from ..results.store import Store
 from ..transport.local import LocalTransport
+from ..workloads.model_jobs import BYO_FLAGS, byo_suite_hash
 from ..workloads.registry import expand
 from .common import EXIT_FAILED_JOBS, EXIT_INTERRUPTED, cache_dir, err, out, print_json
 
@@ -83,7 +84,9 @@ def run_command(suite_name: str | None, db: str, report_path: Path | None, no_re
     suite_path = resolve_suite_path(suite_name)
     suite = byo or load_suite(suite_path)
     cache = cache_dir()
-    jobs = expand(suite, str(suite_path), cache / "artifacts")
+    # a --model run has no suite file: errors then name the flags, and the suite's own hash stands in
+    suite_file = BYO_FLAGS if byo else str(suite_path)
+    jobs = expand(suite, suite_file, cache / "artifacts")
     targets = (_fleet_targets(fleet_file, boards, accept_new_host_keys, ssh_config) if fleet_file
                else [_local_target(cache)])
     if plan_boards is not None:
@@ -92,7 +95,8 @@ def run_command(suite_name: str | None, db: str, report_path: Path | None, no_re
                         console=err, transient=False, disable=as_json)
     invocation = {"suite": str(suite_path.resolve()), "fleet": str(fleet_file.resolve()) if fleet_file else None,
                   "boards": boards}
-    runner = Run(store, suite, str(suite_path), suite_hash(suite_path), jobs, targets, cache,
+    runner = Run(store, suite, None if byo else suite_file, byo_suite_hash(byo) if byo else suite_hash(suite_path),
+                 jobs, targets, cache,
                  events=ProgressEvents(progress), run_id=resume, invocation=invocation)
     interrupted = False
     with progress:

@@ -36,6 +36,9 @@ from .variants import PRECISIONS, check_applicable, make_variant
 log = logging.getLogger(__name__)
 
 MODEL_WORKLOADS = (*REFERENCE_MODELS, "byo")
+#: the "suite file" of a ``run --model`` invocation: errors then name the command-line flags
+BYO_FLAGS = "<command line>"
+_FLAG_FOR_KEY = {"model": "--model", "shape": "--shape", "input": "--input", "inputs": "--inputs"}
 _BYO_KEYS = ("model", "shapes", "inputs", "inputs_npz")
 _CONTROLLER_KEYS = ("calibration_samples", "validation_samples")
 #: where a BYO loader's ConfigError key points in the suite entry
@@ -98,6 +101,8 @@ def _load(entry: JobEntry, combo: dict[str, Any], suite_file: str | None, where:
             model = byo.load_byo(_resolve(str(combo["model"]), suite_file), shapes, fixed, npz, cache_dir,
                                  seed=entry.seed)
         except ConfigError as exc:
+            if suite_file == BYO_FLAGS:
+                raise _relocated(exc, None, _FLAG_FOR_KEY.get(exc.key or "", "--model")) from None
             raise _relocated(exc, suite_file, f"{where}.params.{_BYO_KEY_PATH.get(exc.key or '', 'model')}") from None
         runtime = {k: v for k, v in combo.items() if k not in _BYO_KEYS}
         if fixed:
@@ -169,7 +174,7 @@ def expand_models(entry: JobEntry, i: int, suite: Suite, suite_file: str | None,
     board's architecture, the local run passes ``local_arch()``.
     """
     where = f"jobs[{i}]"
-    fixed = {k: entry.params[k] for k in ("shapes", "inputs") if k in entry.params}
+    fixed: dict[str, Any] = {k: entry.params[k] for k in ("shapes", "inputs") if k in entry.params}
     rest = {k: v for k, v in entry.params.items() if k not in fixed}
     deploy_dir = cache_dir / "deploy"
     out: list[PlannedJob] = []
@@ -182,6 +187,8 @@ def expand_models(entry: JobEntry, i: int, suite: Suite, suite_file: str | None,
         for j, precision in enumerate(precisions):
             why = check_applicable(model, precision)
             if why:
+                if suite_file == BYO_FLAGS:
+                    raise ConfigError(why, key="--precision")
                 raise ConfigError(why, file=suite_file, key=f"{where}.precisions[{j}]")
         for k, pruning in enumerate(entry.pruning):
             try:
