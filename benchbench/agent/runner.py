@@ -37,8 +37,11 @@ class ResultsWriter:
         self._fh.flush()
         os.fsync(self._fh.fileno())
         if self._echo is not None:
-            self._echo.write(line + "\n")
-            self._echo.flush()
+            try:
+                self._echo.write(line + "\n")
+                self._echo.flush()
+            except OSError:  # the controller went away: keep measuring, the results file has it all
+                self._echo = None
 
     def close(self) -> None:
         self._fh.close()
