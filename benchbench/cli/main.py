@@ -140,7 +140,8 @@ def _register_optional() -> None:
     """Command groups that live in their own modules (fleet, devices, analysis)."""
     import importlib
     for mod, names in (("benchbench.cli.devices", ("devices",)), ("benchbench.cli.fleet", ("fleet",)),
-                       ("benchbench.cli.analysis", ("compare", "history"))):
+                       ("benchbench.cli.analysis", ("compare", "history")),
+                       ("benchbench.cli.interop", ("export", "import_", "publish"))):
         try:
             m = importlib.import_module(mod)
         except ModuleNotFoundError as exc:

@@ -1,0 +1,70 @@
+"""``benchbench export``, ``benchbench import pytest-benchmark`` and ``benchbench publish``."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from .common import DEFAULT_DB, handle_errors, out, print_json
+
+
+@click.command()
+@click.option("--format", "fmt", type=click.Choice(["csv", "parquet", "json"]), default="csv", show_default=True)
+@click.option("--run", "run_id", default=None, help="Only this run (default: every stored run).")
+@click.option("--db", default=DEFAULT_DB, show_default=True, help="Results database: a path or SQLAlchemy URL.")
+@click.option("-o", "--output", type=click.Path(path_type=Path, dir_okay=False), default=None,
+              help="Output file (default: benchbench-export.<format>).")
+@handle_errors
+def export(fmt: str, run_id: str | None, db: str, output: Path | None) -> None:
+    """Export stored results, one row per (job, metric), as CSV, Parquet or JSON."""
+    from ..results.export import export as do_export
+    from ..results.store import Store
+    path, n = do_export(Store(db), fmt, output or Path(f"benchbench-export.{fmt}"), run_id)
+    out.print(f"exported {n} rows to {path}")
+
+
+@click.group("import")
+def import_() -> None:
+    """Import results measured by other tools."""
+
+
+@import_.command("pytest-benchmark")
+@click.argument("file", type=click.Path(path_type=Path, dir_okay=False))
+@click.option("--board", required=True, help="Board the benchmarks ran on (its history series).")
+@click.option("--db", default=DEFAULT_DB, show_default=True, help="Results database: a path or SQLAlchemy URL.")
+@click.option("--run", "run_id", default=None, help="Run id to store under (default: from the file's hash).")
+@click.option("--json", "as_json", is_flag=True, help="Print the outcome as JSON.")
+@handle_errors
+def import_pytest_benchmark(file: Path, board: str, db: str, run_id: str | None, as_json: bool) -> None:
+    """Store a `pytest --benchmark-json` FILE as a run, one job per benchmark."""
+    from ..ingest_pytest import import_pytest_benchmark as do_import
+    from ..results.store import Store
+    rid, added = do_import(Store(db), file, board, run_id)
+    if as_json:
+        print_json({"run_id": rid, "jobs_added": added})
+    else:
+        out.print(f"run {rid}: {added} new job(s) from {file}")
+
+
+@click.command()
+@click.option("--out", "out_dir", required=True, type=click.Path(path_type=Path, file_okay=False),
+              help="Site directory (created; pages whose content did not change are left untouched).")
+@click.option("--db", default=DEFAULT_DB, show_default=True, help="Results database: a path or SQLAlchemy URL.")
+@click.option("--templates", type=click.Path(path_type=Path, file_okay=False), default=None,
+              help="Directory with template overrides (e.g. reports/templates).")
+@click.option("--json", "as_json", is_flag=True, help="Print what was written as JSON.")
+@handle_errors
+def publish(out_dir: Path, db: str, templates: Path | None, as_json: bool) -> None:
+    """Write a static site: runs index, a report per run, history per board × workload, regressions."""
+    from ..report.site import publish as do_publish
+    from ..results.store import Store
+    res = do_publish(Store(db), out_dir, templates)
+    if as_json:
+        print_json({"out": str(out_dir), "written": res.written, "unchanged": res.unchanged,
+                    "removed": res.removed, "pages": len(res.pages)})
+        return
+    out.print(f"site {out_dir / 'index.html'}: {len(res.written)} page(s) written, "
+              f"{len(res.unchanged)} unchanged, {len(res.removed)} removed")
+    sys.stdout.flush()
