@@ -15,6 +15,13 @@ from typing import Any, Dict, List, Optional
 SCHEMA_VERSION = 1
 AGENT_VERSION = "0.1.0"
 
+#: sensor families an agent of this protocol version can probe (board options follow an ``@``)
+SAMPLER_FAMILIES = ("cpufreq", "thermal", "memory", "rapl", "hwmon", "jetson", "tegrastats", "rpi", "rk3588",
+                    "ascend", "nvml", "ptdaemon")
+#: where a power/energy number comes from: "total power" means something different on each board
+POWER_SCOPES = ("wall", "board_input", "module_input", "rails_sum", "accelerator", "cpu_package",
+                "gpu_board", "rail")
+
 JOB_STATUSES = ("ok", "failed", "timeout", "unsupported", "skipped", "interrupted")
 RUN_END_STATUSES = ("complete", "interrupted", "error")
 

@@ -13,8 +13,7 @@ from typing import Literal, Sequence
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from ..agent.samplers import FAMILIES
-from ..agent.samplers.base import POWER_SCOPES
+from ..agent.protocol import POWER_SCOPES, SAMPLER_FAMILIES
 from ..errors import ConfigError
 from .loader import load_model, read_yaml
 
@@ -113,8 +112,8 @@ class DeviceProfile(_Model):
     @classmethod
     def _families(cls, v: tuple[str, ...]) -> tuple[str, ...]:
         for fam in v:
-            if fam.partition("@")[0] not in FAMILIES:
-                raise ValueError("unknown sampler family %r (known: %s)" % (fam, ", ".join(sorted(FAMILIES))))
+            if fam.partition("@")[0] not in SAMPLER_FAMILIES:
+                raise ValueError("unknown sampler family %r (known: %s)" % (fam, ", ".join(sorted(SAMPLER_FAMILIES))))
         return v
 
     @model_validator(mode="after")

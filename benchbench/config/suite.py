@@ -30,7 +30,7 @@ _BUILTIN_DIR = Path(__file__).resolve().parent.parent / "suites"
 class TimingSettings(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
     warmup_min_iters: PositiveInt = 3
-    warmup_s: float = Field(0.2, ge=0)
+    warmup_s: float = Field(default=0.2, ge=0)
     min_value_s: PositiveFloat = 0.01
     rounds: PositiveInt = 5
     values_per_round: PositiveInt = 10
@@ -61,8 +61,8 @@ class Suite(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
     name: str
     description: str = ""
-    timing: TimingSettings = TimingSettings()
-    sampling: SamplingSettings = SamplingSettings()
+    timing: TimingSettings = Field(default_factory=TimingSettings)
+    sampling: SamplingSettings = Field(default_factory=SamplingSettings)
     jobs: list[JobEntry] = Field(min_length=1)
 
 

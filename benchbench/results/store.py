@@ -118,7 +118,9 @@ class Store:
                     stderr_tail=rec.stderr_tail, implementation=rec.implementation,
                     timed_window=rec.timed_window, started_at=rec.started_at, duration_s=rec.duration_s,
                     work_json=_dumps(rec.work), env_json=_dumps(rec.env), details_json=_dumps(rec.details),
-                    warnings_json=_dumps([w.__dict__ for w in rec.warnings]))).inserted_primary_key[0]
+                    warnings_json=_dumps([w.__dict__ for w in rec.warnings]))).inserted_primary_key
+                assert job_id is not None
+                job_id = job_id[0]
                 if rec.metrics:
                     conn.execute(s.metrics.insert(), [dict(job_id=job_id, **m.__dict__) for m in rec.metrics])
                 if rec.raw:

@@ -6,6 +6,8 @@ Runtime operator: MatMul / Conv in fp32 or fp16, MatMulInteger (u8×s8→i32) an
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import onnx
 from onnx import TensorProto, helper, numpy_helper
@@ -45,7 +47,7 @@ def conv(batch: int, cin: int, cout: int, h: int, w: int, kernel: int, groups: i
     rng = np.random.default_rng(seed)
     pad = kernel // 2
     wshape = (cout, cin // groups, kernel, kernel)
-    attrs = {"pads": [pad] * 4, "group": groups, "kernel_shape": [kernel, kernel]}
+    attrs: dict[str, Any] = {"pads": [pad] * 4, "group": groups, "kernel_shape": [kernel, kernel]}
     xshape, yshape = [batch, cin, h, w], [batch, cout, h, w]
     if precision == "int8":
         inits = [

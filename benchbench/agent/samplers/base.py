@@ -13,9 +13,7 @@ from typing import Any, List, Optional, Sequence
 
 #: what a channel measures
 QUANTITIES = ("power", "energy", "temperature", "clock", "load", "memory", "voltage", "current")
-#: where a power/energy number comes from: "total power" means something different on each board
-POWER_SCOPES = ("wall", "board_input", "module_input", "rails_sum", "accelerator", "cpu_package",
-                "gpu_board", "rail")
+from ..protocol import POWER_SCOPES  # noqa: F401  (re-exported: the scope vocabulary is part of the protocol)
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,74 @@
+"""Architecture rules from the design, checked on the source: the agent is self-contained and stdlib-only
+at module level; the host imports only the agent's protocol (plus the package path for the zipapp);
+analysis is pure (no I/O layers)."""
+
+from __future__ import annotations
+
+import ast
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2] / "benchbench"
+STDLIB = set(sys.stdlib_module_names)
+
+
+def _imports(path: Path, top_level_only: bool) -> list[tuple[int, str]]:
+    tree = ast.parse(path.read_text())
+    nodes = tree.body if top_level_only else list(ast.walk(tree))
+    out: list[tuple[int, str]] = []
+    for node in nodes:
+        if isinstance(node, ast.Import):
+            out += [(0, a.name) for a in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            out.append((node.level, node.module or ""))
+    return out
+
+
+def _depth(path: Path) -> int:
+    return len(path.relative_to(ROOT / "agent").parts) - 1  # 0 for agent/x.py, 1 for agent/samplers/x.py
+
+
+def test_agent_imports_nothing_outside_itself_and_only_stdlib_at_top():
+    bad = []
+    for path in (ROOT / "agent").rglob("*.py"):
+        for level, mod in _imports(path, top_level_only=False):
+            if level == 0 and mod.split(".")[0] == "benchbench":
+                bad.append(f"{path}: absolute import {mod}")
+            if level > _depth(path) + 1:
+                bad.append(f"{path}: relative import leaves the agent package")
+        for level, mod in _imports(path, top_level_only=True):
+            if level == 0 and mod.split(".")[0] not in STDLIB:
+                bad.append(f"{path}: third-party import {mod} at module level")
+    assert bad == []
+
+
+def test_host_imports_only_the_agent_protocol():
+    allowed = {"benchbench.agent.protocol", "benchbench.agent"}
+    bad = []
+    for path in ROOT.rglob("*.py"):
+        if (ROOT / "agent") in path.parents:
+            continue
+        rel_pkg = ".".join(path.relative_to(ROOT.parent).with_suffix("").parts[:-1])
+        for level, mod in _imports(path, top_level_only=False):
+            if level:
+                base = rel_pkg.split(".")[: len(rel_pkg.split(".")) - (level - 1)]
+                full = ".".join(base + ([mod] if mod else []))
+            else:
+                full = mod
+            if full.startswith("benchbench.agent") and full not in allowed:
+                bad.append(f"{path}: imports {full}")
+    assert bad == []
+
+
+def test_analysis_does_not_do_io_layers():
+    for path in (ROOT / "analysis").rglob("*.py"):
+        for level, mod in _imports(path, top_level_only=False):
+            name = mod if level == 0 else mod
+            assert not any(name.startswith(x) for x in ("sqlalchemy", "paramiko", "jinja2", "transport", "pipeline",
+                                                         "report", "cli")), f"{path}: {mod}"
+
+
+def test_protocol_family_list_matches_the_agent_registry():
+    from benchbench.agent.protocol import SAMPLER_FAMILIES
+    from benchbench.agent.samplers import FAMILIES
+    assert set(SAMPLER_FAMILIES) == set(FAMILIES)
