@@ -14,7 +14,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..agent.samplers import FAMILIES
+from ..agent.protocol import SAMPLER_FAMILIES
 from ..config.fleet import BoardSpec
 from ..errors import BenchbenchError, DeployError
 from ..transport.base import Transport
@@ -26,6 +26,9 @@ log = logging.getLogger(__name__)
 MIN_FREE_BYTES = 256 << 20
 MAX_IDLE_TEMP_C = 70.0
 RUNTIMES = ("onnxruntime", "onnxruntime-gpu", "rknn-toolkit-lite2", "ai-edge-litert", "numpy")
+#: the unit a missing sensor would have had (the agent's "unavailable" entries carry no unit or name)
+QUANTITY_UNITS = {"power": "W", "energy": "J", "temperature": "C", "clock": "MHz", "load": "%", "memory": "bytes",
+                  "voltage": "V", "current": "A"}
 
 _BASICS = r"""
 import glob, json, os, platform, sys
@@ -90,7 +93,7 @@ def check_board(board: BoardSpec, transport: Transport, agent_cache: Path, *, ti
         rep = deploy_files(transport, board.python, board.work_dir, {archive.remote_name: archive.path},
                            hashes={archive.remote_name: archive.sha256}, timeout_s=timeout_s)
         probe = transport.run([board.python, posixpath.join(rep.remote_dir, archive.remote_name), "probe",
-                               "--families", ",".join(FAMILIES)], timeout_s=timeout_s)
+                               "--families", ",".join(SAMPLER_FAMILIES)], timeout_s=timeout_s)
     except DeployError as exc:
         h.reasons.append(f"agent deploy failed: {exc}")
         return h
@@ -100,9 +103,26 @@ def check_board(board: BoardSpec, transport: Transport, agent_cache: Path, *, ti
     snap = json.loads(probe.stdout.strip().splitlines()[-1])
     h.hostname = snap.get("hostname")
     h.runtimes = {k: v for k, v in (snap.get("libraries") or {}).items() if k in RUNTIMES and v}
-    h.sensors = [s for s in snap.get("sensors", []) if s.get("available")]
+    h.sensors = [_sensor(s) for s in snap.get("sensors", [])]
     h.healthy = not h.reasons
     return h
+
+
+def _families(board: BoardSpec) -> list[str]:
+    """The board's profile decides what is probed (meter binding included), as in a run; else every family."""
+    if board.profile:
+        return load_profile(board.profile).sampler_families()
+    return list(FAMILIES)
+
+
+def _sensor(s: dict[str, Any]) -> dict[str, Any]:
+    """One ``fleet check`` sensor object: name, quantity, scope, unit, available, and reason when missing."""
+    out = dict(s)
+    if not s.get("available"):
+        out.setdefault("name", f"{s.get('family', '?')}_{s.get('quantity', 'sensor')}")
+        out.setdefault("unit", QUANTITY_UNITS.get(str(s.get("quantity")), ""))
+    out.setdefault("scope", None)
+    return out
 
 
 def unreachable(board: BoardSpec, exc: BaseException) -> BoardHealth:
