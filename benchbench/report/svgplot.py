@@ -1,0 +1,110 @@
+"""A small hand-written SVG line chart for trend plots.
+
+matplotlib costs ~50 ms per figure; a published site has a trend figure per (board, workload, metric),
+thousands in a large lab, so these are drawn directly: a few hundred bytes of markup per series, every
+text escaped, no scripts, no external fonts or references.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from markupsafe import Markup, escape
+
+PALETTE = ("#1f77b4", "#ff7f0e", "#2ca02c", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22",
+           "#17becf", "#d62728")
+W, H = 640, 260
+LEFT, RIGHT, TOP, BOTTOM = 64, 12, 24, 40
+
+
+@dataclass(frozen=True)
+class Line:
+    label: str
+    values: Sequence[float | None]  # one per x position; None where the run has no value
+    excluded: Sequence[bool] = ()  # drawn hollow: kept in the plot, not used for detection
+    steps: Sequence[int] = ()  # x positions where a confirmed shift began (worse)
+    improvements: Sequence[int] = field(default_factory=tuple)  # shifts for the better
+
+
+def _nice_ticks(lo: float, hi: float, n: int = 5) -> list[float]:
+    if not (math.isfinite(lo) and math.isfinite(hi)) or hi <= lo:
+        return [lo]
+    raw = (hi - lo) / n
+    mag = 10 ** math.floor(math.log10(raw))
+    step = min((m * mag for m in (1, 2, 2.5, 5, 10) if m * mag >= raw), default=raw)
+    start = math.ceil(lo / step) * step
+    ticks = []
+    t = start
+    while t <= hi + step * 1e-9:
+        ticks.append(round(t, 12))
+        t += step
+    return ticks
+
+
+def _fmt(v: float) -> str:
+    return f"{v:.4g}"
+
+
+def trend_svg(title: str, x_labels: Sequence[str], lines: Sequence[Line], y_label: str) -> Markup:
+    """Lines over runs (x = run order), hollow points for excluded runs, ▲ where a regression began."""
+    n = len(x_labels)
+    vals = [v for ln in lines for v in ln.values if v is not None and math.isfinite(v)]
+    lo, hi = (min(vals), max(vals)) if vals else (0.0, 1.0)
+    pad = (hi - lo) * 0.08 or abs(hi) * 0.05 or 1.0
+    lo, hi = lo - pad, hi + pad
+    pw, ph = W - LEFT - RIGHT, H - TOP - BOTTOM
+
+    def x(i: int) -> float:
+        return LEFT + (pw * i / (n - 1) if n > 1 else pw / 2)
+
+    def y(v: float) -> float:
+        return TOP + ph * (1 - (v - lo) / (hi - lo))
+
+    e = escape
+    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {W} {H}" width="{W}" height="{H}" '
+             f'role="img" aria-label="{e(title)}" font-family="sans-serif" font-size="10">',
+             f'<text x="{W / 2:.0f}" y="14" text-anchor="middle" font-size="12">{e(title)}</text>',
+             f'<rect x="{LEFT}" y="{TOP}" width="{pw}" height="{ph}" fill="none" stroke="#999"/>']
+    for t in _nice_ticks(lo, hi):
+        parts.append(f'<line x1="{LEFT}" x2="{LEFT + pw}" y1="{y(t):.1f}" y2="{y(t):.1f}" stroke="#eee"/>'
+                     f'<text x="{LEFT - 4}" y="{y(t) + 3:.1f}" text-anchor="end">{e(_fmt(t))}</text>')
+    every = max(1, math.ceil(n / 10))
+    for i in range(0, n, every):
+        parts.append(f'<text x="{x(i):.1f}" y="{TOP + ph + 14}" text-anchor="middle">{e(x_labels[i])}</text>')
+    parts.append(f'<text x="14" y="{TOP + ph / 2:.0f}" text-anchor="middle" '
+                 f'transform="rotate(-90 14 {TOP + ph / 2:.0f})">{e(y_label)}</text>')
+    for k, ln in enumerate(lines):
+        colour = PALETTE[k % len(PALETTE)]
+        pts = [(i, v) for i, v in enumerate(ln.values) if v is not None and math.isfinite(v)]
+        if len(pts) > 1:
+            path = " ".join(f"{x(i):.1f},{y(v):.1f}" for i, v in pts)
+            parts.append(f'<polyline points="{path}" fill="none" stroke="{colour}" stroke-width="1.5">'
+                         f'<title>{e(ln.label)}</title></polyline>')
+        for i, v in pts:
+            hollow = i < len(ln.excluded) and ln.excluded[i]
+            fill = "white" if hollow else colour
+            parts.append(f'<circle cx="{x(i):.1f}" cy="{y(v):.1f}" r="2.5" fill="{fill}" stroke="{colour}"/>')
+        for i, mark, col in [(i, "▲", "#cf222e") for i in ln.steps] + [(i, "▼", "#1a7f37") for i in ln.improvements]:
+            if 0 <= i < n and ln.values[i] is not None:
+                parts.append(f'<text x="{x(i):.1f}" y="{y(ln.values[i] or 0.0) - 6:.1f}" text-anchor="middle" '
+                             f'fill="{col}" font-size="12">{mark}<title>{e(ln.label)}: shift began at '
+                             f'{e(x_labels[i])}</title></text>')
+    ly = TOP + ph + 28
+    lx = LEFT
+    for k, ln in enumerate(lines):
+        colour = PALETTE[k % len(PALETTE)]
+        label = ln.label if len(ln.label) <= 40 else ln.label[:39] + "…"
+        parts.append(f'<rect x="{lx}" y="{ly - 7}" width="10" height="3" fill="{colour}"/>'
+                     f'<text x="{lx + 13}" y="{ly}">{e(label)}</text>')
+        lx += 20 + 6 * len(label)
+        if lx > W - 120:
+            lx, ly = LEFT, ly + 12
+    parts.append("</svg>")
+    height = ly + 8
+    svg = "".join(parts)
+    if height > H:  # legend wrapped: grow the canvas instead of clipping it
+        svg = svg.replace(f'viewBox="0 0 {W} {H}" width="{W}" height="{H}"',
+                          f'viewBox="0 0 {W} {height}" width="{W}" height="{height}"', 1)
+    return Markup(svg)
