@@ -6,6 +6,7 @@ import datetime as dt
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..analysis.quantstudy import compare_variants, summary_sentences
 from ..results.records import JobRecord, Metric, RunData
 
 
@@ -44,12 +45,15 @@ class ReportModel:
     warnings: list[dict[str, str]]
     failures: list[Row]
     notes: list[str] = field(default_factory=list)  # footnotes: why a cell is unavailable
+    #: "What was measured": model variants vs their dense fp32 baselines, in sentences
+    findings: list[str] = field(default_factory=list)
 
 
 COLUMNS = [("latency.p50", "median"), ("latency.p90", "p90"), ("latency.p99", "p99"),
            ("latency.ci", "95 % CI of median"), ("throughput", "throughput"), ("items", "items/s"),
            ("mem.peak_rss", "peak RSS"), ("power.mean", "power"), ("energy.per_inference", "energy / inference"),
-           ("temp.max", "max temp")]
+           ("temp.max", "max temp"), ("model.size", "model size"), ("fidelity", "fidelity cos / SQNR"),
+           ("llm", "TTFT · decode tok/s")]
 
 
 def fmt_seconds(v: float | None) -> str:
@@ -102,11 +106,20 @@ def _cells(j: JobRecord) -> dict[str, Cell]:
     c["power.mean"] = _metric_cell(j.metric("power.mean"), lambda v: f"{v:.3g} W")
     c["energy.per_inference"] = _metric_cell(j.metric("energy.per_inference"), fmt_energy)
     c["temp.max"] = _metric_cell(j.metric("temp.max"), lambda v: f"{v:.1f} °C")
+    c["model.size"] = _metric_cell(j.metric("model.size"), fmt_bytes)
+    cos, sqnr = j.value("fidelity.cosine"), j.value("fidelity.sqnr_db")
+    c["fidelity"] = Cell(f"{cos:.4f} / {sqnr:.1f} dB".replace("inf dB", "∞ (identical)"),
+                         title=(j.metric("fidelity.cosine") or Metric("", None, "")).detail) \
+        if cos is not None and sqnr is not None else Cell("–")
+    ttft, dec = j.value("llm.ttft"), j.value("llm.decode_tps")
+    c["llm"] = Cell(f"{fmt_seconds(ttft)} · {dec:.4g}", title="medians over generations") \
+        if ttft is not None and dec is not None else Cell("–")
     return c
 
 
 def _params_text(params: dict[str, Any]) -> str:
-    return ", ".join(f"{k}={v}" for k, v in sorted(params.items()) if v is not None and k != "input_shapes")
+    return ", ".join(f"{k}={v}" for k, v in sorted(params.items())
+                     if v is not None and k not in ("input_shapes", "decode_artifact", "inputs_npz"))
 
 
 def _when(ts: float | None) -> str:
@@ -162,4 +175,5 @@ def build(run: RunData) -> ReportModel:
              "started": _when(info.started_at), "finished": _when(info.finished_at), "version": info.tool_version,
              "controller": info.controller, "n_jobs": len(run.jobs)},
         columns=COLUMNS, rows=[r for r in rows if r.status == "ok"], boards=boards, warnings=warnings,
-        failures=[r for r in rows if r.status != "ok"], notes=notes)
+        failures=[r for r in rows if r.status != "ok"], notes=notes,
+        findings=summary_sentences(compare_variants(run.jobs)))

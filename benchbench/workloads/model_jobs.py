@@ -41,6 +41,9 @@ BYO_FLAGS = "<command line>"
 _FLAG_FOR_KEY = {"model": "--model", "shape": "--shape", "input": "--input", "inputs": "--inputs"}
 _BYO_KEYS = ("model", "shapes", "inputs", "inputs_npz")
 _CONTROLLER_KEYS = ("calibration_samples", "validation_samples")
+#: params the agent's ONNX Runtime backends read (onnxruntime-llm also the generation settings)
+_RUNTIME_KEYS = ("intra_op_threads", "allow_spinning", "providers")
+_LLM_RUNTIME_KEYS = ("new_tokens", "generations")
 #: where a BYO loader's ConfigError key points in the suite entry
 _BYO_KEY_PATH = {"model": "model", "shape": "shapes", "input": "inputs", "inputs": "inputs_npz"}
 
@@ -116,6 +119,14 @@ def _load(entry: JobEntry, combo: dict[str, Any], suite_file: str | None, where:
     return model, runtime
 
 
+def _model_keys(workload: str) -> list[str]:
+    from .models import _CNN_KEYS, decoder
+
+    if workload == "byo":
+        return list(_BYO_KEYS)
+    return sorted(decoder.DEFAULTS if workload == "decoder" else _CNN_KEYS)
+
+
 def default_precisions(model: ModelArtifact) -> list[str]:
     """Every precision that applies to the model."""
     return [p for p in PRECISIONS if check_applicable(model, p) is None]
@@ -174,6 +185,7 @@ def expand_models(entry: JobEntry, i: int, suite: Suite, suite_file: str | None,
     board's architecture, the local run passes ``local_arch()``.
     """
     where = f"jobs[{i}]"
+    cache_dir = cache_dir.resolve()  # the quantization tools run from a scratch directory
     fixed: dict[str, Any] = {k: entry.params[k] for k in ("shapes", "inputs") if k in entry.params}
     rest = {k: v for k, v in entry.params.items() if k not in fixed}
     deploy_dir = cache_dir / "deploy"
@@ -181,6 +193,13 @@ def expand_models(entry: JobEntry, i: int, suite: Suite, suite_file: str | None,
     for combo in sweep(rest):
         combo = {**combo, **fixed}
         model, runtime = _load(entry, combo, suite_file, where, cache_dir)
+        allowed = _CONTROLLER_KEYS + _RUNTIME_KEYS + ("fixed_inputs",) + (
+            _LLM_RUNTIME_KEYS if model.kind == "llm" else ())
+        unknown = sorted(set(runtime) - set(allowed))
+        if unknown:
+            raise ConfigError(f"unknown parameter {unknown[0]!r} for {entry.workload} (model: "
+                              f"{', '.join(_model_keys(entry.workload))}; runtime: {', '.join(allowed)})",
+                              file=suite_file, key=f"{where}.params.{unknown[0]}")
         n_cal = int(runtime.pop("calibration_samples", 32))
         n_val = int(runtime.pop("validation_samples", 20))
         precisions = entry.precisions or default_precisions(model)

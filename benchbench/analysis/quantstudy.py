@@ -1,0 +1,140 @@
+"""What a quantization/pruning study measured, in plain sentences: each variant's median latency against the
+dense fp32 job of the same model on the same board. Pure: stored job records in, comparisons and text out.
+
+A difference below ``MIN_EFFECT`` is stated as "no speed-up"; a larger one counts as a speed-up (or
+slow-down) only when the two jobs' 95 % confidence intervals of the median do not overlap, else "unclear".
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from ..config.suite import params_key
+from ..results.records import JobRecord
+
+MIN_EFFECT = 0.05
+#: per-variant params (artifact names) that must not split a model's group
+_VARIANT_PARAMS = ("decode_artifact", "inputs_npz")
+
+
+@dataclass(frozen=True)
+class Comparison:
+    board: str
+    workload: str
+    #: "precision" (dense variants vs fp32) or "pruning" (pruned vs dense, same precision)
+    axis: str
+    baseline: str  # precision/pruning of the reference job
+    variant: str
+    baseline_p50_s: float
+    variant_p50_s: float
+    #: baseline / variant median latency (> 1: the variant is faster)
+    speedup: float
+    #: "faster", "slower", "no speed-up" (< MIN_EFFECT) or "unclear" (larger, but the CIs overlap)
+    verdict: str
+    fidelity_cosine: float | None
+    size_ratio: float | None  # variant size / baseline size
+    decode_tps: float | None = None
+    baseline_decode_tps: float | None = None
+
+
+def _group_key(j: JobRecord) -> tuple[str, str, str]:
+    return j.board, j.workload, params_key({k: v for k, v in j.params.items() if k not in _VARIANT_PARAMS})
+
+
+def _verdict(base: JobRecord, var: JobRecord, speedup: float) -> str:
+    b_lo, b_hi = base.value("latency.ci95_lo"), base.value("latency.ci95_hi")
+    v_lo, v_hi = var.value("latency.ci95_lo"), var.value("latency.ci95_hi")
+    separated = True
+    if None not in (b_lo, b_hi, v_lo, v_hi):
+        assert b_lo is not None and b_hi is not None and v_lo is not None and v_hi is not None
+        separated = v_hi < b_lo or b_hi < v_lo
+    if 1 / (1 + MIN_EFFECT) < speedup < 1 + MIN_EFFECT:
+        return "no speed-up"
+    if not separated:
+        return "unclear"
+    return "faster" if speedup > 1 else "slower"
+
+
+def _compare(axis: str, base: JobRecord, var: JobRecord) -> Comparison | None:
+    b, v = base.value("latency.p50"), var.value("latency.p50")
+    if not b or not v:
+        return None
+    bs, vs = base.value("model.size"), var.value("model.size")
+    return Comparison(board=base.board, workload=base.workload, axis=axis,
+                      baseline=f"{base.precision}/{base.pruning}", variant=f"{var.precision}/{var.pruning}",
+                      baseline_p50_s=b, variant_p50_s=v, speedup=b / v, verdict=_verdict(base, var, b / v),
+                      fidelity_cosine=var.value("fidelity.cosine"), size_ratio=vs / bs if bs and vs else None,
+                      decode_tps=var.value("llm.decode_tps"), baseline_decode_tps=base.value("llm.decode_tps"))
+
+
+def compare_variants(jobs: Iterable[JobRecord]) -> list[Comparison]:
+    """Every timed model variant against its model's dense baseline on the same board.
+
+    Precision axis: dense variants vs dense fp32. Pruning axis: pruned vs dense at the same precision.
+    Only jobs that carry a model size (i.e. model workloads) take part.
+    """
+    groups: dict[tuple[str, str, str], list[JobRecord]] = {}
+    for j in jobs:
+        if j.status == "ok" and j.value("model.size") is not None and j.value("latency.p50"):
+            groups.setdefault(_group_key(j), []).append(j)
+    out: list[Comparison] = []
+    for key in sorted(groups):
+        by = {(j.precision, j.pruning): j for j in groups[key]}
+        fp32 = by.get(("fp32", "none"))
+        for (precision, pruning), j in sorted(by.items()):
+            if pruning == "none" and precision != "fp32" and fp32 is not None:
+                c = _compare("precision", fp32, j)
+            elif pruning != "none" and (precision, "none") in by:
+                c = _compare("pruning", by[(precision, "none")], j)
+            else:
+                continue
+            if c is not None:
+                out.append(c)
+    return out
+
+
+def _ms(v: float) -> str:
+    return f"{v * 1e3:.3g} ms"
+
+
+def sentence(c: Comparison) -> str:
+    ratio = f"{c.speedup:.2f}×"
+    if c.verdict == "faster":
+        what = f"is {ratio} faster than {c.baseline}"
+    elif c.verdict == "slower":
+        what = f"is {1 / c.speedup:.2f}× slower than {c.baseline}"
+    elif c.verdict == "unclear":
+        what = f"differs from {c.baseline} by {ratio} at the median, but the 95 % CIs overlap: not a measured speed-up"
+    else:
+        what = f"gives no speed-up over {c.baseline} ({ratio})"
+    text = f"{c.workload} on {c.board}: {c.variant} {what} (median {_ms(c.variant_p50_s)} vs {_ms(c.baseline_p50_s)})"
+    facts = []
+    if c.decode_tps is not None and c.baseline_decode_tps is not None:
+        facts.append(f"decode {c.decode_tps:.4g} vs {c.baseline_decode_tps:.4g} tokens/s")
+    if c.size_ratio is not None:
+        facts.append(f"size {c.size_ratio:.0%} of {c.baseline}")
+    if c.fidelity_cosine is not None:
+        facts.append(f"output cosine vs fp32 {c.fidelity_cosine:.3f}")
+    return text + ("; " + "; ".join(facts) if facts else "") + "."
+
+
+def summary_sentences(comparisons: list[Comparison]) -> list[str]:
+    """One headline per (axis, pruning method) across all models, then one sentence per comparison."""
+    heads: list[str] = []
+    for label, axis, marker in (("int8 vs fp32", "precision", "int8"),
+                                ("unstructured pruning vs dense", "pruning", "/unstructured"),
+                                ("structured pruning vs dense", "pruning", "/structured")):
+        sel = [c for c in comparisons if c.axis == axis and marker in c.variant]
+        if not sel:
+            continue
+        counts = {v: sum(1 for c in sel if c.verdict == v) for v in ("faster", "no speed-up", "slower", "unclear")}
+        lo, hi = min(c.speedup for c in sel), max(c.speedup for c in sel)
+        if not counts["faster"]:
+            lead = f"no measured speed-up in any of {len(sel)} comparisons"
+        else:
+            lead = f"faster in {counts['faster']} of {len(sel)} comparisons"
+        rest = ", ".join(f"{n} {v}" for v, n in counts.items() if n and v != "faster")
+        heads.append(f"{label}: {lead}" + (f" ({rest})" if rest and counts["faster"] else "")
+                     + f"; latency ratios {lo:.2f}×–{hi:.2f}× (fp32 or dense median / variant median).")
+    return heads + [sentence(c) for c in comparisons]
