@@ -1,0 +1,57 @@
+"""The quantization-study statements: speed-ups only when large enough AND the CIs separate."""
+
+from __future__ import annotations
+
+from benchbench.analysis.quantstudy import MIN_EFFECT, compare_variants, summary_sentences
+from benchbench.results.records import JobRecord, Metric
+
+
+def job(precision: str, pruning: str, p50_s: float, ci_halfwidth_s: float, size: float = 1e6,
+        workload: str = "resnet18", status: str = "ok", decode_tps: float | None = None) -> JobRecord:
+    metrics = [Metric("latency.p50", p50_s, "s"), Metric("latency.ci95_lo", p50_s - ci_halfwidth_s, "s"),
+               Metric("latency.ci95_hi", p50_s + ci_halfwidth_s, "s"), Metric("model.size", size, "bytes"),
+               Metric("fidelity.cosine", 0.99, "cosine")]
+    if decode_tps is not None:
+        metrics.append(Metric("llm.decode_tps", decode_tps, "tokens/s"))
+    # per-variant artifact names must not split a model's group
+    params = {"resolution": 224, "decode_artifact": f"{workload}-{precision}-{pruning}.decode.onnx"}
+    return JobRecord(run_id="r", board="local", job_key=f"{workload}|{precision}|{pruning}", workload=workload,
+                     backend="onnxruntime", precision=precision, pruning=pruning, params=params, status=status,
+                     metrics=tuple(metrics))
+
+
+def test_verdicts_follow_effect_size_and_interval_separation() -> None:
+    jobs = [job("fp32", "none", 0.010, 0.0002),
+            job("int8-static", "none", 0.005, 0.0002, size=0.27e6),  # 2x, separated → faster
+            job("fp16", "none", 0.0125, 0.0002),  # 1/1.25, separated → slower
+            job("fp32", "unstructured-50", 0.010 * (1 + MIN_EFFECT / 2), 0.0002),  # within the threshold
+            job("fp32", "structured-50", 0.008, 0.003),  # 1.25x but the CIs overlap
+            job("int8-static", "unstructured-50", 0.001, 0.0001, status="failed")]  # not timed: ignored
+    comps = {c.variant: c for c in compare_variants(jobs)}
+    assert set(comps) == {"int8-static/none", "fp16/none", "fp32/unstructured-50", "fp32/structured-50"}
+    assert comps["int8-static/none"].verdict == "faster" and comps["int8-static/none"].speedup == 2.0
+    assert comps["int8-static/none"].size_ratio == 0.27
+    assert comps["fp16/none"].verdict == "slower"
+    assert comps["fp32/unstructured-50"].verdict == "no speed-up"
+    assert comps["fp32/unstructured-50"].baseline == "fp32/none"
+    assert comps["fp32/structured-50"].verdict == "unclear"
+    text = summary_sentences(list(comps.values()))
+    assert text[0].startswith("int8 vs fp32: faster in 1 of 1")
+    assert text[1].startswith("unstructured pruning vs dense: no measured speed-up in any of 1")
+    assert text[2].startswith("structured pruning vs dense: no measured speed-up in any of 1")
+    assert any("gives no speed-up over fp32/none (0.98×)" in t for t in text)
+    assert any("1.25× slower than fp32/none" in t for t in text)
+    assert any("CIs overlap" in t for t in text)
+
+
+def test_pruned_variants_compare_with_the_dense_job_of_their_precision_and_llm_rates_are_quoted() -> None:
+    jobs = [job("fp32", "none", 0.004, 0.0001, workload="decoder", decode_tps=250.0),
+            job("int4", "none", 0.002, 0.0001, workload="decoder", decode_tps=500.0),
+            job("int4", "structured-50", 0.001, 0.0001, workload="decoder", decode_tps=1000.0),
+            job("fp32", "none", 0.010, 0.0001)]  # another model: its own group, nothing to compare
+    comps = compare_variants(jobs)
+    assert sorted((c.workload, c.baseline, c.variant) for c in comps) == [
+        ("decoder", "fp32/none", "int4/none"), ("decoder", "int4/none", "int4/structured-50")]
+    text = summary_sentences(comps)
+    assert any("decode 500 vs 250 tokens/s" in t for t in text)
+    assert any("decode 1000 vs 500 tokens/s" in t for t in text)
