@@ -9,13 +9,16 @@ from .results.records import JobRecord
 from .workloads.registry import PlannedJob
 
 
-def job_record(run_id: str, board: str, payload: dict[str, Any], planned: PlannedJob | None) -> JobRecord:
+def job_record(run_id: str, board: str, payload: dict[str, Any], planned: PlannedJob | None,
+               headline: str | None = None) -> JobRecord:
+    """``headline``: the board profile's headline power channel name (else the widest scope is used)."""
     result: dict[str, Any] = payload["result"]
     spec: dict[str, Any] = payload.get("spec") or (planned.spec.to_dict() if planned else {})
     work = planned.work.to_dict() if planned else {}
     timing_plan = spec.get("timing") or {}
     variant = planned.meta if planned else {}
-    metrics, warnings = job_metrics(result, work, spec.get("precision"), timing_plan.get("min_value_s"), variant)
+    metrics, warnings = job_metrics(result, work, spec.get("precision"), timing_plan.get("min_value_s"), variant,
+                                    headline=headline)
     timing = dict(result.get("timing") or {})
     rounds = timing.pop("rounds", [])
     sensors = dict(result.get("sensors") or {})
@@ -27,7 +30,8 @@ def job_record(run_id: str, board: str, payload: dict[str, Any], planned: Planne
         raw["sensor_series"] = {"channels": [c["channel"] for c in sensors.get("channels", [])], **series}
     details = {"timing": timing, "extra": result.get("extra") or {}, "sensors": sensors,
                "memory": result.get("memory") or {}, "setup_s": result.get("setup_s"),
-               "throttle": result.get("throttle")}
+               "throttle": result.get("throttle"), "energy": result.get("energy") or [],
+               "preparation": result.get("preparation") or {}}
     if variant:  # model variant facts made on the controller: recipe, tools, fidelity, op histogram, pruning
         details["variant"] = variant
     return JobRecord(

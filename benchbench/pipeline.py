@@ -53,6 +53,9 @@ class BoardTarget:
     work_dir: str = "~/.cache/benchbench/board"
     sampling_families: tuple[str, ...] = ("cpufreq", "thermal", "memory", "rapl", "hwmon")
     sampling_root: str = "/"
+    #: the device profile's headline power channel (DeviceProfile.effective_headline): it, not the scope
+    #: priority, picks the job's power.mean / energy.per_inference when the board reported it
+    headline_channel: str | None = None
 
 
 @dataclass
@@ -165,7 +168,7 @@ class Run:
         run_dir = make_run_dir(tr, t.python, posixpath.join(sync.remote_dir, "runs"), self.run_id)
         by_key = {j.spec.job_key: j for j in jobs}
         results_path = posixpath.join(run_dir, "results.jsonl")
-        handler = _LineHandler(self, t.name, by_key, out)
+        handler = _LineHandler(self, t.name, by_key, out, t.headline_channel)
         if self.resuming:
             # a controller that died left the agent running: stop it, keep what it finished since
             stop_leftover_agent(tr, t.python, run_dir)
@@ -219,8 +222,10 @@ class Run:
 
 
 class _LineHandler:
-    def __init__(self, run: Run, board: str, by_key: dict[str, PlannedJob], out: BoardOutcome) -> None:
+    def __init__(self, run: Run, board: str, by_key: dict[str, PlannedJob], out: BoardOutcome,
+                 headline: str | None = None) -> None:
         self.run, self.board, self.by_key, self.out = run, board, by_key, out
+        self.headline = headline
         self.end_status: str | None = None
         self.lock = threading.Lock()
 
@@ -240,7 +245,8 @@ class _LineHandler:
                 self.run.store.record_board(self.run.run_id, self.board, overhead=msg["overhead"])
             elif kind == "job":
                 key = msg["result"]["job_key"]
-                self.run.store_record(job_record(self.run.run_id, self.board, msg, self.by_key.get(key)), self.out)
+                rec = job_record(self.run.run_id, self.board, msg, self.by_key.get(key), headline=self.headline)
+                self.run.store_record(rec, self.out)
             elif kind == "end":
                 self.end_status = msg.get("status")
                 self.run.store.record_board(self.run.run_id, self.board, status=msg.get("status"))

@@ -25,18 +25,32 @@ def _calls_in_windows(result: dict[str, Any]) -> int:
     return int(t.get("number", 0)) * len(latency_values(result))
 
 
-def _power_metrics(result: dict[str, Any], calls: int) -> list[Metric]:
+def _power_metrics(result: dict[str, Any], calls: int, headline: str | None = None) -> list[Metric]:
+    """Per-channel energy plus the headline power.mean/peak and energy.per_inference (with scope).
+
+    The agent's per-job energy accounting (``result["energy"]``) is preferred: it falls back to the mean
+    power over the whole timed span when a slow sensor (1 Hz meter, 2 Hz vcgencmd) has too few samples per
+    window. ``headline`` (the device profile's choice) wins over the scope priority when it was measured."""
     sensors = result.get("sensors") or {}
     rate = sensors.get("sample_rate_hz")
     rate_txt = f"{rate:.1f} Hz" if rate else "unknown rate"
     chans = [c for c in sensors.get("channels", []) if c["channel"]["quantity"] in ("power", "energy")]
+    reports = {r["channel"]: r for r in result.get("energy") or [] if r.get("energy_j") is not None}
     out: list[Metric] = []
+    usable: list[tuple[dict[str, Any], dict[str, Any]]] = []  # (channel summary, energy figures)
     for c in chans:
         ch = c["channel"]
-        if c.get("energy_j") is not None:
-            out.append(Metric(f"energy.{ch['name']}", c["energy_j"], "J", ch.get("scope"), ch["source"],
-                              f"{c.get('method')} over timed windows; {rate_txt}"))
-    usable = [c for c in chans if c.get("energy_j") is not None]
+        rep = reports.get(ch["name"])
+        fig = ({"energy_j": rep["energy_j"], "mean_power_w": rep.get("mean_power_w"),
+                "peak_power_w": rep.get("peak_power_w"), "method": rep.get("method"),
+                "note": "; ".join(rep.get("warnings") or ())} if rep is not None else
+               {"energy_j": c.get("energy_j"), "mean_power_w": c.get("mean_power_w"), "peak_power_w": c.get("max"),
+                "method": f"{c.get('method')} over timed windows", "note": ""})
+        if fig["energy_j"] is None or any(m.name == f"energy.{ch['name']}" for m in out):
+            continue  # a name reported twice (two families, or one device under two sysfs paths): keep the first
+        usable.append((c, fig))
+        out.append(Metric(f"energy.{ch['name']}", fig["energy_j"], "J", ch.get("scope"), ch["source"],
+                          f"{fig['method']}; {rate_txt}"))
     if not usable:
         missing = [u["reason"] for u in sensors.get("unavailable", [])
                    if u.get("quantity") in ("power", "energy")]
@@ -47,15 +61,19 @@ def _power_metrics(result: dict[str, Any], calls: int) -> list[Metric]:
         for name, unit in (("power.mean", "W"), ("energy.per_inference", "J")):
             out.append(Metric(name, None, unit, unavailable_reason=reason))
         return out
-    best = min(usable, key=lambda c: SCOPE_PRIORITY.index(c["channel"].get("scope") or "rail"))
+    chosen = [u for u in usable if u[0]["channel"]["name"] == headline]
+    best, fig = chosen[0] if chosen else min(
+        usable, key=lambda u: SCOPE_PRIORITY.index(u[0]["channel"].get("scope") or "rail"))
     ch = best["channel"]
     label = ch.get("label") or ch["name"]
-    detail = f"{label}; {best.get('method')}; {rate_txt}; {best['n_in_windows']} samples in timed windows"
-    out.append(Metric("power.mean", best.get("mean_power_w"), "W", ch.get("scope"), ch["source"], detail))
-    if best.get("max") is not None:
-        out.append(Metric("power.peak", best["max"], "W", ch.get("scope"), ch["source"], detail))
+    why = "device profile headline" if chosen else "widest scope measured"
+    detail = (f"{label}; {why}; {fig['method']}; {rate_txt}; {best.get('n_in_windows', 0)} samples in timed windows"
+              + (f"; {fig['note']}" if fig["note"] else ""))
+    out.append(Metric("power.mean", fig["mean_power_w"], "W", ch.get("scope"), ch["source"], detail))
+    if fig["peak_power_w"] is not None:
+        out.append(Metric("power.peak", fig["peak_power_w"], "W", ch.get("scope"), ch["source"], detail))
     if calls:
-        out.append(Metric("energy.per_inference", best["energy_j"] / calls, "J", ch.get("scope"), ch["source"],
+        out.append(Metric("energy.per_inference", fig["energy_j"] / calls, "J", ch.get("scope"), ch["source"],
                           detail + f"; total over {calls} calls"))
     return out
 
@@ -121,7 +139,8 @@ def llm_metrics(extra: dict[str, Any]) -> list[Metric]:
 
 def job_metrics(result: dict[str, Any], work: dict[str, Any], precision: str | None = None,
                 min_value_s: float | None = None,
-                variant: dict[str, Any] | None = None) -> tuple[list[Metric], list[Warning_]]:
+                variant: dict[str, Any] | None = None,
+                headline: str | None = None) -> tuple[list[Metric], list[Warning_]]:
     metrics: list[Metric] = []
     if variant:
         metrics.extend(variant_metrics(variant))
@@ -156,7 +175,7 @@ def job_metrics(result: dict[str, Any], work: dict[str, Any], precision: str | N
         if mem.get(key) is not None:
             metrics.append(Metric(name, float(mem[key]), "bytes", source=mem.get("method", "/proc/meminfo")))
     if values:
-        metrics.extend(_power_metrics(result, _calls_in_windows(result)))
+        metrics.extend(_power_metrics(result, _calls_in_windows(result), headline))
         metrics.extend(_sensor_metrics(result))
     for w in timing.get("warnings", []):
         warnings.append(Warning_("timing-budget", w, "raise max_timed_s in the suite, or accept fewer values"))

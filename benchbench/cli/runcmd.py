@@ -62,9 +62,12 @@ def _fleet_targets(fleet_file: Path, selectors: str | None, accept_new_host_keys
     opener = ssh_opener(inventory, ssh_config=ssh_config, accept_new_host_keys=accept_new_host_keys)
     targets = []
     for b in select_boards(inventory, selectors):
-        families = tuple(load_profile(b.profile).sampler_families()) if b.profile else BoardTarget.sampling_families
+        profile = load_profile(b.profile) if b.profile else None
+        families = tuple(profile.sampler_families()) if profile else BoardTarget.sampling_families
+        headline = profile.effective_headline() if profile else None
         targets.append(BoardTarget(name=b.name, connect=functools.partial(opener, b), python=b.python,
-                                   work_dir=b.work_dir, sampling_families=families))
+                                   work_dir=b.work_dir, sampling_families=families,
+                                   headline_channel=headline.channel if headline else None))
     return targets
 
 

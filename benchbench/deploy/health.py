@@ -16,6 +16,7 @@ from typing import Any
 
 from ..agent.protocol import SAMPLER_FAMILIES
 from ..config.fleet import BoardSpec
+from ..config.profiles import load_profile
 from ..errors import BenchbenchError, DeployError
 from ..transport.base import Transport
 from .agent_build import build_agent
@@ -93,7 +94,7 @@ def check_board(board: BoardSpec, transport: Transport, agent_cache: Path, *, ti
         rep = deploy_files(transport, board.python, board.work_dir, {archive.remote_name: archive.path},
                            hashes={archive.remote_name: archive.sha256}, timeout_s=timeout_s)
         probe = transport.run([board.python, posixpath.join(rep.remote_dir, archive.remote_name), "probe",
-                               "--families", ",".join(SAMPLER_FAMILIES)], timeout_s=timeout_s)
+                               "--families", ",".join(_families(board))], timeout_s=timeout_s)
     except DeployError as exc:
         h.reasons.append(f"agent deploy failed: {exc}")
         return h
@@ -111,8 +112,8 @@ def check_board(board: BoardSpec, transport: Transport, agent_cache: Path, *, ti
 def _families(board: BoardSpec) -> list[str]:
     """The board's profile decides what is probed (meter binding included), as in a run; else every family."""
     if board.profile:
-        return load_profile(board.profile).sampler_families()
-    return list(FAMILIES)
+        return list(load_profile(board.profile).sampler_families())
+    return list(SAMPLER_FAMILIES)
 
 
 def _sensor(s: dict[str, Any]) -> dict[str, Any]:

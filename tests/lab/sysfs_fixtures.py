@@ -24,7 +24,9 @@ def link(root: PathLike, path: str, target: str) -> None:
     p = Path(root) / path.lstrip("/")
     p.parent.mkdir(parents=True, exist_ok=True)
     if not p.exists():
-        os.symlink(Path(root) / target.lstrip("/"), p)
+        # relative, as sysfs's own links are: it resolves the same under probe(root=...) and when the tree
+        # is bind-mounted over /sys on a lab board
+        os.symlink(os.path.relpath(Path(root) / target.lstrip("/"), p.parent), p)
 
 
 def thermal_zones(root: PathLike, zones: Iterable[Tuple[str, int]]) -> None:
