@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from dataclasses import dataclass, field
 from typing import Any
@@ -15,7 +16,9 @@ class Cell:
     text: str
     title: str | None = None  # tooltip: source, scope, method
     unavailable: bool = False
-    note: int | None = None  # footnote number holding the unavailable reason
+    note: int | None = None  # footnote number holding the unavailable reason or the sensor's label
+    #: what the power/energy sensor covers ("PMIC rails, excludes 5 V loads"): shown as a footnote
+    sensor_label: str | None = None
 
 
 @dataclass(frozen=True)
@@ -44,7 +47,7 @@ class ReportModel:
     boards: list[dict[str, Any]]
     warnings: list[dict[str, str]]
     failures: list[Row]
-    notes: list[str] = field(default_factory=list)  # footnotes: why a cell is unavailable
+    notes: list[str] = field(default_factory=list)  # footnotes: why a cell is unavailable, what a sensor covers
     #: "What was measured": model variants vs their dense fp32 baselines, in sentences
     findings: list[str] = field(default_factory=list)
 
@@ -103,8 +106,9 @@ def _cells(j: JobRecord) -> dict[str, Cell]:
     c["throughput"] = Cell(" · ".join(parts) or "–", title="at median latency")
     c["items"] = _metric_cell(j.metric("throughput.items"), lambda v: f"{v:.4g}")
     c["mem.peak_rss"] = _metric_cell(j.metric("mem.peak_rss"), fmt_bytes)
-    c["power.mean"] = _metric_cell(j.metric("power.mean"), lambda v: f"{v:.3g} W")
-    c["energy.per_inference"] = _metric_cell(j.metric("energy.per_inference"), fmt_energy)
+    for name, fmt in (("power.mean", lambda v: f"{v:.3g} W"), ("energy.per_inference", fmt_energy)):
+        m = j.metric(name)
+        c[name] = dataclasses.replace(_metric_cell(m, fmt), sensor_label=_sensor_label(j, m))
     c["temp.max"] = _metric_cell(j.metric("temp.max"), lambda v: f"{v:.1f} °C")
     c["model.size"] = _metric_cell(j.metric("model.size"), fmt_bytes)
     cos, sqnr = j.value("fidelity.cosine"), j.value("fidelity.sqnr_db")
@@ -117,6 +121,17 @@ def _cells(j: JobRecord) -> dict[str, Cell]:
     return c
 
 
+def _sensor_label(j: JobRecord, m: Metric | None) -> str | None:
+    """The label of the sensor a measured power/energy metric came from (scope alone does not say it)."""
+    if m is None or m.value is None:
+        return None
+    for c in (j.details.get("sensors") or {}).get("channels", []):
+        ch = c.get("channel") or {}
+        if ch.get("source") == m.source and ch.get("scope") == m.scope and ch.get("label"):
+            return f"{m.scope}: {ch['label']}"
+    return None
+
+
 def _params_text(params: dict[str, Any]) -> str:
     return ", ".join(f"{k}={v}" for k, v in sorted(params.items())
                      if v is not None and k not in ("input_shapes", "decode_artifact", "inputs_npz"))
@@ -127,13 +142,14 @@ def _when(ts: float | None) -> str:
 
 
 def _footnote(cells: dict[str, Cell], notes: list[str]) -> dict[str, Cell]:
-    """Replace long, repeated 'unavailable' reasons by numbered footnotes."""
+    """Replace long, repeated 'unavailable' reasons and power sensor labels by numbered footnotes."""
     out = {}
     for k, c in cells.items():
-        if c.unavailable and c.title:
-            if c.title not in notes:
-                notes.append(c.title)
-            c = Cell(c.text, title=c.title, unavailable=True, note=notes.index(c.title) + 1)
+        text = f"unavailable: {c.title}" if c.unavailable and c.title else c.sensor_label
+        if text:
+            if text not in notes:
+                notes.append(text)
+            c = dataclasses.replace(c, note=notes.index(text) + 1)
         out[k] = c
     return out
 

@@ -218,12 +218,14 @@ def test_fleet_run_stores_power_with_scope_throttling_and_energy(tmp_path: Path,
 
     # the HTML report: PMIC rails for the Pi, "unavailable" + reason for the RK3588, wall for the meter
     page = report.read_text()
+    notes = {int(n): html.unescape(t) for n, t in re.findall(r'<li id="note-(\d+)">(.*?)</li>', page, re.DOTALL)}
     title, text = _power_cell(page, b["pi5"].name)
-    assert "rails_sum" in text and "PMIC rails" in title
+    assert "(rails_sum)" in text and "PMIC rails" in title
+    assert notes[int(text.rsplit(")", 1)[1])].startswith("rails_sum: PMIC rails, excludes 5 V loads")
     title, text = _power_cell(page, b["rk3588"].name)
     assert text.startswith("unavailable")
-    note = int(re.sub(r"\D", "", text))
-    notes = re.findall(r'<li id="note-(\d+)">(.*?)</li>', page, re.DOTALL)
-    assert "no on-board power" in html.unescape(dict(notes)[str(note)])
+    note = notes[int(text.removeprefix("unavailable"))]
+    assert note.startswith("unavailable: ") and "no on-board power" in note
     title, text = _power_cell(page, b["meter"].name)
     assert "W (wall)" in text and "PTDaemon" in title
+    assert "via PTDaemon" in notes[int(text.rsplit(")", 1)[1])]
