@@ -70,9 +70,17 @@ def _point_value(job: JobSample, mdef: MetricDef) -> float | None:
 
 
 def _rel_se(job: JobSample, mdef: MetricDef) -> float | None:
-    """Relative standard error of a median (≈ 1.2533·sd/√n), only for metrics taken from raw values."""
+    """Relative standard error of a median (≈ 1.2533·sd/√n), only for metrics taken from raw values.
+
+    Uses the stored ``latency.sd``/``latency.n``/``latency.p50`` (computed from those same raw values)
+    when present, so long histories need not decode every job's raw samples; else the raw values."""
+    if mdef.sample_stat is None:
+        return None
+    sd, n, med_s = (job.metrics.get(k) for k in ("latency.sd", "latency.n", "latency.p50"))
+    if sd is not None and n is not None and med_s is not None and math.isfinite(sd) and n >= 3:
+        return 1.2533 * sd / math.sqrt(n) / med_s if med_s > 0 else None
     x = job.latency_s
-    if mdef.sample_stat is None or x is None or x.size < 3:
+    if x is None or x.size < 3:
         return None
     med = float(np.median(x))
     return 1.2533 * float(x.std(ddof=1)) / math.sqrt(x.size) / med if med > 0 else None

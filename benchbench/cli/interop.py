@@ -54,13 +54,15 @@ def import_pytest_benchmark(file: Path, board: str, db: str, run_id: str | None,
 @click.option("--db", default=DEFAULT_DB, show_default=True, help="Results database: a path or SQLAlchemy URL.")
 @click.option("--templates", type=click.Path(path_type=Path, file_okay=False), default=None,
               help="Directory with template overrides (e.g. reports/templates).")
+@click.option("--workers", default=1, show_default=True, type=click.IntRange(1, 64),
+              help="Processes rendering changed run pages (helps a first publish of a large store).")
 @click.option("--json", "as_json", is_flag=True, help="Print what was written as JSON.")
 @handle_errors
-def publish(out_dir: Path, db: str, templates: Path | None, as_json: bool) -> None:
+def publish(out_dir: Path, db: str, templates: Path | None, workers: int, as_json: bool) -> None:
     """Write a static site: runs index, a report per run, history per board × workload, regressions."""
     from ..report.site import publish as do_publish
     from ..results.store import Store
-    res = do_publish(Store(db), out_dir, templates)
+    res = do_publish(Store(db), out_dir, templates, workers)
     if as_json:
         print_json({"out": str(out_dir), "written": res.written, "unchanged": res.unchanged,
                     "removed": res.removed, "pages": len(res.pages)})

@@ -37,8 +37,9 @@ def render_run(run: RunData, template_dir: Path | None = None) -> str:
     for row in model.rows:
         groups[f"{row.workload} ({row.params})"].append(row.job)
     figs: dict[str, Any] = {}
+    fast = sum(map(len, groups.values())) > figures.FAST_BOXES_ABOVE
     for title, jobs in groups.items():
-        svg = figures.latency_distribution(title, jobs)
+        svg = (figures.latency_distribution_fast if fast else figures.latency_distribution)(title, jobs)
         if svg is not None:
             # matplotlib writes escaped XML text; the SVG is our own output, so mark it safe
             figs[title] = {"svg": Markup(svg), "jobs": jobs}

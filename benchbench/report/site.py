@@ -21,13 +21,14 @@ import json
 import logging
 import re
 from collections import defaultdict
-from collections.abc import Sequence
+import multiprocessing
+from collections.abc import Iterator, Sequence
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from .. import __version__
-from ..analysis.adapt import run_entries
 from ..analysis.gates import METRICS
 from ..analysis.history import DEFAULT_METRICS, Regression, Series, build_history, fleet_regressions
 from ..errors import StoreError
@@ -35,6 +36,7 @@ from ..results.records import RunInfo
 from ..results.store import Store
 from .model import fmt_bytes, fmt_energy, fmt_seconds
 from .render import environment, render_run
+from .sitedata import history_entries
 from .svgplot import Line, trend_svg
 
 log = logging.getLogger(__name__)
@@ -223,22 +225,44 @@ def _reg_row(r: Regression, runs: dict[str, RunInfo], hist: dict[tuple[str, str]
             "history_href": hist.get((r.key.board, r.key.workload), "index.html")}
 
 
-def publish(store: Store, out_dir: Path, template_dir: Path | None = None) -> PublishResult:
-    """Write (or update) the site in ``out_dir``; see the module docstring for the layout."""
+def _render_one(url: str, run_id: str, template_dir: Path | None) -> str:
+    return render_run(Store(url).load_run(run_id), template_dir)
+
+
+def _render_runs(store: Store, stale: list[tuple[str, str, str]], template_dir: Path | None,
+                 workers: int) -> Iterator[tuple[str, str, str]]:
+    """(page, html, key) per stale run page; several processes when asked and worth it (cold builds)."""
+    if workers <= 1 or len(stale) < 2 or store.url.startswith("sqlite://") and ":memory:" in store.url:
+        for run_id, rel, key in stale:
+            yield rel, render_run(store.load_run(run_id), template_dir), key
+        return
+    ctx = multiprocessing.get_context("spawn")  # no fork of a live engine / matplotlib state
+    with ProcessPoolExecutor(max_workers=min(workers, len(stale)), mp_context=ctx) as pool:
+        futures = [(rel, key, pool.submit(_render_one, store.url, run_id, template_dir))
+                   for run_id, rel, key in stale]
+        for rel, key, fut in futures:
+            yield rel, fut.result(), key
+
+
+def publish(store: Store, out_dir: Path, template_dir: Path | None = None, workers: int = 1) -> PublishResult:
+    """Write (or update) the site in ``out_dir``; see the module docstring for the layout.
+
+    ``workers`` > 1 renders changed run pages in that many processes (a first publish of a large store).
+    """
     env = environment(template_dir)
     fingerprint = _template_fingerprint(env)
     writer = _SiteWriter(out_dir)
     infos = store.list_runs()  # newest first
     runs = {r.run_id: r for r in infos}
-    entries = []
+    stale: list[tuple[str, str, str]] = []
     for info in infos:
         rel = f"runs/{slug(info.run_id)}.html"
         key = _sha(json.dumps([info.run_id, info.status, info.finished_at, info.n_jobs, fingerprint]).encode())
-        # history needs every run's values anyway; one load serves both
-        run = store.load_run(info.run_id)
-        entries.extend(run_entries(run))
         if not writer.fresh(rel, key):
-            writer.write(rel, render_run(run, template_dir), key)
+            stale.append((info.run_id, rel, key))
+    for rel, html, key in _render_runs(store, stale, template_dir, workers):
+        writer.write(rel, html, key)
+    entries = history_entries(store, DEFAULT_METRICS)
     series = build_history(entries, DEFAULT_METRICS)
     by_page: dict[tuple[str, str], list[Series]] = defaultdict(list)
     for s in series:

@@ -108,3 +108,61 @@ def trend_svg(title: str, x_labels: Sequence[str], lines: Sequence[Line], y_labe
         svg = svg.replace(f'viewBox="0 0 {W} {H}" width="{W}" height="{H}"',
                           f'viewBox="0 0 {W} {height}" width="{W}" height="{height}"', 1)
     return Markup(svg)
+
+
+@dataclass(frozen=True)
+class Box:
+    label: str
+    p5: float
+    p25: float
+    p50: float
+    p75: float
+    p95: float
+    fliers: Sequence[float] = ()  # values outside p5–p95
+
+
+def box_svg(title: str, boxes: Sequence[Box], y_label: str, log: bool = False) -> Markup:
+    """Box plot (box p25–p75, a line at the median, whiskers p5–p95, dots beyond), ~300 bytes per box."""
+    step = 22
+    bw, bh = max(W - LEFT - RIGHT, step * len(boxes)), 200
+    bottom = 80  # rotated labels
+    width, height = LEFT + bw + RIGHT, TOP + bh + bottom
+    vals = [v for b in boxes for v in (b.p5, b.p95, *b.fliers) if v > 0 or not log]
+    lo, hi = (min(vals), max(vals)) if vals else (1.0, 2.0)
+    tf = math.log10 if log else (lambda v: v)
+    tlo, thi = tf(lo), tf(hi)
+    pad = (thi - tlo) * 0.06 or 1.0
+    tlo, thi = tlo - pad, thi + pad
+
+    def y(v: float) -> float:
+        return TOP + bh * (1 - (tf(max(v, lo)) - tlo) / (thi - tlo))
+
+    e = escape
+    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height}" width="{width}" '
+             f'height="{height}" role="img" aria-label="{e(title)}" font-family="sans-serif" font-size="9">',
+             f'<text x="{width / 2:.0f}" y="14" text-anchor="middle" font-size="12">{e(title)}</text>',
+             f'<rect x="{LEFT}" y="{TOP}" width="{bw}" height="{bh}" fill="none" stroke="#999"/>']
+    ticks = [10.0**k for k in range(math.floor(tlo), math.ceil(thi) + 1)] if log else _nice_ticks(tlo, thi)
+    for t in ticks:
+        if tlo <= tf(t) <= thi:
+            parts.append(f'<line x1="{LEFT}" x2="{LEFT + bw}" y1="{y(t):.1f}" y2="{y(t):.1f}" stroke="#eee"/>'
+                         f'<text x="{LEFT - 4}" y="{y(t) + 3:.1f}" text-anchor="end">{e(_fmt(t))}</text>')
+    parts.append(f'<text x="12" y="{TOP + bh / 2:.0f}" text-anchor="middle" '
+                 f'transform="rotate(-90 12 {TOP + bh / 2:.0f})">{e(y_label + (" (log)" if log else ""))}</text>')
+    slot = bw / max(len(boxes), 1)
+    for i, b in enumerate(boxes):
+        cx = LEFT + slot * (i + 0.5)
+        x0, x1 = cx - min(7.0, slot / 3), cx + min(7.0, slot / 3)
+        # whole pixels: at 2 000 boxes per report every byte of path data counts
+        d = (f"M{cx:.0f} {y(b.p5):.0f}V{y(b.p25):.0f}M{cx:.0f} {y(b.p75):.0f}V{y(b.p95):.0f}"
+             f"M{x0:.0f} {y(b.p25):.0f}H{x1:.0f}V{y(b.p75):.0f}H{x0:.0f}Z"
+             f"M{x0:.0f} {y(b.p50):.0f}H{x1:.0f}")
+        parts.append(f'<path d="{d}" fill="#dbe9f6" stroke="#1f77b4"/>')
+        if b.fliers:
+            dots = "".join(f"M{cx:.0f} {y(v):.0f}h0" for v in b.fliers)
+            parts.append(f'<path d="{dots}" stroke="#555" stroke-width="3" stroke-linecap="round"/>')
+        ly = TOP + bh + 6
+        parts.append(f'<text x="{cx:.0f}" y="{ly}" text-anchor="end" transform="rotate(-60 {cx:.0f} {ly})">'
+                     f'{e(b.label if len(b.label) <= 28 else b.label[:27] + "…")}</text>')
+    parts.append("</svg>")
+    return Markup("".join(parts))

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.exc import IntegrityError, SQLAlchemyError
+from sqlalchemy.exc import IntegrityError, OperationalError, ProgrammingError, SQLAlchemyError
 
 from ..errors import StoreError
 from . import schema as s
@@ -56,6 +56,20 @@ class Store:
         return sa.engine.make_url(self.url).render_as_string(hide_password=True)
 
     def _migrate(self) -> None:
+        """Create or upgrade the schema. Controllers opening a new shared database at the same moment race
+        to create it (PostgreSQL: duplicate type/relation; SQLite: table already exists; both: a second
+        version row): the loser retries and finds the schema in place."""
+        for attempt in range(5):
+            try:
+                self._migrate_once()
+                return
+            except (IntegrityError, OperationalError, ProgrammingError) as exc:
+                if attempt == 4:
+                    raise
+                log.debug("schema creation raced another controller (%s); retrying", _short(exc))
+                time.sleep(0.05 * (attempt + 1))
+
+    def _migrate_once(self) -> None:
         with self.engine.begin() as conn:
             s.metadata.create_all(conn)
             row = conn.execute(sa.select(s.meta.c.value).where(s.meta.c.key == "schema_version")).first()
@@ -188,12 +202,15 @@ class Store:
             brows = conn.execute(sa.select(s.boards).where(s.boards.c.run_id == run_id)).all()
             jrows = conn.execute(sa.select(s.jobs).where(s.jobs.c.run_id == run_id).order_by(s.jobs.c.id)).all()
             ids = [j.id for j in jrows]
-            mrows = conn.execute(sa.select(s.metrics).where(s.metrics.c.job_id.in_(ids))).all() if ids else []
+            m = s.metrics.c
+            # explicit columns + positional construction: Row._mapping per metric row cost ~40 % of a load
+            mrows = conn.execute(sa.select(m.job_id, m.name, m.value, m.unit, m.scope, m.source, m.detail,
+                                           m.unavailable_reason).where(m.job_id.in_(ids))).all() if ids else []
             rrows = (conn.execute(sa.select(s.raw).where(s.raw.c.job_id.in_(ids))).all()
                      if ids and with_raw else [])
         by_job: dict[int, list[Metric]] = {}
-        for m in mrows:
-            by_job.setdefault(m.job_id, []).append(Metric(**{k: v for k, v in m._mapping.items() if k != "job_id"}))
+        for job_id, *fields in mrows:
+            by_job.setdefault(job_id, []).append(Metric(*fields))
         raws: dict[int, dict[str, Any]] = {}
         for r in rrows:
             raws.setdefault(r.job_id, {})[r.kind] = unpack(r.data)
