@@ -41,7 +41,8 @@ def parse_spec(spec: str) -> tuple[str, float]:
 
 
 def compressed_bytes(model: onnx.ModelProto) -> int:
-    return len(zlib.compress(model.SerializeToString(), 6))
+    # level 1: within ~5 % of level 6 on sparse float weights and ~5x faster (level 6 dominated variant generation)
+    return len(zlib.compress(model.SerializeToString(), 1))
 
 
 def _weight_names(model: onnx.ModelProto) -> list[str]:
