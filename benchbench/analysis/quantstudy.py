@@ -36,6 +36,8 @@ class Comparison:
     size_ratio: float | None  # variant size / baseline size
     decode_tps: float | None = None
     baseline_decode_tps: float | None = None
+    #: variant / baseline operations per call (1.0 for unstructured pruning: shapes, hence dense work, unchanged)
+    work_ratio: float | None = None
 
 
 def _group_key(j: JobRecord) -> tuple[str, str, str]:
@@ -61,11 +63,13 @@ def _compare(axis: str, base: JobRecord, var: JobRecord) -> Comparison | None:
     if not b or not v:
         return None
     bs, vs = base.value("model.size"), var.value("model.size")
+    bw, vw = base.work.get("ops_per_call"), var.work.get("ops_per_call")
     return Comparison(board=base.board, workload=base.workload, axis=axis,
                       baseline=f"{base.precision}/{base.pruning}", variant=f"{var.precision}/{var.pruning}",
                       baseline_p50_s=b, variant_p50_s=v, speedup=b / v, verdict=_verdict(base, var, b / v),
                       fidelity_cosine=var.value("fidelity.cosine"), size_ratio=vs / bs if bs and vs else None,
-                      decode_tps=var.value("llm.decode_tps"), baseline_decode_tps=base.value("llm.decode_tps"))
+                      decode_tps=var.value("llm.decode_tps"), baseline_decode_tps=base.value("llm.decode_tps"),
+                      work_ratio=vw / bw if bw and vw else None)
 
 
 def compare_variants(jobs: Iterable[JobRecord]) -> list[Comparison]:
@@ -116,6 +120,11 @@ def sentence(c: Comparison) -> str:
         facts.append(f"size {c.size_ratio:.0%} of {c.baseline}")
     if c.fidelity_cosine is not None:
         facts.append(f"output cosine vs fp32 {c.fidelity_cosine:.3f}")
+    if c.axis == "pruning" and c.work_ratio is not None:
+        facts.append(f"dense work {c.work_ratio:.0%} of {c.baseline}")
+        if c.verdict in ("faster", "slower") and abs(c.work_ratio - 1) < 0.01:
+            facts.append("the work is the same, so this difference does not come from pruning: suspect "
+                         "machine load between the two jobs and re-run")
     return text + ("; " + "; ".join(facts) if facts else "") + "."
 
 

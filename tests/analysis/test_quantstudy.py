@@ -15,9 +15,10 @@ def job(precision: str, pruning: str, p50_s: float, ci_halfwidth_s: float, size:
         metrics.append(Metric("llm.decode_tps", decode_tps, "tokens/s"))
     # per-variant artifact names must not split a model's group
     params = {"resolution": 224, "decode_artifact": f"{workload}-{precision}-{pruning}.decode.onnx"}
+    ops = 1e9 * (0.5 if pruning.startswith("structured") else 1.0)
     return JobRecord(run_id="r", board="local", job_key=f"{workload}|{precision}|{pruning}", workload=workload,
                      backend="onnxruntime", precision=precision, pruning=pruning, params=params, status=status,
-                     metrics=tuple(metrics))
+                     metrics=tuple(metrics), work={"ops_per_call": ops})
 
 
 def test_verdicts_follow_effect_size_and_interval_separation() -> None:
@@ -42,6 +43,11 @@ def test_verdicts_follow_effect_size_and_interval_separation() -> None:
     assert any("gives no speed-up over fp32/none (0.98×)" in t for t in text)
     assert any("1.25× slower than fp32/none" in t for t in text)
     assert any("CIs overlap" in t for t in text)
+    assert comps["fp32/structured-50"].work_ratio == 0.5
+    assert not any("does not come from pruning" in t for t in text)
+    noisy = compare_variants([job("fp32", "none", 0.010, 0.0001), job("fp32", "unstructured-75", 0.007, 0.0001)])
+    assert noisy[0].verdict == "faster" and noisy[0].work_ratio == 1.0
+    assert "does not come from pruning" in summary_sentences(noisy)[-1]
 
 
 def test_pruned_variants_compare_with_the_dense_job_of_their_precision_and_llm_rates_are_quoted() -> None:
