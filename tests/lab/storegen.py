@@ -131,13 +131,13 @@ def _rows(rec: JobRecord, job_id: int) -> tuple[dict[str, object], list[dict[str
 
 
 def bulk_store(store: Store, n_runs: int, specs: Sequence[JobSpec], seed: int = 0,
-               t0: float = 1.7e9) -> Iterator[str]:
+               t0: float = 1.7e9, first: int = 0) -> Iterator[str]:
     """``n_runs`` nightly runs of ``specs`` inserted with executemany in one transaction per run (the
     schema's tables directly: building a 100 000-job store through add_job would take minutes)."""
     rng = np.random.default_rng(seed)
     with store.engine.connect() as conn:
         next_id = int(conn.execute(sa.select(sa.func.coalesce(sa.func.max(s.jobs.c.id), 0))).scalar_one()) + 1
-    for r in range(n_runs):
+    for r in range(first, first + n_runs):
         run_id = f"nightly-{r:04d}"
         jobs, mets, raws = [], [], []
         for sp in specs:
@@ -147,8 +147,9 @@ def bulk_store(store: Store, n_runs: int, specs: Sequence[JobSpec], seed: int = 
             mets += m
             raws += rw
         with store.engine.begin() as conn:
-            conn.execute(s.runs.insert(), [dict(run_id=run_id, started_at=t0 + 86400 * r, finished_at=t0 + 86400 * r
-                                                + 3600, status="complete", suite_name="nightly", suite_file=None,
+            start = t0 + 86400 * (r - first)
+            conn.execute(s.runs.insert(), [dict(run_id=run_id, started_at=start, finished_at=start + 3600,
+                                                status="complete", suite_name="nightly", suite_file=None,
                                                 suite_hash=None, tool_version="0.1.0", controller_json="{}",
                                                 plan_json="{}")])
             conn.execute(s.boards.insert(), [dict(run_id=run_id, board=b, snapshot_json=_dumps({**SNAPSHOT,
