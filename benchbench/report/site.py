@@ -19,9 +19,9 @@ import datetime as dt
 import hashlib
 import json
 import logging
+import multiprocessing
 import re
 from collections import defaultdict
-import multiprocessing
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field

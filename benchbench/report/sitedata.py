@@ -33,7 +33,7 @@ def _throttled(details_json: str | None) -> bool:
 def history_entries(store: Store, metrics: Iterable[str]) -> list[tuple[RunRef, JobSample]]:
     """One (run, sample) per stored job that finished ``ok``, oldest run first."""
     names = sorted({METRICS[m].store_name for m in metrics} | {"latency.p50", "latency.sd", "latency.n"})
-    j, m, r, b, ru = s.jobs.c, s.metrics.c, s.raw.c, s.boards.c, s.runs.c
+    j, m, _r, b, ru = s.jobs.c, s.metrics.c, s.raw.c, s.boards.c, s.runs.c
     ok = sa.select(j.id).where(j.status == "ok")
     try:
         with store.engine.connect() as conn:

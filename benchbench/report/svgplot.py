@@ -63,8 +63,8 @@ def trend_svg(title: str, x_labels: Sequence[str], lines: Sequence[Line], y_labe
         return TOP + ph * (1 - (v - lo) / (hi - lo))
 
     e = escape
-    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {W} {H}" width="{W}" height="{H}" '
-             f'role="img" aria-label="{e(title)}" font-family="sans-serif" font-size="10">',
+    parts = [(f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {W} {H}" width="{W}" height="{H}" '
+             f'role="img" aria-label="{e(title)}" font-family="sans-serif" font-size="10">'),
              f'<text x="{W / 2:.0f}" y="14" text-anchor="middle" font-size="12">{e(title)}</text>',
              f'<rect x="{LEFT}" y="{TOP}" width="{pw}" height="{ph}" fill="none" stroke="#999"/>']
     for t in _nice_ticks(lo, hi):
@@ -138,8 +138,8 @@ def box_svg(title: str, boxes: Sequence[Box], y_label: str, log: bool = False) -
         return TOP + bh * (1 - (tf(max(v, lo)) - tlo) / (thi - tlo))
 
     e = escape
-    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height}" width="{width}" '
-             f'height="{height}" role="img" aria-label="{e(title)}" font-family="sans-serif" font-size="9">',
+    parts = [(f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height}" width="{width}" '
+             f'height="{height}" role="img" aria-label="{e(title)}" font-family="sans-serif" font-size="9">'),
              f'<text x="{width / 2:.0f}" y="14" text-anchor="middle" font-size="12">{e(title)}</text>',
              f'<rect x="{LEFT}" y="{TOP}" width="{bw}" height="{bh}" fill="none" stroke="#999"/>']
     ticks = [10.0**k for k in range(math.floor(tlo), math.ceil(thi) + 1)] if log else _nice_ticks(tlo, thi)

@@ -7,12 +7,12 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from lab.storegen import matrix, store_run
 from playwright.sync_api import sync_playwright
+from test_browser import ARGS, CHROMIUM
 
 from benchbench.cli.main import main
 from benchbench.results.store import Store
-from lab.storegen import matrix, store_run
-from test_browser import ARGS, CHROMIUM
 
 pytestmark = pytest.mark.browser
 

@@ -119,14 +119,14 @@ def store_run(store: Store, run_id: str, specs: Sequence[JobSpec], seed: int, *,
 
 
 def _rows(rec: JobRecord, job_id: int) -> tuple[dict[str, object], list[dict[str, object]], list[dict[str, object]]]:
-    job = dict(id=job_id, run_id=rec.run_id, board=rec.board, job_key=rec.job_key, workload=rec.workload,
-               backend=rec.backend, precision=rec.precision, pruning=rec.pruning, params_json=_dumps(rec.params),
-               status=rec.status, reason=rec.reason, stderr_tail=rec.stderr_tail,
-               implementation=rec.implementation, timed_window=rec.timed_window, started_at=rec.started_at,
-               duration_s=rec.duration_s, work_json=_dumps(rec.work), env_json=_dumps(rec.env),
-               details_json=_dumps(rec.details), warnings_json=json.dumps([w.__dict__ for w in rec.warnings]))
+    job = {"id": job_id, "run_id": rec.run_id, "board": rec.board, "job_key": rec.job_key, "workload": rec.workload,
+               "backend": rec.backend, "precision": rec.precision, "pruning": rec.pruning, "params_json": _dumps(rec.params),
+               "status": rec.status, "reason": rec.reason, "stderr_tail": rec.stderr_tail,
+               "implementation": rec.implementation, "timed_window": rec.timed_window, "started_at": rec.started_at,
+               "duration_s": rec.duration_s, "work_json": _dumps(rec.work), "env_json": _dumps(rec.env),
+               "details_json": _dumps(rec.details), "warnings_json": json.dumps([w.__dict__ for w in rec.warnings])}
     mets = [dict(job_id=job_id, **m.__dict__) for m in rec.metrics]
-    raws = [dict(job_id=job_id, kind=k, encoding="json+zlib", data=pack(v)) for k, v in rec.raw.items()]
+    raws = [{"job_id": job_id, "kind": k, "encoding": "json+zlib", "data": pack(v)} for k, v in rec.raw.items()]
     return job, mets, raws
 
 
@@ -148,13 +148,13 @@ def bulk_store(store: Store, n_runs: int, specs: Sequence[JobSpec], seed: int = 
             raws += rw
         with store.engine.begin() as conn:
             start = t0 + 86400 * (r - first)
-            conn.execute(s.runs.insert(), [dict(run_id=run_id, started_at=start, finished_at=start + 3600,
-                                                status="complete", suite_name="nightly", suite_file=None,
-                                                suite_hash=None, tool_version="0.1.0", controller_json="{}",
-                                                plan_json="{}")])
-            conn.execute(s.boards.insert(), [dict(run_id=run_id, board=b, snapshot_json=_dumps({**SNAPSHOT,
-                                                  "hostname": b}), overhead_json=None, status="complete",
-                                                  reason=None) for b in sorted({sp.board for sp in specs})])
+            conn.execute(s.runs.insert(), [{"run_id": run_id, "started_at": start, "finished_at": start + 3600,
+                                                "status": "complete", "suite_name": "nightly", "suite_file": None,
+                                                "suite_hash": None, "tool_version": "0.1.0", "controller_json": "{}",
+                                                "plan_json": "{}"}])
+            conn.execute(s.boards.insert(), [{"run_id": run_id, "board": b, "snapshot_json": _dumps({**SNAPSHOT,
+                                                  "hostname": b}), "overhead_json": None, "status": "complete",
+                                                  "reason": None} for b in sorted({sp.board for sp in specs})])
             conn.execute(s.jobs.insert(), jobs)
             conn.execute(s.metrics.insert(), mets)
             conn.execute(s.raw.insert(), raws)

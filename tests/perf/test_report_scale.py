@@ -25,13 +25,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from lab.storegen import bulk_store, matrix
 
 from benchbench.analysis.history import DEFAULT_METRICS, build_history
 from benchbench.report.render import render_run
 from benchbench.report.site import publish
 from benchbench.report.sitedata import history_entries
 from benchbench.results.store import Store
-from lab.storegen import bulk_store, matrix
 
 pytestmark = pytest.mark.perf
 

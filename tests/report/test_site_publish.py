@@ -8,11 +8,11 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from lab.storegen import matrix, store_run
 
 from benchbench.cli.main import main
 from benchbench.report.site import slug
 from benchbench.results.store import Store
-from lab.storegen import matrix, store_run
 
 N_RUNS, STEP_AT = 12, 8
 ODD = "orin <nano> & co"

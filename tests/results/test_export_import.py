@@ -12,10 +12,10 @@ from pathlib import Path
 import pandas as pd
 import pytest
 from click.testing import CliRunner
+from lab.storegen import JobSpec, matrix, store_run
 
 from benchbench.cli.main import main
 from benchbench.results.store import Store
-from lab.storegen import JobSpec, matrix, store_run
 
 
 @pytest.fixture(scope="module")
@@ -119,7 +119,7 @@ def _pytest_benchmark_files(tmp_path: Path) -> tuple[Path, Path]:
            f"--benchmark-json={out}", "--benchmark-save=nodata", f"--benchmark-storage=file://{storage}",
            "--benchmark-min-rounds=15", "--benchmark-max-time=0.02", "--benchmark-disable-gc",
            "-o", "addopts=", "--rootdir", str(tmp_path)]
-    res = subprocess.run(cmd, cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    res = subprocess.run(cmd, cwd=tmp_path, capture_output=True, text=True, timeout=120, check=False)
     assert res.returncode == 0, res.stdout + res.stderr
     (saved,) = storage.rglob("*nodata.json")
     return out, saved

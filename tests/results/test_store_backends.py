@@ -13,11 +13,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 import sqlalchemy as sa
+from lab.storegen import JobSpec, job_record
 
 from benchbench.results import schema as s
 from benchbench.results.records import JobRecord
 from benchbench.results.store import Store
-from lab.storegen import JobSpec, job_record
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -83,7 +83,7 @@ def _controller(url: str, name: str, start: multiprocessing.synchronize.Event, o
     of its own run, interleaving the two."""
     start.wait(30)
     store = Store(url)
-    shared = range(0, 60) if name == "a" else range(30, 90)
+    shared = range(60) if name == "a" else range(30, 90)
     own = f"own-{name}"
     store.create_run(own, "nightly", None, None, "0.1.0", {"hostname": name}, {})
     added = []
