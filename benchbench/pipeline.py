@@ -28,7 +28,7 @@ from .config.suite import Suite
 from .deploy.agent_build import build_agent
 from .deploy.recover import stop_leftover_agent
 from .deploy.remote import deploy_files, make_run_dir
-from .errors import AgentError, DeployError, TransportError
+from .errors import AgentError, BenchbenchError, DeployError, TransportError
 from .ingest import failed_record, job_record
 from .results.store import Store
 from .transport.base import Transport
@@ -194,6 +194,7 @@ class Run:
                           "--artifacts", art_dir], timeout_s=timeout_s, on_stdout_line=handler)
         finally:
             self._reconcile(tr, t.name, results_path, handler)
+        handler.raise_first()
         if handler.end_status == "interrupted" or self._stop.is_set():
             out.interrupted = True
         elif not res.ok:
@@ -228,14 +229,26 @@ class _LineHandler:
         self.headline = headline
         self.end_status: str | None = None
         self.lock = threading.Lock()
+        #: errors met while handling lines; raised after the agent finishes (a callback that raised would
+        #: stop draining the agent's stdout and could stall it)
+        self.errors: list[BenchbenchError] = []
 
     def __call__(self, line: str, from_file: bool = False) -> None:
         if not line.startswith("{"):
             return
         try:
-            msg = parse_line(line)
+            self._handle(parse_line(line), from_file)
         except ProtocolError as exc:
-            raise AgentError(f"{self.board}: {exc} (old agent on the board?)") from None
+            self.errors.append(AgentError(f"{self.board}: {exc} (old agent on the board?)"))
+        except BenchbenchError as exc:
+            log.error("%s: %s", self.board, exc)
+            self.errors.append(exc)
+
+    def raise_first(self) -> None:
+        if self.errors:
+            raise self.errors[0]
+
+    def _handle(self, msg: dict[str, Any], from_file: bool) -> None:
         with self.lock:
             kind = msg["type"]
             if kind == "board" and not from_file:

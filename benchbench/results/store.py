@@ -141,8 +141,12 @@ class Store:
                     conn.execute(s.raw.insert(), [dict(job_id=job_id, kind=k, encoding="json+zlib", data=pack(v))
                                                   for k, v in rec.raw.items()])
             return True
-        except IntegrityError:
-            return False
+        except IntegrityError as exc:
+            # only "this job is already stored" is a benign duplicate (resume, reconcile, two controllers);
+            # any other constraint failure (e.g. a repeated metric name) would silently drop a measurement
+            if (rec.board, rec.job_key) in self.stored_job_keys(rec.run_id):
+                return False
+            raise StoreError(f"cannot store job {rec.job_key} of {rec.board}: {_short(exc)}") from None
         except SQLAlchemyError as exc:
             raise StoreError(f"cannot write job {rec.job_key} to {self._safe_url()}: {_short(exc)}") from None
 
