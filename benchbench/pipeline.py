@@ -53,6 +53,8 @@ class BoardTarget:
     work_dir: str = "~/.cache/benchbench/board"
     sampling_families: tuple[str, ...] = ("cpufreq", "thermal", "memory", "rapl", "hwmon")
     sampling_root: str = "/"
+    #: CPU architecture from the board's profile (None: unknown, the controller's is assumed for artifacts)
+    arch: str | None = None
     #: the device profile's headline power channel (DeviceProfile.effective_headline): it, not the scope
     #: priority, picks the job's power.mean / energy.per_inference when the board reported it
     headline_channel: str | None = None
@@ -82,6 +84,8 @@ class Run:
                  events: Events = _no_events, run_id: str | None = None,
                  invocation: dict[str, Any] | None = None) -> None:
         self.store, self.suite, self.jobs, self.boards = store, suite, jobs, boards
+        #: boards whose artifacts differ (e.g. S8S8 int8 on ARM) get their own expansion of the same jobs
+        self.board_jobs: dict[str, list[PlannedJob]] = {}
         self.cache_dir, self.events = cache_dir, events
         self.resuming = run_id is not None
         self.run_id = run_id or new_run_id()
@@ -90,20 +94,23 @@ class Run:
         self._transports: dict[str, Transport] = {}
         self._stop = threading.Event()
 
+    def jobs_for(self, board: BoardTarget) -> list[PlannedJob]:
+        return self.board_jobs.get(board.name, self.jobs)
+
     def execute(self) -> list[BoardOutcome]:
         if self.resuming:
             # boards that were unreachable last time get another chance; measured jobs are kept
             self.store.forget_jobs(self.run_id, ("skipped",))
         else:
             plan = {"invocation": self.invocation,
-                    "jobs": {b.name: [j.spec.job_key for j in self.jobs] for b in self.boards}}
+                    "jobs": {b.name: [j.spec.job_key for j in self.jobs_for(b)] for b in self.boards}}
             self.store.create_run(self.run_id, self.suite.name, self.suite_file, self.suite_hash, __version__,
                                   controller_snapshot(), plan)
         done = self.store.stored_job_keys(self.run_id)
         status = "failed"
         pool = ThreadPoolExecutor(max_workers=max(1, len(self.boards)), thread_name_prefix="board")
         try:
-            futures = [pool.submit(self._board, b, [j for j in self.jobs if (b.name, j.spec.job_key) not in done])
+            futures = [pool.submit(self._board, b, [j for j in self.jobs_for(b) if (b.name, j.spec.job_key) not in done])
                        for b in self.boards]
             outcomes = [f.result() for f in _wait_all(futures)]
             status = "complete" if not any(o.interrupted for o in outcomes) else "interrupted"

@@ -14,7 +14,7 @@ from ..config.suite import Suite, load_suite, resolve_suite_path, suite_hash
 from ..pipeline import BoardOutcome, BoardTarget, Run, summarize
 from ..results.store import Store
 from ..transport.local import LocalTransport
-from ..workloads.model_jobs import BYO_FLAGS, byo_suite_hash
+from ..workloads.model_jobs import BYO_FLAGS, byo_suite_hash, local_arch
 from ..workloads.registry import expand
 from .common import EXIT_FAILED_JOBS, EXIT_INTERRUPTED, cache_dir, err, out, print_json
 
@@ -67,7 +67,8 @@ def _fleet_targets(fleet_file: Path, selectors: str | None, accept_new_host_keys
         headline = profile.effective_headline() if profile else None
         targets.append(BoardTarget(name=b.name, connect=functools.partial(opener, b), python=b.python,
                                    work_dir=b.work_dir, sampling_families=families,
-                                   headline_channel=headline.channel if headline else None))
+                                   headline_channel=headline.channel if headline else None,
+                                   arch=profile.arch if profile else None))
     return targets
 
 
@@ -89,18 +90,23 @@ def run_command(suite_name: str | None, db: str, report_path: Path | None, no_re
     cache = cache_dir()
     # a --model run has no suite file: errors then name the flags, and the suite's own hash stands in
     suite_file = BYO_FLAGS if byo else str(suite_path)
-    jobs = expand(suite, suite_file, cache / "artifacts")
     targets = (_fleet_targets(fleet_file, boards, accept_new_host_keys, ssh_config) if fleet_file
                else [_local_target(cache)])
     if plan_boards is not None:
         targets = [t for t in targets if t.name in plan_boards]
+    # one expansion per CPU architecture: model variants differ (U8S8 int8 on x86, S8S8 on ARM)
+    by_arch = {arch: expand(suite, suite_file, cache / "artifacts", target_arch=arch)
+               for arch in sorted({t.arch or local_arch() for t in targets})}
+    jobs = by_arch[local_arch()] if local_arch() in by_arch else next(iter(by_arch.values()))
     progress = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                         console=err, transient=False, disable=as_json)
     invocation = {"suite": str(suite_path.resolve()), "fleet": str(fleet_file.resolve()) if fleet_file else None,
                   "boards": boards}
+    runner_jobs = {t.name: by_arch[t.arch or local_arch()] for t in targets}
     runner = Run(store, suite, None if byo else suite_file, byo_suite_hash(byo) if byo else suite_hash(suite_path),
                  jobs, targets, cache,
                  events=ProgressEvents(progress), run_id=resume, invocation=invocation)
+    runner.board_jobs = runner_jobs
     interrupted = False
     with progress:
         try:

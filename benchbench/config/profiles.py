@@ -107,6 +107,8 @@ class DeviceProfile(_Model):
     tuning: Tuning = Tuning()
     meter: MeterBinding | None = None
     sampling_interval_s: float = Field(default=0.02, gt=0, le=10)
+    #: CPU architecture (``platform.machine()`` spelling); picks e.g. the int8 flavour (S8S8 on ARM). None: any.
+    arch: str | None = Field(default=None, pattern=r"^[A-Za-z0-9_]+$")
 
     @field_validator("samplers")
     @classmethod
