@@ -58,6 +58,8 @@ class BoardTarget:
     #: the device profile's headline power channel (DeviceProfile.effective_headline): it, not the scope
     #: priority, picks the job's power.mean / energy.per_inference when the board reported it
     headline_channel: str | None = None
+    #: the device profile's name, stored in the board snapshot (key ``profile``): reports look up its roofline peaks
+    profile: str | None = None
 
 
 @dataclass
@@ -131,7 +133,7 @@ class Run:
         # model variants that failed generation/validation on the controller: stored as failed, never timed
         for j in jobs:
             if j.precheck_failure:
-                self.store_record(failed_record(self.run_id, target.name, j, "failed", j.precheck_failure), out)
+                self.store_record(failed_record(self.run_id, target.name, j, j.precheck_status, j.precheck_failure), out)
         jobs = [j for j in jobs if not j.precheck_failure]
         if not jobs:
             self.events("board_done", target.name, outcome=out)
@@ -176,6 +178,7 @@ class Run:
         by_key = {j.spec.job_key: j for j in jobs}
         results_path = posixpath.join(run_dir, "results.jsonl")
         handler = _LineHandler(self, t.name, by_key, out, t.headline_channel)
+        handler.profile = t.profile
         if self.resuming:
             # a controller that died left the agent running: stop it, keep what it finished since
             stop_leftover_agent(tr, t.python, run_dir)
@@ -234,6 +237,7 @@ class _LineHandler:
                  headline: str | None = None) -> None:
         self.run, self.board, self.by_key, self.out = run, board, by_key, out
         self.headline = headline
+        self.profile: str | None = None
         self.end_status: str | None = None
         self.lock = threading.Lock()
         #: errors met while handling lines; raised after the agent finishes (a callback that raised would
@@ -259,7 +263,8 @@ class _LineHandler:
         with self.lock:
             kind = msg["type"]
             if kind == "board" and not from_file:
-                self.run.store.record_board(self.run.run_id, self.board, msg["snapshot"], status="running")
+                snapshot = {**msg["snapshot"], **({"profile": self.profile} if self.profile else {})}
+                self.run.store.record_board(self.run.run_id, self.board, snapshot, status="running")
                 self.run.events("snapshot", self.board, snapshot=msg["snapshot"])
             elif kind == "overhead" and not from_file:
                 self.run.store.record_board(self.run.run_id, self.board, overhead=msg["overhead"])

@@ -26,7 +26,7 @@ from typing import Any
 from ..agent.protocol import JobSpec, TimingPlan
 from ..config.suite import JobEntry, Suite, sweep
 from ..errors import ConfigError
-from . import byo
+from . import byo, rknn_convert
 from .artifacts import ModelArtifact, VariantArtifact
 from .models import REFERENCE_MODELS, build_reference, split_params
 from .pruning import parse_spec
@@ -44,6 +44,8 @@ _CONTROLLER_KEYS = ("calibration_samples", "validation_samples")
 #: params the agent's ONNX Runtime backends read (onnxruntime-llm also the generation settings)
 _RUNTIME_KEYS = ("intra_op_threads", "allow_spinning", "providers")
 _LLM_RUNTIME_KEYS = ("new_tokens", "generations")
+#: params of ``backend: rknn`` entries: the conversion target (controller) and the NPU core mask (board)
+_RKNN_KEYS = ("target_platform", "core_mask")
 #: where a BYO loader's ConfigError key points in the suite entry
 _BYO_KEY_PATH = {"model": "model", "shape": "shapes", "input": "inputs", "inputs": "inputs_npz"}
 
@@ -193,8 +195,8 @@ def expand_models(entry: JobEntry, i: int, suite: Suite, suite_file: str | None,
     for combo in sweep(rest):
         combo = {**combo, **fixed}
         model, runtime = _load(entry, combo, suite_file, where, cache_dir)
-        allowed = _CONTROLLER_KEYS + _RUNTIME_KEYS + ("fixed_inputs",) + (
-            _LLM_RUNTIME_KEYS if model.kind == "llm" else ())
+        allowed = _CONTROLLER_KEYS + ((*_RKNN_KEYS, "fixed_inputs") if entry.backend == "rknn" else (
+            *_RUNTIME_KEYS, "fixed_inputs", *(_LLM_RUNTIME_KEYS if model.kind == "llm" else ())))
         unknown = sorted(set(runtime) - set(allowed))
         if unknown:
             raise ConfigError(f"unknown parameter {unknown[0]!r} for {entry.workload} (model: "
@@ -202,9 +204,11 @@ def expand_models(entry: JobEntry, i: int, suite: Suite, suite_file: str | None,
                               file=suite_file, key=f"{where}.params.{unknown[0]}")
         n_cal = int(runtime.pop("calibration_samples", 32))
         n_val = int(runtime.pop("validation_samples", 20))
-        precisions = entry.precisions or default_precisions(model)
+        backend = entry.backend or ("onnxruntime-llm" if model.kind == "llm" else "onnxruntime")
+        rknn = backend == "rknn"
+        precisions = entry.precisions or (list(rknn_convert.PRECISIONS) if rknn else default_precisions(model))
         for j, precision in enumerate(precisions):
-            why = check_applicable(model, precision)
+            why = rknn_convert.check_applicable(model, precision) if rknn else check_applicable(model, precision)
             if why:
                 if suite_file == BYO_FLAGS:
                     raise ConfigError(why, key="--precision")
@@ -218,7 +222,6 @@ def expand_models(entry: JobEntry, i: int, suite: Suite, suite_file: str | None,
                 raise ConfigError(f"structured pruning does not apply to {model.name}: it has no prune groups "
                                   "(bring-your-own models support unstructured pruning only)",
                                   file=suite_file, key=f"{where}.pruning[{k}]")
-        backend = entry.backend or ("onnxruntime-llm" if model.kind == "llm" else "onnxruntime")
         workload = entry.workload if entry.workload != "byo" else f"byo:{_safe(model.name)}"
         npz_name = None
         if model.kind == "byo" and model.params.get("npz"):
@@ -230,6 +233,10 @@ def expand_models(entry: JobEntry, i: int, suite: Suite, suite_file: str | None,
                 if key in seen:
                     continue
                 seen.add(key)
+                if rknn:
+                    out.append(_rknn_job(entry, suite, model, combo, runtime, precision, pruning, workload, key,
+                                         cache_dir, deploy_dir, n_cal, n_val))
+                    continue
                 out.append(_job(entry, suite, model, combo, runtime, precision, pruning, backend, workload, key,
                                 cache_dir, deploy_dir, target_arch, n_cal, n_val, npz_name))
     return out
@@ -261,6 +268,39 @@ def _job(entry: JobEntry, suite: Suite, model: ModelArtifact, combo: dict[str, A
                    seed=entry.seed)
     return PlannedJob(spec=spec, work=_work(model, v), artifact_path=primary, meta=meta,
                       extra_artifacts=tuple(extra))
+
+
+def _rknn_job(entry: JobEntry, suite: Suite, model: ModelArtifact, combo: dict[str, Any], runtime: dict[str, Any],
+              precision: str, pruning: str, workload: str, key: str, cache_dir: Path, deploy_dir: Path,
+              n_cal: int, n_val: int) -> PlannedJob:
+    """A ``backend: rknn`` job: the ``.rknn`` converted on the controller is the artifact. Without rknn-toolkit2's
+    isolated interpreter the job is planned ``unsupported`` with the reason (nothing is converted or cached)."""
+    runtime = dict(runtime)
+    target = str(runtime.pop("target_platform", rknn_convert.DEFAULT_TARGET))
+    params = {**combo, **runtime}
+    timing = TimingPlan(**(entry.timing or suite.timing).model_dump())
+
+    def spec(artifact: str | None = None) -> JobSpec:
+        return JobSpec(job_key=key, workload=workload, backend="rknn", precision=precision, params=params,
+                       pruning=pruning, artifact=artifact, timing=timing, timeout_s=entry.timeout_s, seed=entry.seed)
+
+    python, _, missing = rknn_convert.find_python()
+    if python is None:
+        return PlannedJob(spec=spec(), work=Work(), precheck_status="unsupported",
+                          precheck_failure=missing or rknn_convert.MISSING_REASON,
+                          meta={"status": "unsupported", "reason": missing, "model": model.name,
+                                "model_kind": model.kind, "precision": precision, "pruning": pruning,
+                                "tool": "rknn-toolkit2", "target_arch": target})
+    v = rknn_convert.make_rknn_variant(model, precision, pruning, cache_dir, target, python, n_calibration=n_cal,
+                                       n_validation=n_val)
+    meta = variant_meta(model, v)
+    if v.status != "ok":
+        return PlannedJob(spec=spec(), work=_work(model, v), meta=meta,
+                          precheck_failure=v.reason or f"rknn {precision}/{pruning} variant failed")
+    params["inputs"] = v.extra["board_inputs"]
+    staged = _stage(v.path, f"{_safe(v.path.parent.name)}.rknn", deploy_dir)
+    return PlannedJob(spec=spec(staged.name), work=_work(model, v),
+                      artifact_path=staged, meta=meta)
 
 
 def byo_suite(model_path: str | Path, shapes: list[str], inputs: list[str], inputs_npz: str | None,

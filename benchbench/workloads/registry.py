@@ -55,6 +55,8 @@ class PlannedJob:
     #: set when the job must not be timed (its model variant failed generation or validation on the
     #: controller): the pipeline stores it as ``failed`` with this reason and never sends it to a board
     precheck_failure: str | None = None
+    #: the stored status of a precheck failure: ``unsupported`` when a controller-side tool is missing
+    precheck_status: str = "failed"
 
     def artifacts(self) -> list[Path]:
         """Every local file this job needs in the board's artifacts directory."""
