@@ -52,3 +52,16 @@ def env_differences(env_a: Mapping[str, Any], env_b: Mapping[str, Any]) -> list[
         if va != vb:
             out.append(f"{path}: {va} → {vb}")
     return out
+
+
+def differing_paths(envs: Mapping[str, Mapping[str, Any]]) -> list[tuple[str, dict[str, Any]]]:
+    """Across several environments (e.g. the boards of one run): every relevant path whose value is not
+    the same in all of them, as (path, name → value or ``(absent)``), sorted by path."""
+    flat = {name: flatten(env) for name, env in envs.items()}
+    paths = sorted({p for f in flat.values() for p in f if _relevant(p)})
+    out: list[tuple[str, dict[str, Any]]] = []
+    for path in paths:
+        values = {name: f.get(path, "(absent)") for name, f in flat.items()}
+        if len({repr(v) for v in values.values()}) > 1:
+            out.append((path, values))
+    return out

@@ -50,7 +50,7 @@ class ProgressEvents:
 
 def _local_target(cache: Path) -> BoardTarget:
     return BoardTarget(name="local", connect=LocalTransport, python=sys.executable,
-                       work_dir=str(cache / "boards" / "local"))
+                       work_dir=str(cache / "boards" / "local"), profile="generic-linux")
 
 
 def _fleet_targets(fleet_file: Path, selectors: str | None, accept_new_host_keys: bool,
@@ -68,7 +68,8 @@ def _fleet_targets(fleet_file: Path, selectors: str | None, accept_new_host_keys
         targets.append(BoardTarget(name=b.name, connect=functools.partial(opener, b), python=b.python,
                                    work_dir=b.work_dir, sampling_families=families,
                                    headline_channel=headline.channel if headline else None,
-                                   arch=profile.arch if profile else None))
+                                   arch=profile.arch if profile else None,
+                                   profile=profile.name if profile else None))
     return targets
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 from collections import defaultdict
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +16,8 @@ from markupsafe import Markup
 from ..errors import StoreError
 from ..results.records import JobRecord, RunData
 from . import figures
-from .model import build, fmt_bytes, fmt_seconds
+from .model import ReportModel, build, fmt_bytes, fmt_seconds
+from .views import build_views
 
 
 def environment(template_dir: Path | None = None) -> jinja2.Environment:
@@ -31,7 +33,8 @@ def environment(template_dir: Path | None = None) -> jinja2.Environment:
     return env
 
 
-def render_run(run: RunData, template_dir: Path | None = None) -> str:
+def render_run(run: RunData, template_dir: Path | None = None, profile_dirs: Sequence[Path] | None = None) -> str:
+    """``profile_dirs``: where the boards' device profiles are looked up (default: the packaged ones)."""
     model = build(run)
     groups: dict[str, list[JobRecord]] = defaultdict(list)
     for row in model.rows:
@@ -43,7 +46,21 @@ def render_run(run: RunData, template_dir: Path | None = None) -> str:
         if svg is not None:
             # matplotlib writes escaped XML text; the SVG is our own output, so mark it safe
             figs[title] = {"svg": Markup(svg), "jobs": jobs}
-    return environment(template_dir).get_template("report.html.j2").render(m=model, figures=figs)
+    return environment(template_dir).get_template("report.html.j2").render(
+        m=model, figures=figs, views=build_views(run, profile_dirs), shared_titles=_shared_titles(model))
+
+
+def _shared_titles(model: ReportModel) -> dict[str, str]:
+    """Tooltips that every row of a summary column shares (the same sensor, the same timed window): shown
+    once on the column header instead of on each of thousands of cells, which keeps large reports small."""
+    out: dict[str, str] = {}
+    if len(model.rows) < 2:
+        return out
+    for key, _ in model.columns:
+        titles = {r.cells[key].title for r in model.rows}
+        if len(titles) == 1 and None not in titles and not any(r.cells[key].unavailable for r in model.rows):
+            out[key] = titles.pop() or ""
+    return out
 
 
 def write_report(run: RunData, out: Path, template_dir: Path | None = None) -> Path:

@@ -6,6 +6,7 @@ Pages (every link relative, so the site works from ``file://`` and any static ho
     runs/<run>.html                    the run's self-contained report (``render.render_run``)
     history/<board>/<workload>.html    trend plots per metric with regression markers, a table beside each
     regressions.html                   every regression across the fleet, largest first
+    devices.html                       boards side by side per model × precision × pruning (latest values)
     site.css                           shared by the site pages
 
 Incremental: ``manifest.json`` records a content hash per page (and, for run pages, a key of what the
@@ -34,6 +35,7 @@ from ..analysis.history import DEFAULT_METRICS, Regression, Series, build_histor
 from ..errors import StoreError
 from ..results.records import RunInfo
 from ..results.store import Store
+from .devices import devices_view
 from .model import fmt_bytes, fmt_energy, fmt_seconds
 from .render import environment, render_run
 from .sitedata import history_entries
@@ -44,7 +46,7 @@ log = logging.getLogger(__name__)
 MANIFEST = "manifest.json"
 MAX_LINES = 8  # series per figure; more variants of one workload get further figures
 _TEMPLATES = ("report.html.j2", "report.css", "site_base.html.j2", "site_index.html.j2",
-              "site_history.html.j2", "site_regressions.html.j2", "site.css")
+              "site_history.html.j2", "site_regressions.html.j2", "site_devices.html.j2", "site.css")
 _METRIC_TITLES = {"latency.p50": "median latency", "energy_per_inference": "energy per inference",
                   "mem_peak": "peak memory (RSS)"}
 
@@ -279,6 +281,9 @@ def publish(store: Store, out_dir: Path, template_dir: Path | None = None, worke
         writer.write(hist_href[(board, workload)], page)
     writer.write("regressions.html", env.get_template("site_regressions.html.j2").render(
         root="", title="Regressions across the fleet", regressions=reg_rows))
+    writer.write("devices.html", env.get_template("site_devices.html.j2").render(
+        root="", title="Boards side by side",
+        groups=devices_view(entries, {r: f"runs/{slug(r)}.html" for r in runs})))
     starts: dict[str, int] = defaultdict(int)
     for r in regs:
         starts[r.run_id] += 1

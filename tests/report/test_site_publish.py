@@ -11,6 +11,7 @@ from click.testing import CliRunner
 from lab.storegen import matrix, store_run
 
 from benchbench.cli.main import main
+from benchbench.report.model import fmt_seconds
 from benchbench.report.site import slug
 from benchbench.results.store import Store
 
@@ -44,7 +45,8 @@ def test_pages_and_relative_links(site: tuple[Path, Path, dict[str, object]]) ->
     _, www, outcome = site
     pages = sorted(str(p.relative_to(www)) for p in www.rglob("*.html"))
     assert outcome["unchanged"] == [] and sorted(outcome["written"]) == sorted(pages + ["site.css"])  # type: ignore
-    assert pages == sorted(["index.html", "regressions.html", *[f"runs/n{i:02d}.html" for i in range(N_RUNS)],
+    assert pages == sorted(["index.html", "regressions.html", "devices.html",
+                            *[f"runs/n{i:02d}.html" for i in range(N_RUNS)],
                             "history/pi5/resnet18.html", f"history/{slug(ODD)}/resnet18.html"])
     for page in www.rglob("*.html"):
         html = page.read_text()
@@ -103,3 +105,22 @@ def test_second_publish_rewrites_nothing_and_a_new_run_touches_only_what_changed
     doc = json.loads(CliRunner().invoke(main, ["publish", "--out", str(copy), "--db", str(db2), "--json"]).stdout)
     assert doc["written"] == ["runs/n01.html"]
     assert "benchbench report" in (copy / "runs/n01.html").read_text()
+
+
+def test_devices_page_puts_boards_side_by_side(site: tuple[Path, Path, dict[str, object]]) -> None:
+    db, www, _ = site
+    page = (www / "devices.html").read_text()
+    assert page.count("<table") == 1 and "<svg" not in page  # one model: one table, no figure
+    head = re.search(r"<thead><tr><th>precision · pruning</th>(.*?)</tr></thead>", page).group(1)  # type: ignore
+    assert head == "<th>orin &lt;nano&gt; &amp; co</th><th>pi5</th>"  # boards sorted, escaped
+    rows = dict(re.findall(r"<tr><td>(fp32|int8)</td>(.*?)</tr>", page))
+    assert set(rows) == {"fp32", "int8"}
+    last = Store(db).load_run(f"n{N_RUNS - 1:02d}")
+    for precision, cells in rows.items():
+        links = re.findall(r'<td class="num( best)?"><a href="(runs/n\d\d\.html)" title="run n\d\d">([^<]+)</a>', cells)
+        assert [href for _, href, _ in links] == [f"runs/n{N_RUNS - 1:02d}.html"] * 2  # the latest run
+        want = {j.board: j.value("latency.p50") for j in last.jobs if j.precision == precision}
+        fastest = min(want, key=lambda b: want[b] or 0)
+        boards = [ODD, "pi5"]
+        assert [bool(best) for best, _, _ in links] == [b == fastest for b in boards]
+        assert [text for _, _, text in links] == [fmt_seconds(want[b]) for b in boards]
