@@ -7,7 +7,7 @@ from collections.abc import Callable
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 metadata = sa.MetaData()
 
@@ -69,11 +69,21 @@ metrics = sa.Table("metrics", metadata,
                    sa.Column("detail", sa.Text),
                    sa.Column("unavailable_reason", sa.Text))
 
+#: v2: one metric across all jobs (history, the published site) is read through this covering index
+#: instead of visiting every job's primary-key entry and then the table row
+ix_metrics_name = sa.Index("ix_metrics_name", metrics.c.name, metrics.c.job_id, metrics.c.value)
+
 raw = sa.Table("raw", metadata,
                sa.Column("job_id", sa.Integer, sa.ForeignKey("jobs.id"), primary_key=True),
                sa.Column("kind", sa.String(200), primary_key=True),
                sa.Column("encoding", sa.String(32), nullable=False),  # "json+zlib"
                sa.Column("data", sa.LargeBinary, nullable=False))
 
+
+
+def _v1_to_v2(conn: Connection) -> None:
+    ix_metrics_name.create(conn, checkfirst=True)
+
+
 #: version N → function migrating a database at version N to N+1
-MIGRATIONS: dict[int, Callable[[Connection], None]] = {}
+MIGRATIONS: dict[int, Callable[[Connection], None]] = {1: _v1_to_v2}
