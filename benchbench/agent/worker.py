@@ -33,6 +33,8 @@ def run_job(job: JobSpec, artifacts_dir: str) -> Dict[str, Any]:
     setup_status = memory.status_bytes()
     res.update(implementation=prepared.implementation, timed_window=prepared.timed_window, extra=prepared.extra,
                setup_s=(time.monotonic_ns() - t0) / 1e9)
+    if prepared.run_self is not None:
+        return _self_timed(res, prepared)
     can_reset = memory.reset_peak()
     try:
         timing = measure(prepared.fn, job.timing)
@@ -55,6 +57,22 @@ def run_job(job: JobSpec, artifacts_dir: str) -> Dict[str, Any]:
         "peak_rss_bytes": max(v for v in (setup_status.get("VmHWM"), after.get("VmHWM"), 0) if v is not None)
         or None,
     }
+    return res
+
+
+def _self_timed(res: Dict[str, Any], prepared: Any) -> Dict[str, Any]:
+    """A backend with its own timer (pytest-benchmark in a child process): its timing, memory and extra."""
+    try:
+        timing, mem, extra = prepared.run_self()
+    except WorkloadFailed as exc:
+        res.update(status="failed", reason=str(exc))
+        return res
+    finally:
+        if prepared.teardown:
+            prepared.teardown()
+    res["timing"] = asdict(timing)
+    res["memory"] = mem
+    res["extra"] = dict(res.get("extra") or {}, **extra)
     return res
 
 

@@ -104,7 +104,11 @@ def expand(suite: Suite, suite_file: str, cache_dir: Path, target_arch: str | No
     jobs: list[PlannedJob] = []
     seen: set[str] = set()
     for i, entry in enumerate(suite.jobs):
-        if model_jobs.is_model_workload(entry.workload):
+        if entry.workload == "pytest-benchmark":
+            from .pytest_jobs import expand_pytest
+
+            jobs.extend(expand_pytest(entry, i, suite, suite_file, cache_dir, seen))
+        elif model_jobs.is_model_workload(entry.workload):
             jobs.extend(model_jobs.expand_models(entry, i, suite, suite_file, cache_dir, seen,
                                                  target_arch or model_jobs.local_arch()))
         else:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import importlib
 from dataclasses import dataclass, field
-from typing import Any, Callable, Dict, Optional
+from typing import Any, Callable, Dict, Optional, Tuple
 
 from ..protocol import JobSpec
 
@@ -16,6 +16,7 @@ BACKENDS: Dict[str, str] = {
     "onnxruntime-llm": ".ort_llm",
     "rknn": ".rknn",
     "litert": ".litert",
+    "pytest-benchmark": ".pytest_bench",
 }
 
 
@@ -35,6 +36,9 @@ class Prepared:
     timed_window: str
     extra: Dict[str, Any] = field(default_factory=dict)
     teardown: Optional[Callable[[], None]] = None
+    #: a backend that times itself (pytest-benchmark) returns (TimingResult, memory dict, extra) from this
+    #: instead of having ``fn`` timed by the engine; the worker stores them as its own
+    run_self: Optional[Callable[[], Tuple[Any, Dict[str, Any], Dict[str, Any]]]] = None
 
 
 def prepare(job: JobSpec, artifacts_dir: str) -> Prepared:

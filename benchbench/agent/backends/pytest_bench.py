@@ -1,0 +1,108 @@
+"""pytest-benchmark backend: runs ONE benchmark of a deployed pytest-benchmark test file on the board.
+
+The host expands a suite entry into one job per benchmark test (``params.select`` = the node id after
+``::``, e.g. ``test_sorted[10]``); the artifact is the test file. The board's own Python runs
+``python -m pytest FILE::SELECT --benchmark-json=OUT -q -p no:cacheprovider`` (no ini file is read, so a
+project's addopts cannot change it) and pytest-benchmark's raw per-round times become the job's timing
+values. The timed window is pytest-benchmark's own timer around the test's ``benchmark()`` target; the
+job's rounds window (used for power/energy) spans the whole pytest process, so energy per call is an upper
+bound. Without pytest and pytest-benchmark importable the job is ``unsupported``.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from typing import Any, Dict, List, Tuple
+
+from ..protocol import JobSpec
+from ..timing import Round, TimerInfo, TimingResult, characterise_timer
+from . import Prepared, Unsupported, WorkloadFailed
+
+TIMED_WINDOW = "pytest-benchmark's own timer around the test's benchmark() target"
+
+
+def _argv(job: JobSpec, path: str, select: str, out_json: str) -> List[str]:
+    plan = job.timing
+    argv = [sys.executable, "-m", "pytest", "%s::%s" % (path, select), "--benchmark-json=%s" % out_json,
+            "-q", "-p", "no:cacheprovider", "-c", os.devnull, "--rootdir", os.path.dirname(path),
+            "--benchmark-min-rounds=%d" % max(1, plan.rounds * plan.values_per_round),
+            "--benchmark-max-time=%s" % plan.max_timed_s, "--benchmark-min-time=%s" % plan.min_value_s]
+    if plan.disable_gc:
+        argv.append("--benchmark-disable-gc")
+    return argv
+
+
+def _last_line(text: str) -> str:
+    lines = [ln for ln in text.strip().splitlines() if ln.strip()]
+    return lines[-1][:300] if lines else "no output"
+
+
+def _run(job: JobSpec, path: str, select: str) -> Tuple[TimingResult, Dict[str, Any], Dict[str, Any]]:
+    timeout_s = max(5.0, 0.9 * job.timeout_s)
+    with tempfile.TemporaryDirectory(prefix="bb-pytest-") as tmp:
+        out_json = os.path.join(tmp, "benchmark.json")
+        argv = _argv(job, path, select, out_json)
+        t_start = time.monotonic_ns()
+        try:
+            proc = subprocess.run(argv, cwd=tmp, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                  text=True, timeout=timeout_s, check=False)
+        except subprocess.TimeoutExpired:
+            raise WorkloadFailed("pytest did not finish within %.0f s" % timeout_s) from None
+        t_end = time.monotonic_ns()
+        if proc.returncode != 0:
+            raise WorkloadFailed("pytest exited with %d: %s" % (proc.returncode, _last_line(proc.stdout)))
+        try:
+            with open(out_json) as fh:
+                doc = json.load(fh)
+        except (OSError, ValueError) as exc:
+            raise WorkloadFailed("pytest wrote no readable --benchmark-json (%s)" % exc) from None
+    benches = doc.get("benchmarks") or []
+    if len(benches) != 1:
+        raise WorkloadFailed("expected one benchmark from %s, pytest-benchmark reported %d (does the test use "
+                             "the benchmark fixture?)" % (select, len(benches)))
+    bench = benches[0]
+    stats = dict(bench.get("stats") or {})
+    data = [float(v) for v in stats.pop("data", None) or []]
+    if not data:
+        raise WorkloadFailed("pytest-benchmark reported no raw timings for %s" % select)
+    options = bench.get("options") or {}
+    timer = characterise_timer()  # pytest-benchmark's default timer is time.perf_counter: the same clock
+    timer = TimerInfo(resolution_ns=timer.resolution_ns, call_cost_ns=timer.call_cost_ns,
+                      clock="pytest-benchmark timer %s" % options.get("timer", "?"))
+    warnings = [("power/energy windows span the whole pytest process (start-up, collection, calibration, "
+                 "warm-up): energy per call is an upper bound")]
+    timing = TimingResult(timer=timer, warmup_iters=0, warmup_s=0.0, number=int(stats.get("iterations") or 1),
+                          calibration=[], rounds=[Round(t_start_ns=t_start, t_end_ns=t_end, values_s=data)],
+                          warnings=warnings)
+    peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss * 1024  # kB on Linux
+    memory = {"method": "ru_maxrss of the pytest child process (RUSAGE_CHILDREN)", "peak_rss_bytes": peak or None}
+    extra = {"benchmark": {"name": bench.get("name"), "fullname": bench.get("fullname"),
+                           "params": bench.get("params"), "group": bench.get("group"),
+                           "extra_info": bench.get("extra_info") or {}, "options": options, "stats": stats},
+             "pytest_benchmark": (doc.get("version") or "?"), "argv": argv[1:],
+             "pytest_wall_s": (t_end - t_start) / 1e9}
+    return timing, memory, extra
+
+
+def prepare(job: JobSpec, artifacts_dir: str) -> Prepared:
+    missing = [m for m in ("pytest", "pytest_benchmark") if importlib.util.find_spec(m) is None]
+    if missing:
+        raise Unsupported("%s not installed for this board's Python (%s): pip install pytest-benchmark"
+                          % (" and ".join(missing), sys.executable))
+    if not job.artifact or not job.artifact.endswith(".py"):
+        raise WorkloadFailed("the pytest-benchmark backend needs a .py test file artifact, got %r" % job.artifact)
+    select = str(job.params.get("select") or "")
+    if not select:
+        raise WorkloadFailed("the pytest-benchmark backend needs params.select (the test's name)")
+    path = os.path.abspath(os.path.join(artifacts_dir, job.artifact))
+    if not os.path.isfile(path):
+        raise WorkloadFailed("test file %s is missing from the artifacts directory" % job.artifact)
+    return Prepared(fn=lambda: None, implementation="pytest-benchmark %s::%s" % (job.artifact, select),
+                    timed_window=TIMED_WINDOW, run_self=lambda: _run(job, path, select))
