@@ -29,8 +29,3 @@ def tiny_llm(cache_dir: Path) -> ModelArtifact:
 @pytest.fixture(scope="session")
 def llm_params() -> dict[str, int]:
     return dict(TINY_LLM)
-
-
-def pytest_configure(config: pytest.Config) -> None:
-    # also listed in pyproject.toml's markers; registered here too so this directory runs under --strict-markers
-    config.addinivalue_line("markers", "rknn: runs rknn-toolkit2 from $BENCHBENCH_RKNN_PYTHON (scripts/setup-rknn-venv.sh)")
