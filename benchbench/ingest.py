@@ -37,7 +37,9 @@ def job_record(run_id: str, board: str, payload: dict[str, Any], planned: Planne
     return JobRecord(
         run_id=run_id, board=board, job_key=result["job_key"], workload=spec.get("workload", "?"),
         backend=spec.get("backend", "?"), precision=spec.get("precision", "?"),
-        pruning=spec.get("pruning", "none"), params=spec.get("params", {}), status=result["status"],
+        # the planned params: a board's provider preference (sent to the agent only) must not split one job
+        pruning=spec.get("pruning", "none"), params=planned.spec.params if planned else spec.get("params", {}),
+        status=result["status"],
         reason=result.get("reason"), stderr_tail=result.get("stderr_tail"),
         implementation=result.get("implementation"), timed_window=result.get("timed_window"),
         started_at=result.get("started_at_unix"), duration_s=result.get("duration_s"), work=work,

@@ -32,6 +32,7 @@ from .errors import AgentError, BenchbenchError, DeployError, TransportError
 from .ingest import failed_record, job_record
 from .results.store import Store
 from .transport.base import Transport
+from .workloads.providers import with_board_providers
 from .workloads.registry import PlannedJob
 
 log = logging.getLogger(__name__)
@@ -60,6 +61,8 @@ class BoardTarget:
     headline_channel: str | None = None
     #: the device profile's name, stored in the board snapshot (key ``profile``): reports look up its roofline peaks
     profile: str | None = None
+    #: the device profile's ONNX Runtime providers in preference order, put into its ORT jobs' params
+    providers: tuple[str, ...] | None = None
 
 
 @dataclass
@@ -187,7 +190,9 @@ class Run:
             jobs = [j for j in jobs if (t.name, j.spec.job_key) not in stored]
             if not jobs:
                 return
-        req = RunRequest(run_id=self.run_id, board=t.name, jobs=[j.spec for j in jobs],
+        # the board's provider preference goes to the agent only; keys and stored params stay the suite's
+        specs = [with_board_providers(j.spec, t.providers) for j in jobs]
+        req = RunRequest(run_id=self.run_id, board=t.name, jobs=specs,
                          sampling=SamplingPlan(interval_s=self.suite.sampling.interval_s,
                                                families=list(self.suite.sampling.families or t.sampling_families),
                                                root=t.sampling_root,

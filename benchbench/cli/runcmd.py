@@ -69,7 +69,9 @@ def _fleet_targets(fleet_file: Path, selectors: str | None, accept_new_host_keys
                                    work_dir=b.work_dir, sampling_families=families,
                                    headline_channel=headline.channel if headline else None,
                                    arch=profile.arch if profile else None,
-                                   profile=profile.name if profile else None))
+                                   profile=profile.name if profile else None,
+                                   # ORT execution providers, in the profile's order of preference
+                                   providers=profile.execution_providers if profile else None))
     return targets
 
 

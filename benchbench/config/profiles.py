@@ -109,6 +109,9 @@ class DeviceProfile(_Model):
     sampling_interval_s: float = Field(default=0.02, gt=0, le=10)
     #: CPU architecture (``platform.machine()`` spelling); picks e.g. the int8 flavour (S8S8 on ARM). None: any.
     arch: str | None = Field(default=None, pattern=r"^[A-Za-z0-9_]+$")
+    #: ONNX Runtime execution providers in order of preference (the agent uses the available ones in this
+    #: order and records a CPU fallback). None: the agent's default, CPU only.
+    execution_providers: tuple[str, ...] | None = Field(default=None, min_length=1)
 
     @field_validator("samplers")
     @classmethod
@@ -116,6 +119,16 @@ class DeviceProfile(_Model):
         for fam in v:
             if fam.partition("@")[0] not in SAMPLER_FAMILIES:
                 raise ValueError("unknown sampler family %r (known: %s)" % (fam, ", ".join(sorted(SAMPLER_FAMILIES))))
+        return v
+
+    @field_validator("execution_providers")
+    @classmethod
+    def _providers(cls, v: tuple[str, ...] | None) -> tuple[str, ...] | None:
+        for p in v or ():
+            if not re.match(r"^[A-Za-z0-9]+ExecutionProvider$", p):
+                raise ValueError(f"{p!r} is not an ONNX Runtime provider name (e.g. CUDAExecutionProvider)")
+        if v is not None and len(set(v)) != len(v):
+            raise ValueError("execution_providers lists a provider twice")
         return v
 
     @model_validator(mode="after")
