@@ -57,6 +57,8 @@ def run_job(job: JobSpec, artifacts_dir: str) -> Dict[str, Any]:
         "peak_rss_bytes": max(v for v in (setup_status.get("VmHWM"), after.get("VmHWM"), 0) if v is not None)
         or None,
     }
+    if prepared.after_timing is not None:
+        res["extra"] = dict(res.get("extra") or {}, **prepared.after_timing())
     return res
 
 

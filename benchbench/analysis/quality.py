@@ -43,6 +43,9 @@ class JobQualityInput:
     sampling_overhead_pct: float | None = None
     precision: str | None = None
     execution_provider: str | None = None
+    #: the ORT providers asked for (board profile or suite) and those the session ran on
+    providers_requested: Sequence[str] = ()
+    providers_used: Sequence[str] = ()
 
 
 def _w(code: str, message: str, remedy: str, severity: str = "warning") -> Warning_:
@@ -101,7 +104,19 @@ def check_job(q: JobQualityInput) -> tuple[Warning_, ...]:
         out.append(_w("fp16-on-cpu", "fp16 model on the CPU execution provider: most CPU kernels upcast to fp32, "
                       "so this measures the casts, not fp16 arithmetic", "compare fp16 on a GPU/NPU provider, or "
                       "use int8 for CPU", "info"))
+    out.extend(_fallback(q))
     return tuple(out)
+
+
+def _fallback(q: JobQualityInput) -> list[Warning_]:
+    """An accelerator was asked for but the job ran on the CPU: the number describes the CPU, not the board's
+    accelerator."""
+    wanted = [p for p in q.providers_requested if not p.startswith("CPU")]
+    if not wanted or not q.providers_used or any(not p.startswith("CPU") for p in q.providers_used):
+        return []
+    return [_w("accelerator-fallback", f"asked for {', '.join(wanted)} but ran on {', '.join(q.providers_used)}: "
+               "this measures the CPU, not the board's accelerator", "install an onnxruntime build with that "
+               "execution provider on the board (e.g. onnxruntime-gpu / the vendor's wheel) and its libraries")]
 
 
 def _drift(rounds: Sequence[np.ndarray]) -> list[Warning_]:

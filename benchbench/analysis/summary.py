@@ -197,4 +197,6 @@ def _quality(result: dict[str, Any], values: list[float], precision: str | None,
         power_sample_rate_hz=sensors.get("sample_rate_hz") if power else None,
         power_samples_in_windows=min(c.get("n_in_windows", 0) for c in power) if power else None,
         throttle_events=len(throttle.get("evidence", [])) if throttle.get("throttled") else 0,
-        precision=precision, execution_provider=providers[0] if providers else None))
+        precision=precision, execution_provider=providers[0] if providers else None,
+        providers_requested=tuple((result.get("extra") or {}).get("providers_requested") or ()),
+        providers_used=tuple(providers)))

@@ -39,6 +39,9 @@ class Prepared:
     #: a backend that times itself (pytest-benchmark) returns (TimingResult, memory dict, extra) from this
     #: instead of having ``fn`` timed by the engine; the worker stores them as its own
     run_self: Optional[Callable[[], Tuple[Any, Dict[str, Any], Dict[str, Any]]]] = None
+    #: diagnostics that must not perturb the measurement (ORT's per-node profiling): called after timing and
+    #: the memory readings; its dict is merged into ``extra``
+    after_timing: Optional[Callable[[], Dict[str, Any]]] = None
 
 
 def prepare(job: JobSpec, artifacts_dir: str) -> Prepared:

@@ -11,7 +11,7 @@ import os
 from typing import Any, Dict, List
 
 from ..protocol import JobSpec
-from . import Prepared, Unsupported, WorkloadFailed
+from . import Prepared, Unsupported, WorkloadFailed, ort_providers
 
 _NP_TYPES = {
     "tensor(float)": "float32", "tensor(float16)": "float16", "tensor(double)": "float64",
@@ -81,22 +81,22 @@ def prepare(job: JobSpec, artifacts_dir: str) -> Prepared:
     if not job.artifact:
         raise WorkloadFailed("onnxruntime job without a model artifact")
     path = os.path.join(artifacts_dir, job.artifact)
-    providers_wanted: List[str] = list(job.params.get("providers") or ["CPUExecutionProvider"])
-    available = ort.get_available_providers()
-    missing = [p for p in providers_wanted if p not in available]
-    if missing:
-        raise Unsupported("execution provider(s) %s not available (have: %s)" % (", ".join(missing),
-                                                                              ", ".join(available)))
-    so = ort.SessionOptions()
+    providers, pinfo = ort_providers.select(ort, job)
     threads = int(job.params.get("intra_op_threads", 0))
-    so.intra_op_num_threads = threads
     spinning = "1" if job.params.get("allow_spinning", True) else "0"
-    so.add_session_config_entry("session.intra_op.allow_spinning", spinning)
-    so.log_severity_level = 3
+
+    def options() -> Any:
+        so = ort.SessionOptions()
+        so.intra_op_num_threads = threads
+        so.add_session_config_entry("session.intra_op.allow_spinning", spinning)
+        so.log_severity_level = 3
+        return so
+
     try:
-        sess = ort.InferenceSession(path, sess_options=so, providers=providers_wanted)
+        sess = ort.InferenceSession(path, sess_options=options(), providers=providers)
     except Exception as exc:  # ORT raises its own untyped Fail/InvalidGraph errors: surface the message
         raise WorkloadFailed("onnxruntime could not load %s: %s" % (job.artifact, exc)) from None
+    ort_providers.record_used(sess, pinfo, job)
     feeds = make_feeds(sess, job, np, artifacts_dir)
     try:
         sess.run(None, feeds)
@@ -104,14 +104,13 @@ def prepare(job: JobSpec, artifacts_dir: str) -> Prepared:
         raise WorkloadFailed("the model rejected the generated inputs: %s (supply real inputs or values)"
                              % str(exc).splitlines()[0]) from None
     out_names = [o.name for o in sess.get_outputs()]
-    extra = {
+    extra = dict(pinfo, **{
         "onnxruntime": ort.__version__,
-        "providers_available": available,
-        "providers_used": sess.get_providers(),
         "intra_op_num_threads": threads or "default (one per physical core)",
         "allow_spinning": spinning == "1",
         "inputs": {k: [list(v.shape), str(v.dtype)] for k, v in feeds.items()},
-    }
+    })
     return Prepared(fn=lambda: sess.run(out_names, feeds), extra=extra,
                     implementation="onnxruntime %s %s" % (ort.__version__, "+".join(sess.get_providers())),
-                    timed_window="session.run incl. input binding and output copy to numpy (Python API)")
+                    timed_window="session.run incl. input binding and output copy to numpy (Python API)",
+                    after_timing=lambda: ort_providers.node_placement(ort, path, options, providers, feeds))

@@ -24,21 +24,21 @@ import time
 from typing import Any, Dict, List
 
 from ..protocol import JobSpec
-from . import Prepared, Unsupported, WorkloadFailed
+from . import Prepared, Unsupported, WorkloadFailed, ort_providers
 
 
-def _session(ort: Any, path: str, job: JobSpec) -> Any:
+def _options(ort: Any, job: JobSpec) -> Any:
     so = ort.SessionOptions()
     so.intra_op_num_threads = int(job.params.get("intra_op_threads", 0))
     so.add_session_config_entry("session.intra_op.allow_spinning",
                                 "1" if job.params.get("allow_spinning", False) else "0")
     so.log_severity_level = 3
-    providers = list(job.params.get("providers") or ["CPUExecutionProvider"])
-    missing = [p for p in providers if p not in ort.get_available_providers()]
-    if missing:
-        raise Unsupported("execution provider(s) %s not available" % ", ".join(missing))
+    return so
+
+
+def _session(ort: Any, path: str, job: JobSpec, providers: List[str]) -> Any:
     try:
-        return ort.InferenceSession(path, sess_options=so, providers=providers)
+        return ort.InferenceSession(path, sess_options=_options(ort, job), providers=providers)
     except Exception as exc:  # ORT's untyped load errors
         raise WorkloadFailed("onnxruntime could not load %s: %s" % (os.path.basename(path), exc)) from None
 
@@ -67,8 +67,11 @@ def prepare(job: JobSpec, artifacts_dir: str) -> Prepared:
         raise Unsupported("onnxruntime is not installed for this board's Python: %s" % exc) from None
     if not job.artifact or not job.params.get("decode_artifact"):
         raise WorkloadFailed("onnxruntime-llm needs artifact (prefill) and params.decode_artifact (decode)")
-    pre = _session(ort, os.path.join(artifacts_dir, job.artifact), job)
-    dec = _session(ort, os.path.join(artifacts_dir, job.params["decode_artifact"]), job)
+    providers, pinfo = ort_providers.select(ort, job)
+    dec_path = os.path.join(artifacts_dir, job.params["decode_artifact"])
+    pre = _session(ort, os.path.join(artifacts_dir, job.artifact), job, providers)
+    dec = _session(ort, dec_path, job, providers)
+    ort_providers.record_used(dec, pinfo, job)  # the timed graph's providers
     llm = _layout(pre)
     seq_len, max_len, vocab = int(llm["seq_len"]), int(llm["max_len"]), int(llm["vocab"])
     new_tokens = int(job.params.get("new_tokens", 32))
@@ -105,8 +108,8 @@ def prepare(job: JobSpec, artifacts_dir: str) -> Prepared:
     steps = max(new_tokens - 1, 1)
     ttft = [r["ttft_s"] for r in runs]
     decode_step = [r["decode_s"] / steps for r in runs]
-    extra = {
-        "onnxruntime": ort.__version__, "providers_used": pre.get_providers(),
+    extra = dict(pinfo, **{
+        "onnxruntime": ort.__version__, "prefill_providers_used": pre.get_providers(),
         "prompt_tokens": seq_len, "new_tokens": new_tokens, "generations": len(runs),
         "ttft_s": _median(ttft), "ttft_values_s": ttft,
         "prefill_tok_per_s": seq_len / _median(ttft),
@@ -117,7 +120,7 @@ def prepare(job: JobSpec, artifacts_dir: str) -> Prepared:
         "decode_window": "per step: decode session.run fed the previous cache outputs + argmax; "
                          "%d steps averaged (the first token comes from prefill)" % steps,
         "allow_spinning": bool(job.params.get("allow_spinning", False)),
-    }
+    })
     outs = pre.run(pre_out, {"input_ids": prompt})
     step_feed = {n.replace("present_", "past_", 1): v for n, v in zip(pre_out[1:], outs[1:])}
     step_feed["input_ids"] = np.array([[int(outs[0][0, -1].argmax())]], dtype=np.int64)
@@ -125,5 +128,7 @@ def prepare(job: JobSpec, artifacts_dir: str) -> Prepared:
     return Prepared(fn=lambda: dec.run(dec_out, step_feed), extra=extra,
                     implementation="onnxruntime %s %s decoder prefill+decode (static KV cache %d)"
                                    % (ort.__version__, "+".join(dec.get_providers()), max_len),
+                    after_timing=lambda: ort_providers.node_placement(ort, dec_path, lambda: _options(ort, job),
+                                                                      providers, step_feed),
                     timed_window="one decode step (decode session.run incl. feeding the %d-position cache and "
                                  "copying its outputs) at position %d; cache not advanced" % (max_len, seq_len))
