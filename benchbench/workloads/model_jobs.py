@@ -26,7 +26,7 @@ from typing import Any
 from ..agent.protocol import JobSpec, TimingPlan
 from ..config.suite import JobEntry, Suite, sweep
 from ..errors import ConfigError
-from . import byo, rknn_convert
+from . import byo, rknn_convert, tflite_jobs
 from .artifacts import ModelArtifact, VariantArtifact
 from .models import REFERENCE_MODELS, build_reference, split_params
 from .pruning import parse_spec
@@ -186,6 +186,8 @@ def expand_models(entry: JobEntry, i: int, suite: Suite, suite_file: str | None,
     ``target_arch`` picks the int8 flavour (U8S8 on x86, S8S8 on ARM/NPU); the fleet path passes each
     board's architecture, the local run passes ``local_arch()``.
     """
+    if tflite_jobs.is_tflite_entry(entry):  # a .tflite runs as-is on the litert backend: no ONNX variants
+        return tflite_jobs.expand_tflite(entry, i, suite, suite_file, cache_dir, seen)
     where = f"jobs[{i}]"
     cache_dir = cache_dir.resolve()  # the quantization tools run from a scratch directory
     fixed: dict[str, Any] = {k: entry.params[k] for k in ("shapes", "inputs") if k in entry.params}

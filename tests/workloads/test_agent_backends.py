@@ -1,9 +1,11 @@
 from __future__ import annotations
 
 import shutil
+import sys
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from benchbench.agent.protocol import JobSpec, TimingPlan
 from benchbench.agent.worker import run_job
@@ -58,7 +60,10 @@ def test_ort_backend_fixed_and_npz_inputs(tmp_path: Path) -> None:
     assert res["extra"]["inputs"]["sr"] == [[], "int64"]
 
 
-def test_missing_runtimes_are_unsupported(tmp_path: Path) -> None:
+def test_missing_runtimes_are_unsupported(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # ai-edge-litert may be installed here: hide it the way a board without it looks (the import fails)
+    monkeypatch.setitem(sys.modules, "ai_edge_litert", None)
+    monkeypatch.setitem(sys.modules, "ai_edge_litert.interpreter", None)
     rk = run_job(_job("rknn", "m.rknn", inputs=[{"shape": [1, 224, 224, 3], "dtype": "uint8"}]), str(tmp_path))
     assert rk["status"] == "unsupported" and "rknn-toolkit-lite2" in rk["reason"]
     lt = run_job(_job("litert", "m.tflite"), str(tmp_path))

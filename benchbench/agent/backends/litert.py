@@ -14,6 +14,14 @@ from ..protocol import JobSpec
 from . import Prepared, Unsupported, WorkloadFailed
 
 
+def _version() -> str:
+    try:
+        from importlib.metadata import version
+        return version("ai-edge-litert")
+    except ImportError:  # PackageNotFoundError (a vendored copy without metadata): version unknown
+        return "unknown"
+
+
 def prepare(job: JobSpec, artifacts_dir: str) -> Prepared:
     try:
         import numpy as np
@@ -51,6 +59,10 @@ def prepare(job: JobSpec, artifacts_dir: str) -> Prepared:
         interp.invoke()
     except RuntimeError as exc:
         raise WorkloadFailed("LiteRT invoke failed: %s" % str(exc).splitlines()[0]) from None
-    return Prepared(fn=interp.invoke, extra={"num_threads": threads or "default"},
-                    implementation="ai-edge-litert Interpreter",
+    version = _version()
+    extra = {"ai_edge_litert": version, "num_threads": threads or "default",
+             "inputs": {d["name"]: [[int(x) for x in d["shape"]], np.dtype(d["dtype"]).name]
+                        for d in interp.get_input_details()}}
+    return Prepared(fn=interp.invoke, extra=extra,
+                    implementation="ai-edge-litert %s Interpreter (%s threads)" % (version, threads or "default"),
                     timed_window="Interpreter.invoke() only; inputs set once before timing, outputs not read")
