@@ -9,7 +9,8 @@ versions, optimized-op histogram, pruning info) ride along in ``PlannedJob.meta`
 BYO entry params: ``model: PATH`` (relative to the suite file), ``shapes`` (``NAME=1x3x224x224`` strings or
 ``{NAME: [1, 3, 224, 224]}``), ``inputs`` (``NAME=VALUE`` strings or ``{NAME: VALUE}``), ``inputs_npz: PATH``.
 Controller-side params for any model: ``calibration_samples`` and ``validation_samples``. Everything else
-(``intra_op_threads``, ``providers``, ``allow_spinning``, ``new_tokens``, ``generations``) goes to the agent.
+(``intra_op_threads``, ``providers``, ``require_providers``, ``allow_spinning``, ``new_tokens``, ``generations``)
+goes to the agent.
 """
 
 from __future__ import annotations
@@ -42,7 +43,7 @@ _FLAG_FOR_KEY = {"model": "--model", "shape": "--shape", "input": "--input", "in
 _BYO_KEYS = ("model", "shapes", "inputs", "inputs_npz")
 _CONTROLLER_KEYS = ("calibration_samples", "validation_samples")
 #: params the agent's ONNX Runtime backends read (onnxruntime-llm also the generation settings)
-_RUNTIME_KEYS = ("intra_op_threads", "allow_spinning", "providers")
+_RUNTIME_KEYS = ("intra_op_threads", "allow_spinning", "providers", "require_providers")
 _LLM_RUNTIME_KEYS = ("new_tokens", "generations")
 #: params of ``backend: rknn`` entries: the conversion target (controller) and the NPU core mask (board)
 _RKNN_KEYS = ("target_platform", "core_mask")

@@ -182,3 +182,18 @@ def test_pipeline_sends_the_board_preference_and_stores_the_suite_params(tmp_pat
     assert conv.details["extra"]["node_placement"][CPU]["Conv"] == 1
     assert "accelerator-fallback" in {w.code for w in conv.warnings}
     assert "providers_requested" not in triad.details["extra"]
+
+
+def test_model_entry_may_require_providers_and_keeps_its_own_list(tiny_cnn: ModelArtifact, cache_dir: Path,
+                                                                   tmp_path: Path) -> None:
+    (tmp_path / "m.yaml").write_text(
+        "name: m\njobs:\n  - workload: mobilenetv2\n    precisions: [fp32]\n"
+        "    params: {width: 0.35, resolution: 64, num_classes: 100, calibration_samples: 4, validation_samples: 2,"
+        " providers: [CUDAExecutionProvider], require_providers: true}\n")
+    job, = expand(load_suite(tmp_path / "m.yaml"), str(tmp_path / "m.yaml"), cache_dir)
+    sent = with_board_providers(job.spec, tuple(GPU_PREF))
+    assert sent.params["providers"] == ["CUDAExecutionProvider"] and sent.params["require_providers"] is True
+    assert job.artifact_path is not None
+    shutil.copyfile(job.artifact_path, tmp_path / job.artifact_path.name)
+    res = run_job(sent, str(tmp_path))
+    assert res["status"] == "unsupported" and "CUDAExecutionProvider required by the suite" in res["reason"]
