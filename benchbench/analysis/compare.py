@@ -141,8 +141,9 @@ def _bootstrap_quantile(a: np.ndarray, b: np.ndarray, q: float, alpha: float, se
 
 
 def compare_metric(key: JobKey, mdef: MetricDef, a: JobSample, b: JobSample, *, alpha: float,
-                   min_change: float, seed: int = 0) -> MetricChange | None:
-    """One row; None when the metric is missing on either side."""
+                   min_change: float, seed: int = 0, mwu_p: float | None = None) -> MetricChange | None:
+    """One row; None when the metric is missing on either side. ``mwu_p``: the Mann–Whitney p-value of
+    the two jobs' raw values when already known (it is the same for every centre statistic)."""
     xa, xb = a.latency_s, b.latency_s
     have_raw = (mdef.sample_stat is not None and xa is not None and xb is not None
                 and xa.size >= _MIN_VALUES and xb.size >= _MIN_VALUES)
@@ -161,7 +162,7 @@ def compare_metric(key: JobKey, mdef: MetricDef, a: JobSample, b: JobSample, *, 
         assert xa is not None and xb is not None
         if mdef.sample_stat in ("p50", "mean", "throughput"):
             test = "mannwhitneyu"
-            p = float(sps.mannwhitneyu(xa, xb, alternative="two-sided").pvalue)
+            p = mwu_p if mwu_p is not None else float(sps.mannwhitneyu(xa, xb, alternative="two-sided").pvalue)
             sig = p < alpha
         else:
             test = "bootstrap"
@@ -189,6 +190,27 @@ def _index(jobs: Iterable[JobSample], side: str, warnings: list[str]) -> dict[Jo
     return out
 
 
+_CENTRE = ("p50", "mean", "throughput")
+
+
+def _mwu_pvalues(pairs: dict[JobKey, tuple[JobSample, JobSample]]) -> dict[JobKey, float]:
+    """Two-sided Mann–Whitney p-values of every pair with enough raw values, one scipy call per group of
+    pairs with the same sample sizes (row-wise along axis 1: the same values as one call per pair, a
+    thousand times fewer calls for a lab-sized run)."""
+    groups: dict[tuple[int, int], list[JobKey]] = {}
+    for key, (a, b) in pairs.items():
+        if a.latency_s is not None and b.latency_s is not None \
+                and a.latency_s.size >= _MIN_VALUES and b.latency_s.size >= _MIN_VALUES:
+            groups.setdefault((a.latency_s.size, b.latency_s.size), []).append(key)
+    out: dict[JobKey, float] = {}
+    for keys in groups.values():
+        xa = np.stack([pairs[k][0].latency_s for k in keys])  # type: ignore[misc]
+        xb = np.stack([pairs[k][1].latency_s for k in keys])  # type: ignore[misc]
+        ps = np.atleast_1d(sps.mannwhitneyu(xa, xb, alternative="two-sided", axis=1).pvalue)
+        out.update(zip(keys, map(float, ps)))
+    return out
+
+
 def _verdict(gate: Gate, key: JobKey, row: MetricChange | None) -> GateVerdict:
     if row is None:
         return GateVerdict(gate.text, key, None, False, f"{gate.metric} missing in A or B: not evaluated")
@@ -201,20 +223,27 @@ def _verdict(gate: Gate, key: JobKey, row: MetricChange | None) -> GateVerdict:
 
 
 def compare_runs(jobs_a: Sequence[JobSample], jobs_b: Sequence[JobSample], gates: Sequence[Gate] = (), *,
-                 alpha: float = 0.01, min_change: float = 0.05, seed: int = 0) -> CompareResult:
-    """Compare run A (baseline) with run B (candidate). Pure; deterministic for a given seed."""
+                 alpha: float = 0.01, min_change: float = 0.05, seed: int = 0,
+                 metrics: Sequence[str] | None = None) -> CompareResult:
+    """Compare run A (baseline) with run B (candidate). Pure; deterministic for a given seed.
+
+    ``metrics``: only these rows (names of :data:`METRICS`; gates' metrics are always compared)."""
     if not 0.0 < alpha < 1.0:
         raise ValueError(f"alpha must be in (0, 1), got {alpha}")
     warnings: list[str] = []
     ia, ib = _index(jobs_a, "A", warnings), _index(jobs_b, "B", warnings)
     common = sorted(set(ia) & set(ib))
+    wanted = set(METRICS if metrics is None else metrics) | {g.metric for g in gates}
+    mdefs = [m for m in METRICS.values() if m.name in wanted]
     rows: list[MetricChange] = []
     verdicts: list[GateVerdict] = []
+    mwu = _mwu_pvalues({k: (ia[k], ib[k]) for k in common}) if any(m.sample_stat in _CENTRE for m in mdefs) else {}
     for key in common:
         a, b = ia[key], ib[key]
         by_metric: dict[str, MetricChange] = {}
-        for mdef in METRICS.values():
-            row = compare_metric(key, mdef, a, b, alpha=alpha, min_change=min_change, seed=seed)
+        for mdef in mdefs:
+            row = compare_metric(key, mdef, a, b, alpha=alpha, min_change=min_change, seed=seed,
+                                 mwu_p=mwu.get(key))
             if row is not None:
                 rows.append(row)
                 by_metric[mdef.name] = row

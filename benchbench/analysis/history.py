@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Sequence
+from concurrent.futures import Executor
 from dataclasses import dataclass
 
 import numpy as np
 
 from .compare import JobKey, JobSample
 from .gates import METRICS, MetricDef
-from .stepdetect import DEFAULT_CONFIG, StepConfig, detect_steps
+from .stepdetect import DEFAULT_CONFIG, Step, StepConfig, detect_many, detect_steps
 
 #: metrics tracked by ``history`` unless told otherwise
 DEFAULT_METRICS = ("latency.p50", "energy_per_inference", "mem_peak")
@@ -86,51 +87,91 @@ def _rel_se(job: JobSample, mdef: MetricDef) -> float | None:
     return 1.2533 * float(x.std(ddof=1)) / math.sqrt(x.size) / med if med > 0 else None
 
 
-def build_points(entries: Iterable[tuple[RunRef, JobSample]], mdef: MetricDef) -> tuple[HistoryPoint, ...]:
-    pts: list[HistoryPoint] = []
-    for ref, job in sorted(entries, key=lambda e: (e[0].started_at, e[0].run_id)):
+def _exclusion(job: JobSample) -> str | None:
+    if job.throttled:
+        return "throttled during the job"
+    if not job.healthy:
+        return "board failed its health check"
+    return None
+
+
+def _key_points(entries: Sequence[tuple[RunRef, JobSample]],
+                mdefs: Sequence[MetricDef]) -> list[tuple[HistoryPoint, ...]]:
+    """Points of one key's jobs (sorted by run) for every metric in one pass: the exclusion reason and the
+    relative SE are computed once per job, not once per job and metric."""
+    cols: list[list[HistoryPoint]] = [[] for _ in mdefs]
+    with_se = [m.sample_stat is not None for m in mdefs]
+    for ref, job in entries:
         if job.status != "ok":
             continue
-        v = _point_value(job, mdef)
-        if v is None:
-            continue
-        reason = None
-        if job.throttled:
-            reason = "throttled during the job"
-        elif not job.healthy:
-            reason = "board failed its health check"
-        pts.append(HistoryPoint(ref.run_id, ref.started_at, v, _rel_se(job, mdef), reason is not None, reason))
-    return tuple(pts)
+        reason = _exclusion(job)
+        se: float | None = None
+        se_done = False
+        for col, mdef, wants_se in zip(cols, mdefs, with_se):
+            v = _point_value(job, mdef)
+            if v is None:
+                continue
+            if wants_se and not se_done:
+                se, se_done = _rel_se(job, mdef), True
+            col.append(HistoryPoint(ref.run_id, ref.started_at, v, se if wants_se else None,
+                                    reason is not None, reason))
+    return [tuple(c) for c in cols]
+
+
+def _by_run(e: tuple[RunRef, JobSample]) -> tuple[float, str]:
+    return (e[0].started_at, e[0].run_id)
+
+
+def build_points(entries: Iterable[tuple[RunRef, JobSample]], mdef: MetricDef) -> tuple[HistoryPoint, ...]:
+    return _key_points(sorted(entries, key=_by_run), (mdef,))[0]
+
+
+def _detection_input(points: Sequence[HistoryPoint]) -> tuple[list[int], np.ndarray, float]:
+    """(positions of the points used, their values, noise floor): what step detection needs of a series."""
+    used = [i for i, p in enumerate(points) if not p.excluded]
+    ses = [se for i in used if (se := points[i].rel_se) is not None]
+    floor = float(np.median(ses)) if ses else 0.0
+    return used, np.fromiter((points[i].value for i in used), np.float64, len(used)), floor
+
+
+def _series(key: JobKey, metric: str, points: Sequence[HistoryPoint], used: Sequence[int],
+            steps: Sequence[Step]) -> Series:
+    mdef = METRICS[metric]
+    regs = []
+    for s in steps:
+        worse = (s.rel_change > 0) == mdef.higher_is_worse
+        regs.append(Regression(key, metric, points[used[s.index]].run_id, points[used[s.index - 1]].run_id,
+                               s.rel_change, s.before, s.after, s.p_value, "worse" if worse else "better"))
+    return Series(key, metric, tuple(points), tuple(regs))
 
 
 def analyse_series(key: JobKey, metric: str, points: Sequence[HistoryPoint],
                    config: StepConfig = DEFAULT_CONFIG) -> Series:
-    mdef = METRICS[metric]
-    used = [p for p in points if not p.excluded]
-    ses = [p.rel_se for p in used if p.rel_se is not None]
-    floor = float(np.median(ses)) if ses else 0.0
-    steps = detect_steps([p.value for p in used], noise_floor=floor, config=config) if used else ()
-    regs = []
-    for s in steps:
-        worse = (s.rel_change > 0) == mdef.higher_is_worse
-        regs.append(Regression(key, metric, used[s.index].run_id, used[s.index - 1].run_id, s.rel_change,
-                               s.before, s.after, s.p_value, "worse" if worse else "better"))
-    return Series(key, metric, tuple(points), tuple(regs))
+    used, values, floor = _detection_input(points)
+    steps = detect_steps(values, noise_floor=floor, config=config) if used else ()
+    return _series(key, metric, points, used, steps)
 
 
 def build_history(entries: Iterable[tuple[RunRef, JobSample]], metrics: Sequence[str] = DEFAULT_METRICS,
-                  config: StepConfig = DEFAULT_CONFIG) -> tuple[Series, ...]:
-    """All series found in ``entries`` (one entry per stored job), sorted by key then metric."""
+                  config: StepConfig = DEFAULT_CONFIG, executor: Executor | None = None) -> tuple[Series, ...]:
+    """All series found in ``entries`` (one entry per stored job), sorted by key then metric.
+
+    ``executor`` (a process pool): step detection runs there, in batches of compact arrays; the result is
+    the same as without one (each series' detection is seeded on its own)."""
     by_key: dict[JobKey, list[tuple[RunRef, JobSample]]] = {}
     for ref, job in entries:
         by_key.setdefault(job.key, []).append((ref, job))
-    out: list[Series] = []
+    mdefs = [METRICS[m] for m in metrics]
+    todo: list[tuple[JobKey, str, tuple[HistoryPoint, ...], list[int]]] = []
+    inputs: list[tuple[np.ndarray, float]] = []
     for key in sorted(by_key):
-        for metric in metrics:
-            pts = build_points(by_key[key], METRICS[metric])
+        for metric, pts in zip(metrics, _key_points(sorted(by_key[key], key=_by_run), mdefs)):
             if pts:
-                out.append(analyse_series(key, metric, pts, config))
-    return tuple(out)
+                used, values, floor = _detection_input(pts)
+                todo.append((key, metric, pts, used))
+                inputs.append((values, floor))
+    found = detect_many(inputs, config, executor)
+    return tuple(_series(key, metric, pts, used, steps) for (key, metric, pts, used), steps in zip(todo, found))
 
 
 def fleet_regressions(series: Iterable[Series]) -> tuple[Regression, ...]:

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from concurrent.futures import Executor
 from dataclasses import dataclass
 
 import numpy as np
@@ -91,7 +92,7 @@ def _candidates(rel: np.ndarray, sigma: float, cfg: StepConfig) -> list[int]:
     return [int(b) for b in algo.predict(pen=pen)[:-1]]
 
 
-def detect_steps(values: Sequence[float], *, noise_floor: float = 0.0,
+def detect_steps(values: Sequence[float] | np.ndarray, *, noise_floor: float = 0.0,
                  config: StepConfig = DEFAULT_CONFIG) -> tuple[Step, ...]:
     """Confirmed steps of ``values`` (finite, in run order), oldest first.
 
@@ -133,3 +134,33 @@ def _step(y: np.ndarray, edges: list[int], i: int, p: float) -> Step:
     before, after = float(np.median(y[lo:b])), float(np.median(y[b:hi]))
     return Step(index=b, before=before, after=after, rel_change=after / before - 1.0, p_value=p,
                 n_before=b - lo, n_after=hi - b)
+
+
+def _detect_packed(values: np.ndarray, bounds: np.ndarray, floors: np.ndarray,
+                   config: StepConfig) -> list[tuple[Step, ...]]:
+    """Worker side of :func:`detect_many`: series ``i`` is ``values[bounds[i]:bounds[i + 1]]``."""
+    return [detect_steps(values[bounds[i]:bounds[i + 1]], noise_floor=float(floors[i]), config=config)
+            if bounds[i + 1] > bounds[i] else () for i in range(floors.size)]
+
+
+def _pack(batch: Sequence[tuple[np.ndarray, float]]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    sizes = [v.size for v, _ in batch]
+    values = np.concatenate([v for v, _ in batch]) if batch else np.empty(0)
+    return (values.astype(np.float64, copy=False), np.concatenate(([0], np.cumsum(sizes))).astype(np.int64),
+            np.asarray([f for _, f in batch], dtype=np.float64))
+
+
+#: series per task sent to a pool: big enough that pickling and scheduling stay negligible
+BATCH = 250
+
+
+def detect_many(series: Sequence[tuple[np.ndarray, float]], config: StepConfig = DEFAULT_CONFIG,
+                executor: Executor | None = None, batch: int = BATCH) -> list[tuple[Step, ...]]:
+    """:func:`detect_steps` over many (values, noise floor) series, in order. With ``executor`` (a process
+    pool) batches of series travel as three flat arrays (values, bounds, floors), not as Python objects;
+    each series is detected with its own seeded generator, so the result does not depend on the split."""
+    if executor is None or len(series) <= batch:
+        return _detect_packed(*_pack(series), config)
+    futures = [executor.submit(_detect_packed, *_pack(series[i:i + batch]), config)
+               for i in range(0, len(series), batch)]
+    return [steps for fut in futures for steps in fut.result()]

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import asdict
+from pathlib import Path
 from typing import Any
 
 import click
@@ -46,9 +47,11 @@ def _compare_table(res: CompareResult) -> Table:
 @click.option("--min-change", default=5.0, show_default=True, type=float,
               help="Smallest relative change (%%) reported as a change.")
 @click.option("--json", "as_json", is_flag=True, help="Print the comparison as JSON.")
+@click.option("--html", "html_out", default=None, type=click.Path(dir_okay=False, path_type=Path),
+              help="Also write the comparison (rows, gate verdicts, environment differences) as one HTML file.")
 @handle_errors
 def compare(run_a: str, run_b: str, db: str, fail_on: tuple[str, ...], alpha: float, min_change: float,
-            as_json: bool) -> None:
+            as_json: bool, html_out: Path | None) -> None:
     """Compare RUN_B against the baseline RUN_A job by job (ratio AND significance)."""
     from ..results.store import Store
     gates = parse_gates(fail_on)
@@ -59,6 +62,9 @@ def compare(run_a: str, run_b: str, db: str, fail_on: tuple[str, ...], alpha: fl
     store = Store(db)
     a, b = store.load_run(run_a), store.load_run(run_b)
     res = compare_runs(run_samples(a), run_samples(b), gates, alpha=alpha, min_change=min_change / 100.0)
+    if html_out is not None:
+        from ..report.comparepage import render_compare, write_compare
+        write_compare(render_compare(a, b, res), html_out)
     if as_json:
         print_json({"run_a": run_a, "run_b": run_b, **res.to_dict()})
     else:

@@ -4,51 +4,47 @@ Pages (every link relative, so the site works from ``file://`` and any static ho
 
     index.html                         runs, newest first; history pages per board; the regressions page
     runs/<run>.html                    the run's self-contained report (``render.render_run``)
+    runs/<run>-vs-<previous>.html      the run compared with the previous run of its suite (``comparepage``)
     history/<board>/<workload>.html    trend plots per metric with regression markers, a table beside each
     regressions.html                   every regression across the fleet, largest first
     devices.html                       boards side by side per model × precision × pruning (latest values)
     site.css                           shared by the site pages
 
-Incremental: ``manifest.json`` records a content hash per page (and, for run pages, a key of what the
-page is made from). A run page whose run did not change since the last publish is not even rendered; any
-other page is rendered and written only when its bytes differ, so unchanged files keep their mtime.
+Incremental: ``manifest.json`` records a content hash per page and a key of what the page is made from.
+A run or comparison page whose runs did not change since the last publish is not even rendered; nor are
+the history, index and devices pages when no run changed, nor the regressions page when its rows are the
+same. Any page that is rendered is written only when its bytes differ, so unchanged files keep their mtime.
+With ``workers`` > 1 run/comparison pages and step detection run in a process pool meanwhile.
 """
 
 from __future__ import annotations
 
-import datetime as dt
 import hashlib
 import json
 import logging
 import multiprocessing
-import re
 from collections import defaultdict
-from collections.abc import Iterator, Sequence
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from .. import __version__
-from ..analysis.gates import METRICS
 from ..analysis.history import DEFAULT_METRICS, Regression, Series, build_history, fleet_regressions
 from ..errors import StoreError
 from ..results.records import RunInfo
 from ..results.store import Store
+from .comparepage import SITE_METRICS, compare_page
 from .devices import devices_view
-from .model import fmt_bytes, fmt_energy, fmt_seconds
 from .render import environment, render_run
 from .sitedata import history_entries
-from .svgplot import Line, trend_svg
+from .sitehistory import METRIC_TITLES, RunLabels, history_sections, slug, when
 
 log = logging.getLogger(__name__)
 
 MANIFEST = "manifest.json"
-MAX_LINES = 8  # series per figure; more variants of one workload get further figures
-_TEMPLATES = ("report.html.j2", "report.css", "site_base.html.j2", "site_index.html.j2",
+_TEMPLATES = ("report.html.j2", "report.css", "compare.html.j2", "site_base.html.j2", "site_index.html.j2",
               "site_history.html.j2", "site_regressions.html.j2", "site_devices.html.j2", "site.css")
-_METRIC_TITLES = {"latency.p50": "median latency", "energy_per_inference": "energy per inference",
-                  "mem_peak": "peak memory (RSS)"}
 
 
 @dataclass
@@ -57,14 +53,6 @@ class PublishResult:
     written: list[str] = field(default_factory=list)
     unchanged: list[str] = field(default_factory=list)
     removed: list[str] = field(default_factory=list)
-
-
-def slug(name: str) -> str:
-    """A file-name-safe, collision-free form of a run/board/workload name."""
-    safe = re.sub(r"[^A-Za-z0-9._-]", "_", name)[:80]
-    if safe != name or safe.startswith(".") or not safe:
-        safe = f"{safe}-{hashlib.sha1(name.encode()).hexdigest()[:8]}"
-    return safe
 
 
 def _sha(data: bytes) -> str:
@@ -91,10 +79,15 @@ class _SiteWriter:
         except OSError:
             return None
 
+    def intact(self, rel: str, key: str) -> bool:
+        """The page was made from the same inputs and is intact on disk (nothing is recorded)."""
+        entry = self.old.get(rel)
+        return bool(entry and entry.get("key") == key and self._on_disk(rel) == entry.get("sha256"))
+
     def fresh(self, rel: str, key: str) -> bool:
         """True (and the page is kept) when it was made from the same inputs and is intact on disk."""
         entry = self.old.get(rel)
-        if entry and entry.get("key") == key and self._on_disk(rel) == entry.get("sha256"):
+        if entry and self.intact(rel, key):
             self.new[rel] = entry
             self.result.pages.append(rel)
             self.result.unchanged.append(rel)
@@ -139,77 +132,6 @@ class _SiteWriter:
         return self.result
 
 
-def _when(ts: float | None, fmt: str = "%Y-%m-%d %H:%M UTC") -> str:
-    return dt.datetime.fromtimestamp(ts, dt.timezone.utc).strftime(fmt) if ts else "–"
-
-
-def _scale(metric: str, values: Sequence[float]) -> tuple[float, str, Any]:
-    """(divisor, axis label, cell formatter) for a metric."""
-    store_name = METRICS[metric].store_name
-    mid = sorted(values)[len(values) // 2] if values else 1.0
-    if store_name.startswith("latency"):
-        div, unit = next(((d, u) for d, u in ((1.0, "s"), (1e-3, "ms"), (1e-6, "µs")) if mid >= d), (1e-9, "ns"))
-        return div, f"{_METRIC_TITLES.get(metric, metric)} ({unit})", fmt_seconds
-    if store_name.startswith("energy"):
-        div, unit = (1.0, "J") if mid >= 1 else (1e-3, "mJ")
-        return div, f"energy per inference ({unit})", fmt_energy
-    if store_name.startswith("mem"):
-        return 2.0**20, "peak RSS (MiB)", fmt_bytes
-    return 1.0, metric, lambda v: f"{v:.4g}"
-
-
-def _line_label(s: Series) -> str:
-    k = s.key
-    parts = [k.precision] + ([k.pruning] if k.pruning != "none" else []) + ([k.params_key] if k.params_key else [])
-    return " · ".join(parts)
-
-
-def _history_sections(series: Sequence[Series], runs: dict[str, RunInfo], root: str) -> list[dict[str, Any]]:
-    """One section per metric: figures of at most MAX_LINES series, each with its data table."""
-    sections = []
-    for metric in DEFAULT_METRICS:
-        group = [s for s in series if s.metric == metric]
-        if not group:
-            continue
-        figures = []
-        for start in range(0, len(group), MAX_LINES):
-            chunk = group[start:start + MAX_LINES]
-            run_ids = sorted({p.run_id for s in chunk for p in s.points},
-                             key=lambda r: (runs[r].started_at if r in runs else 0.0, r))
-            pos = {r: i for i, r in enumerate(run_ids)}
-            div, ylabel, fmt = _scale(metric, [p.value for s in chunk for p in s.points])
-            lines, columns = [], []
-            cells: list[list[dict[str, Any]]] = [[{"text": ""} for _ in chunk] for _ in run_ids]
-            for c, s in enumerate(chunk):
-                values: list[float | None] = [None] * len(run_ids)
-                excluded = [False] * len(run_ids)
-                for p in s.points:
-                    i = pos[p.run_id]
-                    values[i] = p.value / div
-                    excluded[i] = p.excluded
-                    cells[i][c] = {"text": fmt(p.value), "title": p.exclude_reason,
-                                   "cls": "excluded" if p.excluded else ""}
-                worse = [pos[r.run_id] for r in s.steps if r.direction == "worse"]
-                better = [pos[r.run_id] for r in s.steps if r.direction == "better"]
-                for r in s.steps:
-                    cell = cells[pos[r.run_id]][c]
-                    cell["text"] += " ▲" if r.direction == "worse" else " ▼"
-                    cell["title"] = f"{r.rel_change:+.1%} shift began here (p={r.p_value:.3g})"
-                    cell["cls"] = "step-" + r.direction
-                label = _line_label(s)
-                lines.append(Line(label, values, excluded, worse, better))
-                columns.append(label)
-            title = f"{chunk[0].key.board} · {chunk[0].key.workload} · {_METRIC_TITLES.get(metric, metric)}"
-            rows = [{"run": r, "href": f"{root}runs/{slug(r)}.html", "date": _when(runs[r].started_at if r in runs
-                     else None, "%Y-%m-%d %H:%M"), "cells": cells[i]} for i, r in enumerate(run_ids)]
-            figures.append({"svg": trend_svg(title, [_when(runs[r].started_at, "%m-%d") if r in runs else r
-                                                     for r in run_ids], lines, ylabel),
-                            "columns": columns, "rows": rows})
-        sections.append({"metric": metric, "title": _METRIC_TITLES.get(metric, metric), "figures": figures,
-                         "steps": [r for s in group for r in s.steps]})
-    return sections
-
-
 def _template_fingerprint(env: Any) -> str:
     h = hashlib.sha256(__version__.encode())
     for name in _TEMPLATES:
@@ -219,10 +141,10 @@ def _template_fingerprint(env: Any) -> str:
 
 
 def _reg_row(r: Regression, runs: dict[str, RunInfo], hist: dict[tuple[str, str], str]) -> dict[str, Any]:
-    return {"label": r.key.label(), "metric": _METRIC_TITLES.get(r.metric, r.metric), "run": r.run_id,
+    return {"label": r.key.label(), "metric": METRIC_TITLES.get(r.metric, r.metric), "run": r.run_id,
             "run_href": f"runs/{slug(r.run_id)}.html", "previous": r.previous_run_id,
             "previous_href": f"runs/{slug(r.previous_run_id)}.html",
-            "date": _when(runs[r.run_id].started_at) if r.run_id in runs else "–",
+            "date": when(runs[r.run_id].started_at) if r.run_id in runs else "–",
             "change": f"{r.rel_change:+.1%}", "p": f"{r.p_value:.3g}",
             "history_href": hist.get((r.key.board, r.key.workload), "index.html")}
 
@@ -231,59 +153,135 @@ def _render_one(url: str, run_id: str, template_dir: Path | None) -> str:
     return render_run(Store(url).load_run(run_id), template_dir)
 
 
-def _render_runs(store: Store, stale: list[tuple[str, str, str]], template_dir: Path | None,
-                 workers: int) -> Iterator[tuple[str, str, str]]:
-    """(page, html, key) per stale run page; several processes when asked and worth it (cold builds)."""
-    if workers <= 1 or len(stale) < 2 or store.url.startswith("sqlite://") and ":memory:" in store.url:
-        for run_id, rel, key in stale:
-            yield rel, render_run(store.load_run(run_id), template_dir), key
-        return
-    ctx = multiprocessing.get_context("spawn")  # no fork of a live engine / matplotlib state
-    with ProcessPoolExecutor(max_workers=min(workers, len(stale)), mp_context=ctx) as pool:
-        futures = [(rel, key, pool.submit(_render_one, store.url, run_id, template_dir))
-                   for run_id, rel, key in stale]
-        for rel, key, fut in futures:
-            yield rel, fut.result(), key
+def _compare_one(url: str, run_a: str, run_b: str, template_dir: Path | None) -> str:
+    store = Store(url)
+    return compare_page(store.load_run(run_a), store.load_run(run_b), metrics=SITE_METRICS,
+                        template_dir=template_dir, root="../")
+
+
+def predecessors(infos: list[RunInfo]) -> dict[str, str]:
+    """Each run's predecessor: the latest earlier run of the same suite (``infos`` newest first)."""
+    out: dict[str, str] = {}
+    for i, info in enumerate(infos):
+        prev = next((o for o in infos[i + 1:] if o.suite_name == info.suite_name), None)
+        if prev is not None:
+            out[info.run_id] = prev.run_id
+    return out
+
+
+def compare_href(run_id: str, previous: str) -> str:
+    return f"runs/{slug(run_id)}-vs-{slug(previous)}.html"
+
+
+def _warm() -> None:
+    """First task of each pool process: unpickling it imports this module, hence report rendering and
+    step detection, while the parent reads the history."""
+
+
+def _pool(store: Store, workers: int) -> ProcessPoolExecutor | None:
+    if workers <= 1 or store.url.startswith("sqlite://") and ":memory:" in store.url:
+        return None
+    # spawn: no fork of a live engine / matplotlib state
+    pool = ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"))
+    for _ in range(workers):
+        pool.submit(_warm)
+    return pool
+
+
+def _key(*parts: Any) -> str:
+    return _sha(json.dumps(parts, sort_keys=True, default=str).encode())
 
 
 def publish(store: Store, out_dir: Path, template_dir: Path | None = None, workers: int = 1) -> PublishResult:
     """Write (or update) the site in ``out_dir``; see the module docstring for the layout.
 
-    ``workers`` > 1 renders changed run pages in that many processes (a first publish of a large store).
+    ``workers`` > 1: changed run pages are rendered and step detection runs in that many processes, while
+    this one reads the history and writes the history pages.
     """
     env = environment(template_dir)
     fingerprint = _template_fingerprint(env)
     writer = _SiteWriter(out_dir)
     infos = store.list_runs()  # newest first
-    runs = {r.run_id: r for r in infos}
     stale: list[tuple[str, str, str]] = []
+    run_keys: dict[str, str] = {}
     for info in infos:
         rel = f"runs/{slug(info.run_id)}.html"
-        key = _sha(json.dumps([info.run_id, info.status, info.finished_at, info.n_jobs, fingerprint]).encode())
+        key = run_keys[info.run_id] = _key(info.run_id, info.status, info.finished_at, info.n_jobs, fingerprint)
         if not writer.fresh(rel, key):
             stale.append((info.run_id, rel, key))
-    for rel, html, key in _render_runs(store, stale, template_dir, workers):
-        writer.write(rel, html, key)
+    # comparisons with the predecessor: (A = previous, B = run, page, key)
+    stale_cmp: list[tuple[str, str, str, str]] = []
+    for run_id, prev in predecessors(infos).items():
+        rel, key = compare_href(run_id, prev), _key("compare", run_keys[prev], run_keys[run_id])
+        if not writer.fresh(rel, key):
+            stale_cmp.append((prev, run_id, rel, key))
+    pool = _pool(store, workers)
+    try:
+        pending: list[tuple[str, str, Future[str]]] = []
+        if pool is not None:
+            pending = [(rel, key, pool.submit(_render_one, store.url, run_id, template_dir))
+                       for run_id, rel, key in stale]
+            pending += [(rel, key, pool.submit(_compare_one, store.url, a, b, template_dir))
+                        for a, b, rel, key in stale_cmp]
+        else:
+            for run_id, rel, key in stale:
+                writer.write(rel, render_run(store.load_run(run_id), template_dir), key)
+            for a, b, rel, key in stale_cmp:
+                writer.write(rel, _compare_one(store.url, a, b, template_dir), key)
+        _aggregate_pages(store, env, writer, infos, fingerprint, _key(sorted(run_keys.values()), fingerprint), pool)
+        for rel, key, fut in pending:
+            writer.write(rel, fut.result(), key)
+    finally:
+        if pool is not None:
+            pool.shutdown(cancel_futures=True)
+    return writer.finish()
+
+
+#: pages made from every run's jobs together: unchanged when no run changed (their key says so)
+_AGGREGATE = ("index.html", "regressions.html", "devices.html", "site.css")  # and history/*
+
+
+def _aggregate_pages(store: Store, env: Any, writer: _SiteWriter, infos: list[RunInfo], fingerprint: str,
+                     site_key: str, pool: ProcessPoolExecutor | None) -> None:
+    """History pages, regressions, boards side by side, index. A run's content is fixed once its
+    (id, status, finished_at, job count) is (the run pages rely on the same), so when no run and no
+    template changed since the last publish, and these pages are intact, nothing is read or rendered."""
+    same = [rel for rel, e in writer.old.items() if rel.startswith("history/") and e.get("key") == site_key]
+    same += [rel for rel in _AGGREGATE if rel != "regressions.html"]
+    reg_old = writer.old.get("regressions.html", {}).get("key", "")
+    if len(same) > len(_AGGREGATE) - 1 and all(writer.intact(rel, site_key) for rel in same) \
+            and writer.intact("regressions.html", reg_old):  # its rows follow from the same runs
+        for rel in same:
+            writer.fresh(rel, site_key)
+        writer.fresh("regressions.html", reg_old)
+        return
+    runs = {r.run_id: r for r in infos}
+    prev = predecessors(infos)
     entries = history_entries(store, DEFAULT_METRICS)
-    series = build_history(entries, DEFAULT_METRICS)
+    series = build_history(entries, DEFAULT_METRICS, executor=pool)
     by_page: dict[tuple[str, str], list[Series]] = defaultdict(list)
     for s in series:
         by_page[(s.key.board, s.key.workload)].append(s)
     hist_href = {bw: f"history/{slug(bw[0])}/{slug(bw[1])}.html" for bw in by_page}
     regs = fleet_regressions(series)
     reg_rows = [_reg_row(r, runs, hist_href) for r in regs]
-    writer.write("site.css", env.get_template("site.css").render())
+    writer.write("site.css", env.get_template("site.css").render(), site_key)
+    labels = RunLabels(runs, "../../")
+    page_tpl = env.get_template("site_history.html.j2")
     for (board, workload), group in sorted(by_page.items()):
-        page = env.get_template("site_history.html.j2").render(
+        page = page_tpl.render(
             root="../../", title=f"{board} · {workload}", board=board, workload=workload,
-            sections=_history_sections(group, runs, "../../"),
+            sections=history_sections(group, labels),
             regressions=[row for row, r in zip(reg_rows, regs) if (r.key.board, r.key.workload) == (board, workload)])
-        writer.write(hist_href[(board, workload)], page)
-    writer.write("regressions.html", env.get_template("site_regressions.html.j2").render(
-        root="", title="Regressions across the fleet", regressions=reg_rows))
+        writer.write(hist_href[(board, workload)], page, site_key)
+    # the regressions page depends on its rows alone: not even rendered when they are the same as last time
+    reg_key = _key(reg_rows, fingerprint)
+    if not writer.fresh("regressions.html", reg_key):
+        writer.write("regressions.html", env.get_template("site_regressions.html.j2").render(
+            root="", title="Regressions across the fleet", regressions=reg_rows), reg_key)
     writer.write("devices.html", env.get_template("site_devices.html.j2").render(
         root="", title="Boards side by side",
-        groups=devices_view(entries, {r: f"runs/{slug(r)}.html" for r in runs})))
+        groups=devices_view(entries, {r: f"runs/{slug(r)}.html" for r in runs})), site_key)
     starts: dict[str, int] = defaultdict(int)
     for r in regs:
         starts[r.run_id] += 1
@@ -293,7 +291,8 @@ def publish(store: Store, out_dir: Path, template_dir: Path | None = None, worke
     writer.write("index.html", env.get_template("site_index.html.j2").render(
         root="", title="benchbench results", version=__version__,
         runs=[{"id": r.run_id, "href": f"runs/{slug(r.run_id)}.html", "suite": r.suite_name, "status": r.status,
-               "started": _when(r.started_at), "finished": _when(r.finished_at), "jobs": r.n_jobs,
+               "previous": prev.get(r.run_id),
+               "compare_href": compare_href(r.run_id, prev[r.run_id]) if r.run_id in prev else None,
+               "started": when(r.started_at), "finished": when(r.finished_at), "jobs": r.n_jobs,
                "regressions": starts.get(r.run_id, 0)} for r in infos],
-        boards=sorted(boards.items()), n_regressions=len(regs)))
-    return writer.finish()
+        boards=sorted(boards.items()), n_regressions=len(regs)), site_key)

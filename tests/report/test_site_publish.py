@@ -47,6 +47,7 @@ def test_pages_and_relative_links(site: tuple[Path, Path, dict[str, object]]) ->
     assert outcome["unchanged"] == [] and sorted(outcome["written"]) == sorted(pages + ["site.css"])  # type: ignore
     assert pages == sorted(["index.html", "regressions.html", "devices.html",
                             *[f"runs/n{i:02d}.html" for i in range(N_RUNS)],
+                            *[f"runs/n{i:02d}-vs-n{i - 1:02d}.html" for i in range(1, N_RUNS)],
                             "history/pi5/resnet18.html", f"history/{slug(ODD)}/resnet18.html"])
     for page in www.rglob("*.html"):
         html = page.read_text()
@@ -98,7 +99,9 @@ def test_second_publish_rewrites_nothing_and_a_new_run_touches_only_what_changed
     _runs(Store(db2), N_RUNS, N_RUNS + 1)
     doc = json.loads(CliRunner().invoke(main, ["publish", "--out", str(copy), "--db", str(db2), "--json"]).stdout)
     assert f"runs/n{N_RUNS:02d}.html" in doc["written"] and "index.html" in doc["written"]
-    assert not any(w.startswith("runs/") and w != f"runs/n{N_RUNS:02d}.html" for w in doc["written"])
+    new_run = {f"runs/n{N_RUNS:02d}.html", f"runs/n{N_RUNS:02d}-vs-n{N_RUNS - 1:02d}.html"}
+    assert new_run <= set(doc["written"])
+    assert not any(w.startswith("runs/") and w not in new_run for w in doc["written"])
     assert (copy / "runs/n00.html").stat().st_mtime_ns == before[copy / "runs/n00.html"]
 
     (copy / "runs/n01.html").write_text("tampered")  # a damaged page is rebuilt, not trusted
