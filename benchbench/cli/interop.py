@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import sys
 from pathlib import Path
 
@@ -54,7 +56,8 @@ def import_pytest_benchmark(file: Path, board: str, db: str, run_id: str | None,
 @click.option("--db", default=DEFAULT_DB, show_default=True, help="Results database: a path or SQLAlchemy URL.")
 @click.option("--templates", type=click.Path(path_type=Path, file_okay=False), default=None,
               help="Directory with template overrides (e.g. reports/templates).")
-@click.option("--workers", default=1, show_default=True, type=click.IntRange(1, 64),
+@click.option("--workers", default=min(os.cpu_count() or 1, 8), show_default="CPU count, at most 8",
+              type=click.IntRange(1, 64),
               help="Processes rendering changed run pages (helps a first publish of a large store).")
 @click.option("--json", "as_json", is_flag=True, help="Print what was written as JSON.")
 @handle_errors
