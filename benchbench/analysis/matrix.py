@@ -51,7 +51,11 @@ class MatrixRow:
 
 
 def group_key(j: JobRecord) -> tuple[str, str, str]:
-    return j.board, j.workload, params_key({k: v for k, v in j.params.items() if k not in _VARIANT_PARAMS})
+    # the backend is part of the group: numpy's BLAS fp32 and ONNX Runtime's fp32 are two implementations,
+    # not two variants of one model, so neither is the other's reference
+    params = {k: v for k, v in j.params.items() if k not in _VARIANT_PARAMS}
+    params["backend"] = j.backend
+    return j.board, j.workload, params_key(params)
 
 
 def _ratio(base: float | None, var: float | None) -> float | None:
