@@ -77,7 +77,8 @@ def _rel_se(job: JobSample, mdef: MetricDef) -> float | None:
     when present, so long histories need not decode every job's raw samples; else the raw values."""
     if mdef.sample_stat is None:
         return None
-    sd, n, med_s = (job.metrics.get(k) for k in ("latency.sd", "latency.n", "latency.p50"))
+    stored = job.metrics
+    sd, n, med_s = stored.get("latency.sd"), stored.get("latency.n"), stored.get("latency.p50")
     if sd is not None and n is not None and med_s is not None and math.isfinite(sd) and n >= 3:
         return 1.2533 * sd / math.sqrt(n) / med_s if med_s > 0 else None
     x = job.latency_s
@@ -100,21 +101,28 @@ def _key_points(entries: Sequence[tuple[RunRef, JobSample]],
     """Points of one key's jobs (sorted by run) for every metric in one pass: the exclusion reason and the
     relative SE are computed once per job, not once per job and metric."""
     cols: list[list[HistoryPoint]] = [[] for _ in mdefs]
-    with_se = [m.sample_stat is not None for m in mdefs]
+    specs = [(col, mdef, mdef.store_name, mdef.sample_stat is not None) for col, mdef in zip(cols, mdefs)]
+    isfinite, point = math.isfinite, HistoryPoint
     for ref, job in entries:
         if job.status != "ok":
             continue
         reason = _exclusion(job)
+        excluded = reason is not None
         se: float | None = None
         se_done = False
-        for col, mdef, wants_se in zip(cols, mdefs, with_se):
-            v = _point_value(job, mdef)
+        stored = job.metrics
+        for col, mdef, name, wants_se in specs:
+            # the stored value when there is one (nearly always), as _point_value would take it
+            v = stored.get(name)
             if v is None:
+                v = _point_value(job, mdef)
+                if v is None:
+                    continue
+            elif not (isfinite(v) and v > 0):
                 continue
             if wants_se and not se_done:
                 se, se_done = _rel_se(job, mdef), True
-            col.append(HistoryPoint(ref.run_id, ref.started_at, v, se if wants_se else None,
-                                    reason is not None, reason))
+            col.append(point(ref.run_id, ref.started_at, v, se if wants_se else None, excluded, reason))
     return [tuple(c) for c in cols]
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable
+from typing import Any
 
 import sqlalchemy as sa
 
@@ -30,6 +31,17 @@ def _throttled(details_json: str | None) -> bool:
     return bool((json.loads(details_json).get("throttle") or {}).get("throttled"))
 
 
+def _fetch(conn: sa.Connection, stmt: sa.Select[Any]) -> list[Any]:
+    """All rows as the driver's tuples, in one driver call. The columns read here are integers, floats and
+    text, which need no result processing; skipping SQLAlchemy's Row objects halves the cost of 300 000
+    rows (iterating a Result row by row would double it)."""
+    result = conn.execute(stmt)
+    try:
+        return list(result.cursor.fetchall())
+    finally:
+        result.close()
+
+
 def history_entries(store: Store, metrics: Iterable[str]) -> list[tuple[RunRef, JobSample]]:
     """One (run, sample) per stored job that finished ``ok``, oldest run first."""
     names = sorted({METRICS[m].store_name for m in metrics} | {"latency.p50", "latency.sd", "latency.n"})
@@ -40,15 +52,14 @@ def history_entries(store: Store, metrics: Iterable[str]) -> list[tuple[RunRef, 
                     for row in conn.execute(sa.select(ru.run_id, ru.started_at))}
             unhealthy = {(row.run_id, row.board) for row in conn.execute(
                 sa.select(b.run_id, b.board).where(b.status.in_(sorted(UNHEALTHY))))}
-            jobs = conn.execute(sa.select(j.id, j.run_id, j.board, j.workload, j.precision, j.pruning,
+            jobs = _fetch(conn, sa.select(j.id, j.run_id, j.board, j.workload, j.precision, j.pruning,
                                           j.params_json, j.details_json).where(j.status == "ok")
-                                .order_by(j.id)).all()
+                                .order_by(j.id))
             values: dict[int, dict[str, float | None]] = {}
             # by name alone (covering index ix_metrics_name, schema v2): failed jobs' rows are few and
             # cheaper to skip here than a job-id subquery is to evaluate per row
-            # .all() fetches in one driver call: iterating the result row by row costs twice as long
-            for job_id, name, value in conn.execute(sa.select(m.job_id, m.name, m.value)
-                                                    .where(m.name.in_(names))).all():
+            for job_id, name, value in _fetch(conn, sa.select(m.job_id, m.name, m.value)
+                                              .where(m.name.in_(names))):
                 values.setdefault(job_id, {})[name] = value
     except sa.exc.SQLAlchemyError as exc:
         raise StoreError(f"cannot read results: {str(getattr(exc, 'orig', exc)).splitlines()[0]}") from None

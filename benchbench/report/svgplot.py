@@ -75,17 +75,22 @@ def trend_svg(title: str, x_labels: Sequence[str], lines: Sequence[Line], y_labe
         parts.append(f'<text x="{x(i):.1f}" y="{TOP + ph + 14}" text-anchor="middle">{e(x_labels[i])}</text>')
     parts.append(f'<text x="14" y="{TOP + ph / 2:.0f}" text-anchor="middle" '
                  f'transform="rotate(-90 14 {TOP + ph / 2:.0f})">{e(y_label)}</text>')
+    # every coordinate is formatted once (x per run, y per point): a history page draws thousands
+    xs = [f"{x(i):.1f}" for i in range(n)]
+    span = hi - lo
     for k, ln in enumerate(lines):
         colour = PALETTE[k % len(PALETTE)]
-        pts = [(i, v) for i, v in enumerate(ln.values) if v is not None and math.isfinite(v)]
+        pts = [(i, f"{TOP + ph * (1 - (v - lo) / span):.1f}")  # y(v), inlined
+               for i, v in enumerate(ln.values) if v is not None and math.isfinite(v)]
         if len(pts) > 1:
-            path = " ".join(f"{x(i):.1f},{y(v):.1f}" for i, v in pts)
+            path = " ".join([f"{xs[i]},{yv}" for i, yv in pts])
             parts.append(f'<polyline points="{path}" fill="none" stroke="{colour}" stroke-width="1.5">'
                          f'<title>{e(ln.label)}</title></polyline>')
-        for i, v in pts:
-            hollow = i < len(ln.excluded) and ln.excluded[i]
-            fill = "white" if hollow else colour
-            parts.append(f'<circle cx="{x(i):.1f}" cy="{y(v):.1f}" r="2.5" fill="{fill}" stroke="{colour}"/>')
+        n_ex = len(ln.excluded)
+        solid = f'" r="2.5" fill="{colour}" stroke="{colour}"/>'
+        hollow = f'" r="2.5" fill="white" stroke="{colour}"/>'
+        parts.extend([f'<circle cx="{xs[i]}" cy="{yv}'
+                       + (hollow if i < n_ex and ln.excluded[i] else solid) for i, yv in pts])
         for i, mark, col in [(i, "▲", "#cf222e") for i in ln.steps] + [(i, "▼", "#1a7f37") for i in ln.improvements]:
             if 0 <= i < n and ln.values[i] is not None:
                 parts.append(f'<text x="{x(i):.1f}" y="{y(ln.values[i] or 0.0) - 6:.1f}" text-anchor="middle" '
