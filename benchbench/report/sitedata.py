@@ -63,12 +63,15 @@ def history_entries(store: Store, metrics: Iterable[str]) -> list[tuple[RunRef, 
                 values.setdefault(job_id, {})[name] = value
     except sa.exc.SQLAlchemyError as exc:
         raise StoreError(f"cannot read results: {str(getattr(exc, 'orig', exc)).splitlines()[0]}") from None
-    pkeys: dict[str, str] = {}
+    # one JobKey per series, shared by its jobs: cheaper to build and to group by (identity compares)
+    keys: dict[tuple[str, str, str, str, str], JobKey] = {}
     out: list[tuple[RunRef, JobSample]] = []
     for job_id, run_id, board, workload, precision, pruning, params_json, details_json in jobs:
-        if params_json not in pkeys:
-            pkeys[params_json] = params_key(json.loads(params_json))
-        sample = JobSample(key=JobKey(board, workload, precision, pruning, pkeys[params_json]),
+        key = keys.get((board, workload, precision, pruning, params_json))
+        if key is None:
+            key = keys[(board, workload, precision, pruning, params_json)] = JobKey(
+                board, workload, precision, pruning, params_key(json.loads(params_json)))
+        sample = JobSample(key=key,
                            metrics=values.get(job_id, {}), env={},
                            status="ok", throttled=_throttled(details_json),
                            healthy=(run_id, board) not in unhealthy)
