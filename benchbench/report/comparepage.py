@@ -14,7 +14,6 @@ from ..analysis.adapt import run_samples
 from ..analysis.compare import CompareResult, MetricChange, compare_runs
 from ..analysis.envdiff import differing_paths
 from ..analysis.gates import Gate
-from ..errors import StoreError
 from ..results.records import RunData
 from .render import environment
 from .sitehistory import slug, when
@@ -76,11 +75,5 @@ def compare_page(run_a: RunData, run_b: RunData, gates: Sequence[Gate] = (), *, 
 
 
 def write_compare(html: str, out: Path) -> Path:
-    try:
-        out.parent.mkdir(parents=True, exist_ok=True)
-        tmp = out.with_name(out.name + ".tmp")
-        tmp.write_text(html, encoding="utf-8")
-        tmp.replace(out)
-    except OSError as exc:
-        raise StoreError(f"cannot write {out}: {exc.strerror}") from None
-    return out
+    from .render import write_html
+    return write_html(html, out)

@@ -63,13 +63,17 @@ def _shared_titles(model: ReportModel) -> dict[str, str]:
     return out
 
 
-def write_report(run: RunData, out: Path, template_dir: Path | None = None) -> Path:
-    html = render_run(run, template_dir)
+def write_html(html: str, out: Path) -> Path:
+    """Write a page atomically (temp name + rename): a reader never sees half a report."""
     try:
         out.parent.mkdir(parents=True, exist_ok=True)
         tmp = out.with_name(out.name + ".tmp")
         tmp.write_text(html, encoding="utf-8")
         tmp.replace(out)
     except OSError as exc:
-        raise StoreError(f"cannot write report {out}: {exc.strerror}") from None
+        raise StoreError(f"cannot write {out}: {exc.strerror}") from None
     return out
+
+
+def write_report(run: RunData, out: Path, template_dir: Path | None = None) -> Path:
+    return write_html(render_run(run, template_dir), out)
