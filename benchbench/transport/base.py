@@ -8,9 +8,10 @@ group when the call times out or is abandoned (KeyboardInterrupt included). ``pu
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Mapping, Protocol, Sequence, runtime_checkable
+from typing import Protocol, runtime_checkable
 
 LineCallback = Callable[[str], None]
 

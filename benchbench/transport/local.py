@@ -11,8 +11,9 @@ import subprocess
 import threading
 import time
 from collections import deque
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import IO, Mapping, Sequence
+from typing import IO
 
 from ..errors import CommandTimeout, TransferError, TransportError
 from .base import CommandResult, LineCallback

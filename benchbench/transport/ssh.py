@@ -28,7 +28,7 @@ from ..errors import CommandTimeout, ConnectError, HostKeyError, TransferError, 
 from .base import CommandResult, LineCallback
 from .hostkeys import PinnedKeyPolicy, changed_key_error
 from .sshconfig import DEFAULT_SSH_CONFIG, Endpoint, resolve
-from .sshexec import NET_ERRORS, Job, remote_command
+from .sshexec import NET_ERRORS, Job, remote_command, tcp_socket
 
 log = logging.getLogger(__name__)
 _KILL = ('kill -s TERM -- "-$1" 2>/dev/null || exit 0; i=0; while kill -s 0 -- "-$1" 2>/dev/null; do '
@@ -46,25 +46,6 @@ class SSHTimeouts:
 
 
 DEFAULT_TIMEOUTS = SSHTimeouts()
-
-
-def _tcp_socket(host: str, port: int, t: SSHTimeouts) -> socket.socket:
-    try:
-        sock = socket.create_connection((host, port), timeout=t.connect_s)
-    except ConnectionRefusedError as exc:
-        raise ConnectError(f"{host}:{port}: connection refused (is sshd running?)") from exc
-    except TimeoutError as exc:
-        raise ConnectError(f"{host}:{port}: connect timed out after {t.connect_s:.0f} s",
-                           hint="is the board powered and on this network?") from exc
-    except socket.gaierror as exc:
-        raise ConnectError(f"{host}: cannot resolve host name ({exc.strerror})") from exc
-    except OSError as exc:
-        raise ConnectError(f"{host}:{port}: cannot connect: {exc.strerror or exc}") from exc
-    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
-    if hasattr(socket, "TCP_USER_TIMEOUT"):
-        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_USER_TIMEOUT, int(t.user_timeout_s * 1000))
-    return sock
 
 
 class SSHTransport:
@@ -100,7 +81,7 @@ class SSHTransport:
         try:
             for hop in (*self.endpoint.jumps, self.endpoint):
                 if sock is None:
-                    sock = _tcp_socket(hop.hostname, hop.port, t)
+                    sock = tcp_socket(hop.hostname, hop.port, t.connect_s, t.user_timeout_s)
                 client = self._handshake(hop, sock)
                 self._clients.append(client)
                 if hop is not self.endpoint:
