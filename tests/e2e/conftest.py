@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
+from collections.abc import Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -55,10 +59,42 @@ def tiny_suite(tmp_path: Path) -> Path:
 
 def _bb(*args: str, env: dict[str, str], cwd: Path, timeout: float = 300) -> subprocess.CompletedProcess[str]:
     return subprocess.run([sys.executable, "-m", "benchbench", *args], env=env, cwd=cwd, capture_output=True,
-                          text=True, timeout=timeout)
+                          text=True, timeout=timeout, check=False)  # callers assert on the exit code
 
 
 @pytest.fixture
 def bb():  # type: ignore[no-untyped-def]
     """Run the real CLI: bb("run", ..., env=..., cwd=...) -> CompletedProcess."""
     return _bb
+
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+# the flags that keep Debian's Chromium off the (closed) network and working as root in a container
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                 "--disable-dev-shm-usage"]
+
+
+@dataclass
+class WatchedPage:
+    """A headless Chromium page that records console errors and every request it makes."""
+
+    page: Any
+    console_errors: list[str] = field(default_factory=list)
+    requests: list[str] = field(default_factory=list)
+
+
+@pytest.fixture
+def watched_page() -> Iterator[WatchedPage]:
+    from playwright.sync_api import sync_playwright
+    assert Path(CHROMIUM).exists(), "Debian chromium is installed by .ci/setup"
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        w = WatchedPage(browser.new_page(viewport={"width": 1400, "height": 900}))
+        w.page.on("console", lambda m: w.console_errors.append(m.text) if m.type == "error" else None)
+        w.page.on("pageerror", lambda e: w.console_errors.append(str(e)))
+        w.page.on("request", lambda r: w.requests.append(r.url))
+        try:
+            yield w
+        finally:
+            browser.close()

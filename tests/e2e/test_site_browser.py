@@ -8,8 +8,6 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 from lab.storegen import matrix, store_run
-from playwright.sync_api import sync_playwright
-from test_browser import ARGS, CHROMIUM
 
 from benchbench.cli.main import main
 from benchbench.results.store import Store
@@ -17,8 +15,7 @@ from benchbench.results.store import Store
 pytestmark = pytest.mark.browser
 
 
-def test_site_in_headless_chromium(tmp_path: Path) -> None:
-    assert Path(CHROMIUM).exists(), "Debian chromium is installed by .ci/run"
+def test_site_in_headless_chromium(tmp_path: Path, watched_page) -> None:
     store = Store(tmp_path / "r.db")
     specs = matrix(["pi5", "rk3588"], ["resnet18"], ["fp32", "int8"])
     for i in range(12):
@@ -28,31 +25,24 @@ def test_site_in_headless_chromium(tmp_path: Path) -> None:
     res = CliRunner().invoke(main, ["publish", "--out", str(www), "--db", str(tmp_path / "r.db")])
     assert res.exit_code == 0, res.output
     site_root = www.resolve().as_uri() + "/"
-    console_errors: list[str] = []
-    requests: list[str] = []
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
-        page = browser.new_page(viewport={"width": 1400, "height": 900})
-        page.on("console", lambda m: console_errors.append(m.text) if m.type == "error" else None)
-        page.on("pageerror", lambda e: console_errors.append(str(e)))
-        page.on("request", lambda r: requests.append(r.url))
-        page.goto(site_root + "index.html", wait_until="load")
-        runs_listed = page.locator("#runs-table tbody tr").count()
-        page.screenshot(path=str(tmp_path / "index.png"), full_page=True)
-        page.locator('a[href="history/pi5/resnet18.html"]').click()
-        page.wait_for_load_state("load")
-        history_url = page.url
-        svgs = page.locator("figure.trend svg").count()
-        tables = page.locator("figure.trend table").count()
-        markers = page.locator("figure.trend td.step-worse").count()
-        colour = page.locator("td.step-worse").first.evaluate("e => getComputedStyle(e).color")  # site.css applied
-        page.screenshot(path=str(tmp_path / "history.png"), full_page=True)
-        page.locator("figure.trend tbody tr a").last.click()  # a run's report, through a relative link
-        page.wait_for_load_state("load")
-        report_rows = page.locator("#summary-table tbody tr").count()
-        page.screenshot(path=str(tmp_path / "run.png"))
-        browser.close()
-    assert console_errors == []
+    page = watched_page.page
+    page.goto(site_root + "index.html", wait_until="load")
+    runs_listed = page.locator("#runs-table tbody tr").count()
+    page.screenshot(path=str(tmp_path / "index.png"), full_page=True)
+    page.locator('a[href="history/pi5/resnet18.html"]').click()
+    page.wait_for_load_state("load")
+    history_url = page.url
+    svgs = page.locator("figure.trend svg").count()
+    tables = page.locator("figure.trend table").count()
+    markers = page.locator("figure.trend td.step-worse").count()
+    colour = page.locator("td.step-worse").first.evaluate("e => getComputedStyle(e).color")  # site.css applied
+    page.screenshot(path=str(tmp_path / "history.png"), full_page=True)
+    page.locator("figure.trend tbody tr a").last.click()  # a run's report, through a relative link
+    page.wait_for_load_state("load")
+    report_rows = page.locator("#summary-table tbody tr").count()
+    page.screenshot(path=str(tmp_path / "run.png"))
+    assert watched_page.console_errors == []
+    requests = watched_page.requests
     assert all(u.startswith(site_root) for u in requests), requests
     assert {u[len(site_root):] for u in requests} >= {"index.html", "site.css", "history/pi5/resnet18.html",
                                                        "runs/n11.html"}
