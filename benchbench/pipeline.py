@@ -87,10 +87,11 @@ class Run:
     def __init__(self, store: Store, suite: Suite, suite_file: str | None, suite_hash: str | None,
                  jobs: list[PlannedJob], boards: list[BoardTarget], cache_dir: Path,
                  events: Events = _no_events, run_id: str | None = None,
-                 invocation: dict[str, Any] | None = None) -> None:
+                 invocation: dict[str, Any] | None = None,
+                 board_jobs: dict[str, list[PlannedJob]] | None = None) -> None:
         self.store, self.suite, self.jobs, self.boards = store, suite, jobs, boards
         #: boards whose artifacts differ (e.g. S8S8 int8 on ARM) get their own expansion of the same jobs
-        self.board_jobs: dict[str, list[PlannedJob]] = {}
+        self.board_jobs = board_jobs or {}
         self.cache_dir, self.events = cache_dir, events
         self.resuming = run_id is not None
         self.run_id = run_id or new_run_id()

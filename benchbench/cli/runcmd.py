@@ -108,8 +108,8 @@ def run_command(suite_name: str | None, db: str, report_path: Path | None, no_re
     runner_jobs = {t.name: by_arch[t.arch or local_arch()] for t in targets}
     runner = Run(store, suite, None if byo else suite_file, byo_suite_hash(byo) if byo else suite_hash(suite_path),
                  jobs, targets, cache,
-                 events=ProgressEvents(progress), run_id=resume, invocation=invocation)
-    runner.board_jobs = runner_jobs
+                 events=ProgressEvents(progress), run_id=resume, invocation=invocation,
+                 board_jobs=runner_jobs)
     interrupted = False
     with progress:
         try:
