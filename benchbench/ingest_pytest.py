@@ -14,14 +14,15 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import json
 import logging
 from pathlib import Path
 from typing import Any
 
 from . import __version__
 from .analysis.stats import latency_stats
+from .config.loader import parse_json, read_text
 from .errors import ConfigError
+from .results.ids import check_run_id
 from .results.records import JobRecord, Metric, Warning_
 from .results.store import Store
 
@@ -51,7 +52,7 @@ def _started_at(doc: dict[str, Any]) -> float | None:
 
 def _snapshot(machine: dict[str, Any]) -> dict[str, Any]:
     """pytest-benchmark's machine_info in the field names of our board snapshot (unknowns stay as they are)."""
-    cpu = machine.get("cpu") or {}
+    cpu = machine.get("cpu") if isinstance(machine.get("cpu"), dict) else {}
     return {"hostname": machine.get("node"), "arch": machine.get("machine"), "os": machine.get("system"),
             "kernel": machine.get("release"), "cpu_model": cpu.get("brand_raw"), "cpu_count": cpu.get("count"),
             "python": {"version": machine.get("python_version"),
@@ -105,38 +106,91 @@ def _job(run_id: str, board: str, bench: dict[str, Any], env: dict[str, Any]) ->
         raw={"latency_rounds": [{"values_s": values}]} if values else {})
 
 
+#: pytest-benchmark JSON with raw data for thousands of benchmarks stays well below this
+MAX_JSON_BYTES = 256 << 20
+
+
+def _number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _check_benchmark(b: Any, i: int, file: str) -> None:
+    """Everything ``_job`` reads, checked before anything is stored (a bad file leaves no run behind)."""
+    where = f"benchmarks[{i}]"
+    if not isinstance(b, dict):
+        raise ConfigError("a benchmark must be a JSON object", file=file, key=where)
+    if not isinstance(b.get("name"), str) or not b["name"].strip():
+        raise ConfigError("benchmark has no name", file=file, key=f"{where}.name")
+    if b.get("fullname") is not None and not isinstance(b["fullname"], str):
+        raise ConfigError("fullname must be a string", file=file, key=f"{where}.fullname")
+    for key in ("params", "extra_info", "options"):
+        if b.get(key) is not None and not isinstance(b[key], dict):
+            raise ConfigError(f"must be an object, got {type(b[key]).__name__}", file=file, key=f"{where}.{key}")
+    stats = b.get("stats")
+    if not isinstance(stats, dict):
+        raise ConfigError("benchmark has no stats object", file=file, key=f"{where}.stats")
+    for key, _ in _STATS_METRICS:
+        v = stats.get(key)
+        if v is not None and (not _number(v) or v < 0):
+            raise ConfigError(f"must be a non-negative number of seconds, got {v!r}", file=file,
+                              key=f"{where}.stats.{key}")
+    data = stats.get("data")
+    if data is None:
+        return
+    if not isinstance(data, list):
+        raise ConfigError(f"must be a list of seconds, got {type(data).__name__}", file=file,
+                          key=f"{where}.stats.data")
+    for j, v in enumerate(data):
+        if not _number(v) or not v > 0:
+            raise ConfigError(f"a latency must be a positive number of seconds, got {v!r}", file=file,
+                              key=f"{where}.stats.data[{j}]")
+
+
 def load_pytest_benchmark(path: Path) -> tuple[dict[str, Any], str]:
-    """Parse and sanity-check the file; returns the document and its content hash."""
-    try:
-        blob = path.read_bytes()
-    except OSError as exc:
-        raise ConfigError(f"cannot read {path}: {exc.strerror}", file=str(path)) from None
-    try:
-        doc = json.loads(blob)
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"{path} is not JSON: {exc}", file=str(path)) from None
+    """Parse and check the whole file (strict JSON: UTF-8, no duplicate keys, finite numbers); returns the
+    document and its content hash."""
+    file = str(path)
+    text = read_text(path, MAX_JSON_BYTES)
+    doc = parse_json(text, file)
     if not isinstance(doc, dict) or not isinstance(doc.get("benchmarks"), list):
-        raise ConfigError(f"{path} is not a pytest-benchmark JSON file (no 'benchmarks' list)", file=str(path),
+        raise ConfigError("not a pytest-benchmark JSON file (no 'benchmarks' list)", file=file,
                           key="benchmarks", hint="write it with pytest --benchmark-json FILE")
+    for key in ("machine_info", "commit_info"):
+        if doc.get(key) is not None and not isinstance(doc[key], dict):
+            raise ConfigError(f"must be an object, got {type(doc[key]).__name__}", file=file, key=key)
     for i, b in enumerate(doc["benchmarks"]):
-        if not isinstance(b, dict) or not b.get("name") or not isinstance(b.get("stats"), dict):
-            raise ConfigError(f"benchmark #{i} has no name or stats", file=str(path), key=f"benchmarks[{i}]")
-    return doc, hashlib.sha256(blob).hexdigest()
+        _check_benchmark(b, i, file)
+    return doc, hashlib.sha256(text.encode()).hexdigest()
 
 
 def import_pytest_benchmark(store: Store, path: Path, board: str, run_id: str | None = None) -> tuple[str, int]:
-    """Store the file as a run on ``board``; returns (run id, jobs newly stored). Idempotent per file."""
+    """Store the file as a new run on ``board``; returns (run id, jobs stored). Importing the same file again
+    (the default run id comes from its content) stores nothing; an explicit ``run_id`` that is already
+    stored is refused, so an import can never rewrite a measured run."""
+    if run_id is not None:
+        check_run_id(run_id, "--run")
+    if not board.strip() or len(board) > 200 or any(ord(c) < 32 or ord(c) == 127 for c in board):
+        raise ConfigError("board name must be 1-200 printable characters", key="--board")
     doc, digest = load_pytest_benchmark(path)
-    run_id = run_id or f"pytest-benchmark-{digest[:12]}"
     known = {r.run_id for r in store.list_runs()}
-    if run_id not in known:
-        store.create_run(run_id, suite_name=f"pytest-benchmark:{path.name}", suite_file=str(path),
-                         suite_hash=digest, tool_version=__version__,
-                         controller={"imported_from": "pytest-benchmark", "version": doc.get("version")},
-                         plan={"import": str(path)}, started_at=_started_at(doc))
-    store.record_board(run_id, board, _snapshot(doc.get("machine_info") or {}), status="complete")
-    env = {"commit_info": doc.get("commit_info") or {}}
-    added = sum(store.add_job(_job(run_id, board, b, env)) for b in doc["benchmarks"])
-    store.finish_run(run_id, "complete")
+    if run_id is not None and run_id in known:
+        raise ConfigError(f"run {run_id!r} is already stored; an import always creates a new run", key="--run",
+                          hint="leave out --run (the id then comes from the file's content) or pick a new id")
+    run_id = run_id or f"pytest-benchmark-{digest[:12]}"
+    if run_id in known:
+        log.info("%s was already imported as run %s", path, run_id)
+        return run_id, 0
+    store.create_run(run_id, suite_name=f"pytest-benchmark:{path.name}", suite_file=str(path),
+                     suite_hash=digest, tool_version=__version__,
+                     controller={"imported_from": "pytest-benchmark", "version": doc.get("version")},
+                     plan={"import": str(path)}, started_at=_started_at(doc))
+    status = "failed"
+    try:
+        store.record_board(run_id, board, _snapshot(doc.get("machine_info") or {}), status="complete")
+        env = {"commit_info": doc.get("commit_info") or {}}
+        added = sum(store.add_job(_job(run_id, board, b, env)) for b in doc["benchmarks"])
+        status = "complete"
+    finally:
+        store.finish_run(run_id, status)
     log.info("imported %d of %d pytest-benchmark results into run %s", added, len(doc["benchmarks"]), run_id)
     return run_id, added

@@ -178,11 +178,11 @@ def _compare_page(store: Store, run_a: str, run_b: str, template_dir: Path | Non
 
 
 def _render_one(url: str, run_id: str, template_dir: Path | None) -> str:
-    return _run_page(Store(url), run_id, template_dir)
+    return _run_page(Store(url, readonly=True), run_id, template_dir)
 
 
 def _compare_one(url: str, run_a: str, run_b: str, template_dir: Path | None) -> str:
-    return _compare_page(Store(url), run_a, run_b, template_dir)
+    return _compare_page(Store(url, readonly=True), run_a, run_b, template_dir)
 
 
 def predecessors(infos: list[RunInfo]) -> dict[str, str]:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
-import hashlib
 import re
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -21,6 +20,7 @@ from ..analysis.gates import METRICS
 from ..analysis.history import DEFAULT_METRICS, Series
 from ..results.records import RunInfo
 from .model import fmt_bytes, fmt_energy, fmt_seconds
+from .paths import slug
 from .svgplot import Line, trend_svg
 
 MAX_LINES = 8  # series per figure; more variants of one workload get further figures
@@ -80,14 +80,6 @@ class RunLabels:
             href = f"{self.root}runs/{slug(run_id)}.html"
             self._row[run_id] = f'<tr><td><a href="{escape(href)}">{escape(run_id)}</a></td><td>{escape(date)}</td>'
         return self._row[run_id]
-
-
-def slug(name: str) -> str:
-    """A file-name-safe, collision-free form of a run/board/workload name."""
-    safe = re.sub(r"[^A-Za-z0-9._-]", "_", name)[:80]
-    if safe != name or safe.startswith(".") or not safe:
-        safe = f"{safe}-{hashlib.sha1(name.encode()).hexdigest()[:8]}"
-    return safe
 
 
 _MARKUP_CHARS = re.compile("[&<>\"']").search

@@ -8,24 +8,22 @@ from __future__ import annotations
 
 import json
 import logging
+import sqlite3
 import time
 import zlib
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError, OperationalError, ProgrammingError, SQLAlchemyError
 
 from ..errors import StoreError
 from . import schema as s
+from .dburl import mask_url, redact, to_url
 from .records import BoardInfo, JobRecord, Metric, RunData, RunInfo, Warning_
 
 log = logging.getLogger(__name__)
-
-
-def to_url(db: str | Path) -> str:
-    text = str(db)
-    return text if "://" in text else f"sqlite:///{Path(text).expanduser()}"
 
 
 def _dumps(obj: Any) -> str:
@@ -41,19 +39,79 @@ def unpack(data: bytes) -> Any:
 
 
 class Store:
-    def __init__(self, db: str | Path) -> None:
+    """``readonly``: for commands that only read (report, compare, history, export, publish): nothing is
+    created or migrated, and a SQLite file that does not exist is an error instead of a new empty file."""
+
+    def __init__(self, db: str | Path, *, readonly: bool = False) -> None:
         self.url = to_url(db)
+        #: the URL as it may be shown (passwords masked): the only form that reaches messages and output
+        self.display_url = mask_url(self.url)
+        self.readonly = readonly
         try:
-            self.engine = sa.create_engine(self.url, future=True)
+            url = sa.engine.make_url(self.url)
+            if getattr(url.get_dialect(), "is_async", False):
+                raise StoreError(f"cannot open results database {self.display_url}: asyncio drivers "
+                                 f"({url.drivername}) are not supported",
+                                 hint="use a synchronous driver, e.g. postgresql+psycopg://…")
+            self.engine = self._engine(url)
             if self.engine.dialect.name == "sqlite":
                 sa.event.listen(self.engine, "connect", _sqlite_pragmas)
-            self._migrate()
-        except SQLAlchemyError as exc:
-            raise StoreError(f"cannot open results database {self._safe_url()}: {_short(exc)}",
+            if readonly:
+                with self.engine.connect() as conn:
+                    self._schema_version(conn)
+            else:
+                self._migrate()
+        except ImportError as exc:
+            raise StoreError(f"cannot open results database {self.display_url}: its database driver is not "
+                             f"installed (no module {exc.name or '?'})",
+                             hint="install the driver for this URL, or use SQLite or postgresql+psycopg") from None
+        except (SQLAlchemyError, ValueError, TypeError) as exc:
+            raise StoreError(f"cannot open results database {self.display_url}: {self._short(exc)}",
                              hint="check the --db path/URL and that its directory is writable") from None
 
+    def _engine(self, url: sa.engine.URL) -> sa.engine.Engine:
+        if not (self.readonly and url.get_backend_name() == "sqlite"):
+            return sa.create_engine(url, future=True)
+        path = url.database or ""
+        if not path or path == ":memory:" or not Path(path).is_file():
+            raise StoreError(f"no results database at {self.display_url}",
+                             hint="check --db; `benchbench run` creates one")
+        uri = "file:" + quote(str(Path(path).resolve())) + "?mode=ro"
+        return sa.create_engine("sqlite://", creator=lambda: sqlite3.connect(uri, uri=True, check_same_thread=False),
+                                future=True)
+
     def _safe_url(self) -> str:
-        return sa.engine.make_url(self.url).render_as_string(hide_password=True)
+        return self.display_url
+
+    def _short(self, exc: BaseException) -> str:
+        return redact(_short(exc), self.url)
+
+    def _schema_version(self, conn: sa.Connection) -> int | None:
+        """This database's benchbench schema version; None for an empty database. A database holding other
+        programs' tables is refused: benchbench never writes its schema next to them."""
+        tables = set(sa.inspect(conn).get_table_names())
+        if not tables:
+            if self.readonly:
+                raise StoreError(f"{self.display_url} is an empty database, not a benchbench results database",
+                                 hint="check --db; `benchbench run` creates one")
+            return None
+        row = None
+        if "meta" in tables:
+            try:
+                row = conn.execute(sa.select(s.meta.c.value).where(s.meta.c.key == "schema_version")).first()
+            except SQLAlchemyError:
+                row = None
+        if row is None and not self.readonly and self._ours_half_made(conn, tables):
+            return None  # another controller is creating the schema right now (SQLite DDL autocommits)
+        if row is None or not str(row[0]).isdigit():
+            shown = ", ".join(sorted(tables)[:5]) + (" …" if len(tables) > 5 else "")
+            raise StoreError(f"{self.display_url} is not a benchbench results database (it holds other tables: "
+                             f"{shown}); refusing to touch it", hint="give --db a new file or an empty database")
+        version = int(row[0])
+        if version > s.SCHEMA_VERSION:
+            raise StoreError(f"database {self.display_url} has schema v{version}; this benchbench "
+                             f"understands up to v{s.SCHEMA_VERSION}", hint="upgrade benchbench")
+        return version
 
     def _migrate(self) -> None:
         """Create or upgrade the schema. Controllers opening a new shared database at the same moment race
@@ -66,20 +124,25 @@ class Store:
             except (IntegrityError, OperationalError, ProgrammingError) as exc:
                 if attempt == 4:
                     raise
-                log.debug("schema creation raced another controller (%s); retrying", _short(exc))
+                log.debug("schema creation raced another controller (%s); retrying", self._short(exc))
                 time.sleep(0.05 * (attempt + 1))
+
+    @staticmethod
+    def _ours_half_made(conn: sa.Connection, tables: set[str]) -> bool:
+        """Only tables of our schema, each with exactly our columns: a schema being created, not a foreign one."""
+        if not tables <= set(s.metadata.tables):
+            return False
+        insp = sa.inspect(conn)
+        return all({c["name"] for c in insp.get_columns(t)} == set(s.metadata.tables[t].columns.keys())
+                   for t in tables)
 
     def _migrate_once(self) -> None:
         with self.engine.begin() as conn:
-            s.metadata.create_all(conn)
-            row = conn.execute(sa.select(s.meta.c.value).where(s.meta.c.key == "schema_version")).first()
-            version = int(row[0]) if row else None
+            version = self._schema_version(conn)
             if version is None:
+                s.metadata.create_all(conn)  # checkfirst: a racing controller's tables are kept
                 conn.execute(s.meta.insert().values(key="schema_version", value=str(s.SCHEMA_VERSION)))
                 return
-            if version > s.SCHEMA_VERSION:
-                raise StoreError(f"database {self._safe_url()} has schema v{version}; this benchbench "
-                                 f"understands up to v{s.SCHEMA_VERSION}", hint="upgrade benchbench")
             while version < s.SCHEMA_VERSION:
                 log.info("migrating results schema v%d → v%d", version, version + 1)
                 s.MIGRATIONS[version](conn)
@@ -119,7 +182,7 @@ class Store:
                     values["snapshot_json"] = values["snapshot_json"] or "{}"
                     conn.execute(s.boards.insert().values(run_id=run_id, board=board, **values))
         except SQLAlchemyError as exc:
-            raise StoreError(f"cannot write to {self._safe_url()}: {_short(exc)}") from None
+            raise StoreError(f"cannot write to {self._safe_url()}: {self._short(exc)}") from None
 
     def add_job(self, rec: JobRecord) -> bool:
         """Store one job with its metrics and raw values in one transaction. False if already stored."""
@@ -146,9 +209,9 @@ class Store:
             # any other constraint failure (e.g. a repeated metric name) would silently drop a measurement
             if (rec.board, rec.job_key) in self.stored_job_keys(rec.run_id):
                 return False
-            raise StoreError(f"cannot store job {rec.job_key} of {rec.board}: {_short(exc)}") from None
+            raise StoreError(f"cannot store job {rec.job_key} of {rec.board}: {self._short(exc)}") from None
         except SQLAlchemyError as exc:
-            raise StoreError(f"cannot write job {rec.job_key} to {self._safe_url()}: {_short(exc)}") from None
+            raise StoreError(f"cannot write job {rec.job_key} to {self._safe_url()}: {self._short(exc)}") from None
 
     def forget_jobs(self, run_id: str, statuses: tuple[str, ...]) -> int:
         """Delete a run's jobs with these statuses (e.g. ``skipped`` before a resume retries them)."""
@@ -162,14 +225,14 @@ class Store:
                     conn.execute(s.jobs.delete().where(s.jobs.c.id.in_(ids)))
                 return len(ids)
         except SQLAlchemyError as exc:
-            raise StoreError(f"cannot write to {self._safe_url()}: {_short(exc)}") from None
+            raise StoreError(f"cannot write to {self._safe_url()}: {self._short(exc)}") from None
 
     def _write(self, stmt: Any) -> None:
         try:
             with self.engine.begin() as conn:
                 conn.execute(stmt)
         except SQLAlchemyError as exc:
-            raise StoreError(f"cannot write to {self._safe_url()}: {_short(exc)}") from None
+            raise StoreError(f"cannot write to {self._safe_url()}: {self._short(exc)}") from None
 
     # -- reading ----------------------------------------------------------------------------------------
     def list_runs(self) -> list[RunInfo]:
