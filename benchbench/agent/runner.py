@@ -17,7 +17,8 @@ from typing import IO, Any, Dict, List, Optional
 from . import envinfo
 from .protocol import AGENT_VERSION, JobSpec, RunRequest, TimingPlan, make_line
 from . import throttle
-from .samplers import Plan, Unavailable, family_environment, probe_all
+from .detect import detect
+from .samplers import Plan, Unavailable, cadence, family_environment, probe_all
 from .samplers.rpi import read_throttled
 from .samplers.session import SamplingSession, energy_report, idle_baseline
 
@@ -173,8 +174,11 @@ class Agent:
         status = "complete"
         try:
             self.plans, self.missing = probe_all(self.req.sampling.families, self.req.sampling.root)
+            timing_probe = cadence.measure(self.plans)  # issue #10: update period + read cost per channel
             snap = envinfo.board_snapshot(self.req.sampling.root)
             snap["agent_version"] = AGENT_VERSION
+            snap["sensor_timing_probe"] = timing_probe
+            snap["detected_profile"] = detect(self.req.sampling.root)
             snap["sensors"] = [dict(c.to_dict(), family=p.family, available=True)
                                for p in self.plans for c in p.channels]
             snap["sensors"] += [dict(u.to_dict(), available=False) for u in self.missing]

@@ -26,6 +26,12 @@ class Channel:
     #: energy counters that wrap: the value at which they roll over (in ``unit``)
     wrap_at: Optional[float] = None
     label: Optional[str] = None  # human wording, e.g. "PMIC rails, excludes 5 V loads"
+    #: measured at probe time (see ``cadence``): median interval between value changes, and the cost of
+    #: one read (this channel's share of its plan's read)
+    update_period_s: Optional[float] = None
+    read_cost_s: Optional[float] = None
+    #: a power limit the hardware itself reports (NVML's enforced limit), in W
+    limit_w: Optional[float] = None
 
     def to_dict(self) -> "dict[str, Any]":
         return {k: v for k, v in self.__dict__.items() if v is not None}

@@ -11,6 +11,7 @@ import time
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 from .base import Channel, Plan
+from .counters import CounterSeries
 
 Window = Tuple[int, int]  # monotonic ns
 
@@ -117,24 +118,10 @@ def trapezoid_j(ts: Sequence[int], ps: Sequence[float], w: Window) -> Optional[f
     return e
 
 
-def counter_delta(ts: Sequence[int], vs: Sequence[float], w: Window, wrap_at: Optional[float]) -> Optional[float]:
-    """Increase of a (possibly wrapping) counter over w, from samples inside and around it."""
-    a, b = w
-    lo = max(bisect.bisect_right(ts, a) - 1, 0)
-    hi = min(bisect.bisect_left(ts, b), len(ts) - 1)
-    if not ts or ts[lo] > a or ts[hi] < b:
-        return None
-    total = 0.0
-    for i in range(lo + 1, hi + 1):
-        d = vs[i] - vs[i - 1]
-        if d < 0:
-            if not wrap_at:
-                return None
-            d += wrap_at
-        total += d
-    # scale the bracketing interval down to the window itself (assumes constant power between samples)
-    span = ts[hi] - ts[lo]
-    return total * (b - a) / span if span > 0 else None
+def counter_delta(ts: Sequence[int], vs: Sequence[float], w: Window, wrap_at: Optional[float],
+                  update_period_s: Optional[float] = None) -> Optional[float]:
+    """Increase of a (possibly wrapping, step-updating) counter over w (see ``counters``)."""
+    return CounterSeries(ts, vs, wrap_at, update_period_s).energy_between(w[0], w[1])[0]
 
 
 def summarise_channel(ch: Channel, ts: Sequence[int], vs: Sequence[float],
@@ -143,7 +130,8 @@ def summarise_channel(ch: Channel, ts: Sequence[int], vs: Sequence[float],
     dur_s = sum(b - a for a, b in windows) / 1e9
     res: Dict[str, Any] = {"n_in_windows": len(inside), "window_s": dur_s}
     if ch.quantity == "energy":
-        parts = [counter_delta(ts, vs, w, ch.wrap_at) for w in windows]
+        series = CounterSeries(ts, vs, ch.wrap_at, ch.update_period_s)
+        parts = [series.energy_between(a, b)[0] for a, b in windows]
         if parts and all(p is not None for p in parts):
             e = sum(p for p in parts if p is not None)
             res.update(energy_j=e, mean_power_w=e / dur_s if dur_s > 0 else None, method="counter difference")
@@ -165,29 +153,43 @@ MIN_SAMPLES_PER_WINDOW = 3
 
 
 def _power_series(ch: Channel, ts: Sequence[int], vs: Sequence[float]) -> Tuple[List[int], List[float]]:
-    """Sampled power (W) of a power channel, or power derived from an energy counter's differences
-    (placed at interval midpoints; wraps handled)."""
+    """Sampled power (W) of a power channel, or power derived from an energy counter: differences between
+    update points at least one update period apart (see ``counters``), placed at their midpoints."""
     if ch.quantity == "power":
         return list(ts), list(vs)
-    out_t: List[int] = []
-    out_p: List[float] = []
-    for i in range(1, len(ts)):
-        d = vs[i] - vs[i - 1]
-        if d < 0 and ch.wrap_at:
-            d += ch.wrap_at
-        dt = (ts[i] - ts[i - 1]) / 1e9
-        if d >= 0 and dt > 0:
-            out_t.append((ts[i] + ts[i - 1]) // 2)
-            out_p.append(d / dt)
-    return out_t, out_p
+    segs = CounterSeries(ts, vs, ch.wrap_at, ch.update_period_s).power_segments()
+    return [int((a + b) / 2) for a, b, _ in segs], [w for _, _, w in segs]
+
+
+def _counter_energy(ch: Channel, ts: Sequence[int], vs: Sequence[float], windows: Sequence[Window],
+                    rep: Dict[str, Any]) -> Optional[float]:
+    """Energy of a counter over the windows, with its quantisation uncertainty and the derived peak."""
+    series = CounterSeries(ts, vs, ch.wrap_at, ch.update_period_s)
+    parts = [series.energy_between(a, b) for a, b in windows]
+    if not parts or any(e is None for e, _ in parts):
+        return None
+    energy = sum(e for e, _ in parts if e is not None)
+    rep["method"] = sorted({m for _, m in parts})[0] + " (timed windows)"
+    rep["update_period_s"] = series.period_s
+    timed_s = sum(b - a for a, b in windows) / 1e9
+    if series.period_s and timed_s > 0:
+        # ± one update period × power at each window; independent windows add in quadrature
+        rep["energy_uncertainty_j"] = series.period_s * abs(energy) / timed_s * len(windows) ** 0.5
+    segs = [w for a, b, w in series.power_segments() if any(a < wb and b > wa for wa, wb in windows)]
+    if segs:
+        rep["peak_power_w"] = max(segs)
+        rep["peak_method"] = ("counter differences over >= %.0f ms (>= one update period of %.0f ms)"
+                              % (series.min_span_ns() / 1e6, (series.period_s or 0) * 1e3))
+    return energy
 
 
 def energy_report(session: SamplingSession, windows: Sequence[Window], inferences: Optional[int],
                   idle_power_w: Optional[Dict[str, float]] = None,
                   min_samples: int = MIN_SAMPLES_PER_WINDOW) -> List[Dict[str, Any]]:
-    """Energy per power/energy channel over the timed windows: total, per inference, above idle, mean and
-    peak power, sample count/rate, and a warning with a whole-span fallback when a window holds fewer
-    than ``min_samples`` samples (a 1 Hz meter against 5 ms inferences)."""
+    """Energy per power/energy channel over the timed windows: total and per inference with its ``±``
+    (counter quantisation), above idle, mean and peak power (and how the peak was taken), sample
+    count/rate, and a warning with a whole-span fallback when a power channel holds fewer than
+    ``min_samples`` samples per window (a 1 Hz meter against 5 ms inferences)."""
     out: List[Dict[str, Any]] = []
     if not windows:
         return out
@@ -201,14 +203,13 @@ def energy_report(session: SamplingSession, windows: Sequence[Window], inference
         rep: Dict[str, Any] = {"channel": ch.name, "scope": ch.scope, "label": ch.label, "unit_energy": "J",
                                "n_samples": sum(counts), "min_samples_in_window": min(counts),
                                "timed_s": timed_s, "warnings": []}
+        if ch.limit_w is not None:
+            rep["limit_w"] = ch.limit_w
         span_s = (ts[-1] - ts[0]) / 1e9 if len(ts) > 1 else 0.0
         rep["sample_rate_hz"] = (len(ts) - 1) / span_s if span_s > 0 else None
         energy: Optional[float] = None
         if ch.quantity == "energy":
-            parts = [counter_delta(ts, vs, w, ch.wrap_at) for w in windows]
-            if all(p is not None for p in parts):
-                energy = sum(p for p in parts if p is not None)
-                rep["method"] = "counter difference over timed windows"
+            energy = _counter_energy(ch, ts, vs, windows, rep)
         elif min(counts) >= min_samples:
             parts = [trapezoid_j(ts, vs, w) for w in windows]
             if all(p is not None for p in parts):
@@ -231,16 +232,27 @@ def energy_report(session: SamplingSession, windows: Sequence[Window], inference
                 "integrated over the whole timed span instead" % (
                     min(counts), min(b - a for a, b in windows) / 1e9,
                     "%.2f" % rep["sample_rate_hz"] if rep["sample_rate_hz"] else "?"))
-        in_win = [v for t, v in zip(*_power_series(ch, ts, vs)) if any(a <= t <= b for a, b in windows)]
+        if ch.quantity == "power":
+            in_win = [v for t, v in zip(ts, vs) if any(a <= t <= b for a, b in windows)]
+            rep["peak_power_w"] = max(in_win) if in_win else None
+            rep["peak_method"] = "instantaneous power channel, max sample in the timed windows"
+        rep.setdefault("peak_power_w", None)
+        unc = rep.get("energy_uncertainty_j")
+        if unc is not None and energy and unc > 0.1 * abs(energy):
+            rep["warnings"].append(
+                "energy ± %.0f %%: the timed windows are short against the counter's %.0f ms update period; "
+                "the steady-state energy window is the number to trust" % (
+                    unc / abs(energy) * 100, (rep.get("update_period_s") or 0) * 1e3))
         rep["energy_j"] = energy
         rep["mean_power_w"] = energy / timed_s if energy is not None and timed_s > 0 else None
-        rep["peak_power_w"] = max(in_win) if in_win else None
         idle = (idle_power_w or {}).get(ch.name)
         rep["idle_power_w"] = idle
         rep["energy_above_idle_j"] = energy - idle * timed_s if energy is not None and idle is not None else None
         if inferences:
             rep["inferences"] = inferences
             rep["energy_per_inference_j"] = energy / inferences if energy is not None else None
+            if unc is not None:
+                rep["energy_per_inference_uncertainty_j"] = unc / inferences
             above = rep["energy_above_idle_j"]
             rep["energy_per_inference_above_idle_j"] = above / inferences if above is not None else None
         out.append(rep)
@@ -258,10 +270,12 @@ def idle_baseline(plans: Sequence[Plan], duration_s: float, interval_s: float) -
     temps: Dict[str, float] = {}
     for ch, vals in zip(session.channels, session.values):
         ts, vs = _valid(session.t_ns, vals)
-        if ch.quantity in ("power", "energy"):
-            pt, pv = _power_series(ch, ts, vs)
-            if pv:
-                power[ch.name] = sum(pv) / len(pv)
+        if ch.quantity == "energy":
+            mean_w = CounterSeries(ts, vs, ch.wrap_at, ch.update_period_s).mean_power_w()
+            if mean_w is not None:
+                power[ch.name] = mean_w
+        elif ch.quantity == "power" and vs:
+            power[ch.name] = sum(vs) / len(vs)
         elif ch.quantity == "temperature" and vs:
             temps[ch.name] = sum(vs) / len(vs)
     return {"duration_s": (t1 - t0) / 1e9, "power_w": power, "temp_c": temps, "n_samples": len(session.t_ns)}
