@@ -1,4 +1,4 @@
-"""Agent command line (stdlib argparse): ``run``, ``worker``, ``probe``, ``version``."""
+"""Agent command line (stdlib argparse): ``run``, ``worker``, ``probe``, ``detect``, ``version``."""
 
 from __future__ import annotations
 
@@ -25,6 +25,8 @@ def main(argv: Optional[List[str]] = None) -> int:
     p = sub.add_parser("probe", help="print the board snapshot and sensors as JSON")
     p.add_argument("--root", default="/")
     p.add_argument("--families", default="cpufreq,thermal,memory,rapl,hwmon")
+    d = sub.add_parser("detect", help="print which device profile fits this board, and why, as JSON")
+    d.add_argument("--root", default="/")
     sub.add_parser("version", help="print agent and protocol versions as JSON")
     args = ap.parse_args(argv)
     if args.cmd == "version":
@@ -33,12 +35,20 @@ def main(argv: Optional[List[str]] = None) -> int:
     if args.cmd == "worker":
         from .worker import main as worker_main
         return worker_main(args.job, args.out, args.artifacts)
+    if args.cmd == "detect":
+        from .detect import detect
+        print(json.dumps(detect(args.root)))
+        return 0
     if args.cmd == "probe":
         from . import envinfo
-        from .samplers import probe_all
-        plans, missing = probe_all(args.families.split(","), args.root)
+        from .detect import detect
+        from .samplers import cadence, probe_all
+        plans, missing = probe_all([f for f in args.families.split(",") if f], args.root)
+        timing_probe = cadence.measure(plans)
         snap = envinfo.board_snapshot(args.root)
         snap["agent_version"] = AGENT_VERSION
+        snap["sensor_timing_probe"] = timing_probe
+        snap["detected_profile"] = detect(args.root)
         snap["sensors"] = [dict(c.to_dict(), family=pl.family, available=True) for pl in plans
                            for c in pl.channels] + [dict(u.to_dict(), available=False) for u in missing]
         print(json.dumps(snap, default=str))

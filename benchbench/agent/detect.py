@@ -16,12 +16,11 @@ from .samplers.cmd import have, run_argv
 
 GENERIC = "generic-linux"
 _DT_DIRS = ("/proc/device-tree", "/sys/firmware/devicetree/base")
-#: Jetson carrier/module board ids (device-tree ``compatible``) → profile. p3767 SKUs 0000/0001 are
-#: Orin NX 16/8 GB, 0003-0005 Orin Nano (0005 = the developer kit's module).
+#: Jetson module board ids in the device-tree ``compatible`` (``nvidia,p3768-0000+p3767-0005[-super]``:
+#: carrier+module) → profile. p3767 SKUs 0000/0001 are Orin NX 16/8 GB, 0003-0005 Orin Nano.
 _JETSON_IDS: Tuple[Tuple[str, str], ...] = (
-    (r"nvidia,p3767-000[01]\b", "jetson-orin-nx"), (r"nvidia,p3767-000[345]\b", "jetson-orin-nano"),
-    (r"nvidia,p3701", "jetson-agx-orin"), (r"nvidia,p3737", "jetson-agx-orin"),
-    (r"nvidia,p3448|nvidia,jetson-nano", "jetson-nano"))
+    (r"[,+]p3767-000[01]\b", "jetson-orin-nx"), (r"[,+]p3767-000[345]\b", "jetson-orin-nano"),
+    (r"[,+]p3701-\d{4}", "jetson-agx-orin"), (r"[,+]p3448-\d{4}|[,+]p3450-\d{4}|nvidia,jetson-nano", "jetson-nano"))
 _JETSON_MODELS = (("agx orin", "jetson-agx-orin"), ("orin nx", "jetson-orin-nx"), ("orin nano", "jetson-orin-nano"),
                   ("jetson nano", "jetson-nano"))
 

@@ -29,6 +29,16 @@ def link(root: PathLike, path: str, target: str) -> None:
         os.symlink(os.path.relpath(Path(root) / target.lstrip("/"), p.parent), p)
 
 
+def device_tree(root: PathLike, model: str, compatible: Iterable[str]) -> None:
+    """Device-tree ``model`` and ``compatible`` as the kernel exposes them: NUL-terminated strings (a
+    NUL-separated list), at their sysfs home (``/proc/device-tree`` links there), so a tree bind-mounted
+    over ``/sys`` carries them. Strings from the upstream dts files of each board."""
+    base = Path(root) / "sys/firmware/devicetree/base"
+    base.mkdir(parents=True, exist_ok=True)
+    (base / "model").write_bytes(model.encode() + b"\0")
+    (base / "compatible").write_bytes(b"".join(c.encode() + b"\0" for c in compatible))
+
+
 def thermal_zones(root: PathLike, zones: Iterable[Tuple[str, int]]) -> None:
     """``zones``: (type, millidegrees) in zone order."""
     for i, (ztype, mc) in enumerate(zones):
@@ -88,6 +98,8 @@ def jetson_orin_nano(root: PathLike, vdd_in: Tuple[int, int] = (5000, 1140)) -> 
     put(root, "/etc/nv_tegra_release", "# R36 (release), REVISION: 4.3, GCID: 38968081, BOARD: generic, "
         "EABI: aarch64, DATE: Wed Jan  8 01:49:37 UTC 2025")
     put(root, "/proc/device-tree/model", "NVIDIA Jetson Orin Nano Engineering Reference Developer Kit Super")
+    device_tree(root, "NVIDIA Jetson Orin Nano Engineering Reference Developer Kit Super",
+                ["nvidia,p3768-0000+p3767-0005-super", "nvidia,tegra234"])
     return base
 
 
@@ -98,6 +110,8 @@ def jetson_agx_orin(root: PathLike) -> None:
     _ina3221(root, "1-0041", "hwmon4", {1: ("NC", 0, 0), 2: ("VDDQ_VDD2_1V8AO", 5000, 60), 3: ("NC", 0, 0)})
     put(root, "/sys/devices/platform/gpu.0/load", 0)
     thermal_zones(root, [("cpu-thermal", 41437), ("gpu-thermal", -256000)])
+    device_tree(root, "Jetson AGX Orin Developer Kit", ["nvidia,p3737-0000+p3701-0000", "nvidia,p3701-0000",
+                                                        "nvidia,tegra234"])
 
 
 def jetson_nano_jp4(root: PathLike) -> None:
@@ -111,6 +125,8 @@ def jetson_nano_jp4(root: PathLike) -> None:
     put(root, "/sys/devices/57000000.gpu/load", 0)
     thermal_zones(root, [("AO-therm", 27500), ("CPU-therm", 23500), ("GPU-therm", 22500), ("PLL-therm", 20500),
                          ("PMIC-Die", 100000), ("thermal-fan-est", 23000)])
+    device_tree(root, "NVIDIA Jetson Nano Developer Kit", ["nvidia,p3450-0000", "nvidia,jetson-nano",
+                                                           "nvidia,tegra210"])
 
 
 def pi5(root: PathLike, arm_khz: int = 2400000) -> None:
@@ -119,6 +135,7 @@ def pi5(root: PathLike, arm_khz: int = 2400000) -> None:
     put(root, "/sys/devices/platform/cooling_fan/hwmon/hwmon3/fan1_input", 2932)
     put(root, "/sys/devices/platform/cooling_fan/hwmon/hwmon3/pwm1", 102)
     put(root, "/proc/device-tree/model", "Raspberry Pi 5 Model B Rev 1.0")
+    device_tree(root, "Raspberry Pi 5 Model B Rev 1.0", ["raspberrypi,5-model-b", "brcm,bcm2712"])
 
 
 def rk3588(root: PathLike, vendor: bool = True, npu_load: Optional[str] = None, debugfs: bool = True) -> None:
@@ -128,6 +145,7 @@ def rk3588(root: PathLike, vendor: bool = True, npu_load: Optional[str] = None, 
              ("package-thermal", "bigcore0-thermal", "bigcore2-thermal", "littlecore-thermal", "center-thermal",
               "gpu-thermal", "npu-thermal"))
     thermal_zones(root, [(n, 40000 + 500 * i) for i, n in enumerate(names)])
+    device_tree(root, "Orange Pi 5", ["xunlong,orangepi-5", "rockchip,rk3588s"])
     cpufreq(root, {0: (408000, 1800000), 4: (408000, 2400000), 6: (408000, 2400000)}, governor="ondemand")
     for dev, hz, gov in (("fdab0000.npu", 1000000000, "rknpu_ondemand"), ("fb000000.gpu", 300000000,
                                                                          "simple_ondemand"),
