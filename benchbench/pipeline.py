@@ -99,6 +99,8 @@ class Run:
         self.invocation = invocation or {}
         self._transports: dict[str, Transport] = {}
         self._stop = threading.Event()
+        #: every board's outcome as it is being filled: after an interrupt, what was stored before the stop
+        self.outcomes: list[BoardOutcome] = []
 
     def jobs_for(self, board: BoardTarget) -> list[PlannedJob]:
         return self.board_jobs.get(board.name, self.jobs)
@@ -133,6 +135,7 @@ class Run:
 
     def _board(self, target: BoardTarget, jobs: list[PlannedJob]) -> BoardOutcome:
         out = BoardOutcome(board=target.name)
+        self.outcomes.append(out)
         self.events("board_start", target.name, total=len(jobs))
         # model variants that failed generation/validation on the controller: stored as failed, never timed
         for j in jobs:

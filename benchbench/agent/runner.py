@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -194,6 +195,7 @@ class Agent:
         finally:
             self.out.write("end", {"status": status})
             self.out.close()
+            shutil.rmtree(self.tmp, ignore_errors=True)  # the workers' scratch files: nothing outlives a run
         return status
 
 

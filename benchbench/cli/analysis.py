@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import click
+from rich.markup import escape
 from rich.table import Table
 
 from ..analysis.adapt import run_entries, run_samples
@@ -19,7 +20,7 @@ from ..analysis.compare import CompareResult, compare_runs
 from ..analysis.gates import METRICS, parse_gates
 from ..analysis.history import DEFAULT_METRICS, Series, build_history, fleet_regressions
 from ..errors import ConfigError, RegressionDetected
-from .common import DEFAULT_DB, handle_errors, out, print_json
+from .common import DEFAULT_DB, handle_errors, out, print_json, term_safe
 
 
 def _fmt(v: float | None) -> str:
@@ -32,7 +33,7 @@ def _compare_table(res: CompareResult) -> Table:
         verdict = r.direction if r.changed else "no change"
         if r.changed and r.significant is None:
             verdict += " (ratio only)"
-        t.add_row(r.key.label(), r.metric, _fmt(r.value_a), _fmt(r.value_b), f"{r.rel_change:+.1%}",
+        t.add_row(escape(term_safe(r.key.label())), r.metric, _fmt(r.value_a), _fmt(r.value_b), f"{r.rel_change:+.1%}",
                   r.test or "none", _fmt(r.p_value), verdict)
     return t
 
@@ -59,9 +60,14 @@ def compare(run_a: str, run_b: str, db: str, fail_on: tuple[str, ...], alpha: fl
         raise ConfigError(f"--alpha must be in (0, 1), got {alpha}", key="--alpha")
     if min_change < 0:
         raise ConfigError(f"--min-change must be >= 0, got {min_change}", key="--min-change")
-    store = Store(db)
+    store = Store(db, readonly=True)
     a, b = store.load_run(run_a), store.load_run(run_b)
     res = compare_runs(run_samples(a), run_samples(b), gates, alpha=alpha, min_change=min_change / 100.0)
+    if gates and not res.rows:
+        # a gate that compared nothing must not pass silently (renamed jobs, the wrong run id…)
+        raise ConfigError(f"runs {term_safe(run_a)!r} and {term_safe(run_b)!r} have no job in common, so no "
+                          "--fail-on gate can be checked", key="--fail-on",
+                          hint="compare runs of the same suite on the same board")
     if html_out is not None:
         from ..report.comparepage import render_compare, write_compare
         write_compare(render_compare(a, b, res), html_out)
@@ -70,13 +76,14 @@ def compare(run_a: str, run_b: str, db: str, fail_on: tuple[str, ...], alpha: fl
     else:
         out.print(_compare_table(res))
         for k in res.only_in_a:
-            out.print(f"only in {run_a}: {k.label()}")
+            out.print(term_safe(f"only in {run_a}: {k.label()}"), markup=False)
         for k in res.only_in_b:
-            out.print(f"only in {run_b}: {k.label()}")
+            out.print(term_safe(f"only in {run_b}: {k.label()}"), markup=False)
         for w in res.warnings:
-            out.print(f"warning: {w}")
+            out.print(term_safe(f"warning: {w}"), markup=False)
         for v in res.verdicts:
-            out.print(f"{'TRIPPED' if v.tripped else 'ok'} {v.gate} {v.key.label()}: {v.basis}")
+            out.print(term_safe(f"{'TRIPPED' if v.tripped else 'ok'} {v.gate} {v.key.label()}: {v.basis}"),
+                      markup=False)
     tripped = [v for v in res.verdicts if v.tripped]
     if tripped:
         raise RegressionDetected(f"{len(tripped)} gate(s) tripped: " + "; ".join(
@@ -100,7 +107,7 @@ def history(db: str, board: str | None, workload: str | None, metrics: tuple[str
     """Series over runs with step detection; lists the regressions across the fleet."""
     from ..results.queries import runs_for_history
     from ..results.store import Store
-    runs = runs_for_history(Store(db), board, workload)
+    runs = runs_for_history(Store(db, readonly=True), board, workload)
     entries = [e for run in runs for e in run_entries(run)]
     series = build_history(entries, metrics or DEFAULT_METRICS)
     regs = fleet_regressions(series)
@@ -112,8 +119,8 @@ def history(db: str, board: str | None, workload: str | None, metrics: tuple[str
         return
     t = Table("job", "metric", "runs", "excluded", "latest", "steps")
     for s in series:
-        steps = ", ".join(f"{r.rel_change:+.1%} at {r.run_id}" for r in s.steps) or "-"
-        t.add_row(s.key.label(), s.metric, str(len(s.points)), str(sum(p.excluded for p in s.points)),
+        steps = escape(term_safe(", ".join(f"{r.rel_change:+.1%} at {r.run_id}" for r in s.steps) or "-"))
+        t.add_row(escape(term_safe(s.key.label())), s.metric, str(len(s.points)), str(sum(p.excluded for p in s.points)),
                   _fmt(s.points[-1].value), steps)
     out.print(t)
     if regs:
@@ -123,7 +130,7 @@ def history(db: str, board: str | None, workload: str | None, metrics: tuple[str
             for run in runs:
                 if run.info.run_id == r.run_id:
                     when = dt.datetime.fromtimestamp(run.info.started_at).strftime("%Y-%m-%d")
-            out.print(f"  {r.key.label()} {r.metric}: {r.rel_change:+.1%} from run {r.run_id} ({when}), "
-                      f"p={r.p_value:.3g}")
+            out.print(term_safe(f"  {r.key.label()} {r.metric}: {r.rel_change:+.1%} from run {r.run_id} ({when}), "
+                                f"p={r.p_value:.3g}"), markup=False)
     else:
         out.print("no regressions")

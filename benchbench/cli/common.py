@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
 import logging
 import os
+import re
+import signal
 import sys
 import traceback
 from pathlib import Path
+from collections.abc import Iterator
 from typing import Any, Callable, TypeVar
 
 import click
@@ -37,6 +41,18 @@ def cache_dir() -> Path:
     return Path(base).expanduser() / "benchbench"
 
 
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+
+
+def term_safe(text: object, *, one_line: bool = True) -> str:
+    """Text as it may reach a terminal: stored names can hold escape sequences (clear screen, set title,
+    fake output), so every C0/C1 control and bidi override is shown as '?' (newlines become spaces)."""
+    s = str(text)
+    if one_line:
+        s = s.replace("\r\n", " ").replace("\n", " ").replace("\t", " ")
+    return _CONTROL.sub("?", s)
+
+
 def exit_code_for(exc: BenchbenchError) -> int:
     if isinstance(exc, RegressionDetected):
         return EXIT_REGRESSION
@@ -56,17 +72,31 @@ def handle_errors(fn: F) -> F:
         except BenchbenchError as exc:
             if debug:
                 traceback.print_exc()
-            msg = str(exc).replace("\n", " ")
-            sys.stderr.write(f"benchbench: error: {msg}\n")
+            sys.stderr.write(f"benchbench: error: {term_safe(exc).strip()}\n")
             if exc.hint:
-                sys.stderr.write(f"  hint: {exc.hint}\n")
+                sys.stderr.write(f"  hint: {term_safe(exc.hint).strip()}\n")
             sys.exit(exit_code_for(exc))
-        except KeyboardInterrupt:
+        except KeyboardInterrupt as exc:
             if debug:
                 traceback.print_exc()
-            sys.stderr.write("benchbench: interrupted\n")
-            sys.exit(EXIT_INTERRUPTED)
+            signum = getattr(exc, "signum", signal.SIGINT)
+            sys.stderr.write(f"benchbench: interrupted ({signal.Signals(signum).name})\n")
+            sys.exit(128 + signum)
     return wrapper  # type: ignore[return-value]
+
+
+@contextlib.contextmanager
+def template_errors(template_dir: Path | None) -> Iterator[None]:
+    """A broken override template (``--templates``) is bad input: one line naming the file and line."""
+    import jinja2
+    try:
+        yield
+    except jinja2.TemplateSyntaxError as exc:
+        raise ConfigError(f"template syntax error: {exc.message}", file=exc.filename or exc.name,
+                          key=f"line {exc.lineno}") from None
+    except jinja2.TemplateError as exc:
+        raise ConfigError(f"template error: {exc.message or exc}", file=str(template_dir) if template_dir else None,
+                          key="--templates") from None
 
 
 def print_json(obj: Any) -> None:

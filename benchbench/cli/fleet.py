@@ -6,6 +6,7 @@ import sys
 from pathlib import Path
 
 import click
+from rich.markup import escape
 from rich.table import Table
 
 from ..config.fleet import BoardSpec, load_fleet, select_boards
@@ -13,7 +14,7 @@ from ..deploy.health import BoardHealth, check_board, unreachable
 from ..transport.base import Transport
 from ..transport.fleet import fan_out, ssh_opener
 from ..transport.sshconfig import DEFAULT_SSH_CONFIG
-from .common import EXIT_FAILED_JOBS, cache_dir, handle_errors, out, print_json
+from .common import EXIT_FAILED_JOBS, cache_dir, handle_errors, out, print_json, term_safe
 
 
 @click.group()
@@ -52,11 +53,12 @@ def check(fleet_file: Path, boards: str | None, as_json: bool, accept_new_host_k
         table = Table("board", "healthy", "python", "arch", "free disk", "idle °C", "runtimes", "sensors",
                       "reasons")
         for h in healths:
-            table.add_row(h.name, "[green]yes[/]" if h.healthy else "[red]no[/]", h.python or "-", h.arch or "-",
+            safe = [escape(term_safe(v)) for v in (h.name, h.python or "-", h.arch or "-", "; ".join(h.reasons))]
+            table.add_row(safe[0], "[green]yes[/]" if h.healthy else "[red]no[/]", safe[1], safe[2],
                           f"{h.free_disk_bytes / 1e9:.1f} GB" if h.free_disk_bytes is not None else "-",
                           f"{h.idle_temp_c:.1f}" if h.idle_temp_c is not None else "-",
                           ", ".join(f"{k} {v}" for k, v in h.runtimes.items()) or "-",
-                          str(len(h.sensors)), "; ".join(h.reasons))
+                          str(len(h.sensors)), safe[3])
         out.print(table)
     if not all(h.healthy for h in healths):
         sys.exit(EXIT_FAILED_JOBS)

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import os
-
 import sys
 from pathlib import Path
 
 import click
 
-from .common import DEFAULT_DB, handle_errors, out, print_json
+from .common import DEFAULT_DB, handle_errors, out, print_json, template_errors, term_safe
 
 
 @click.command()
@@ -23,7 +22,7 @@ def export(fmt: str, run_id: str | None, db: str, output: Path | None) -> None:
     """Export stored results, one row per (job, metric), as CSV, Parquet or JSON."""
     from ..results.export import export as do_export
     from ..results.store import Store
-    path, n = do_export(Store(db), fmt, output or Path(f"benchbench-export.{fmt}"), run_id)
+    path, n = do_export(Store(db, readonly=True), fmt, output or Path(f"benchbench-export.{fmt}"), run_id)
     out.print(f"exported {n} rows to {path}")
 
 
@@ -47,7 +46,7 @@ def import_pytest_benchmark(file: Path, board: str, db: str, run_id: str | None,
     if as_json:
         print_json({"run_id": rid, "jobs_added": added})
     else:
-        out.print(f"run {rid}: {added} new job(s) from {file}")
+        out.print(f"run {term_safe(rid)}: {added} new job(s) from {term_safe(file)}", markup=False)
 
 
 @click.command()
@@ -65,7 +64,8 @@ def publish(out_dir: Path, db: str, templates: Path | None, workers: int, as_jso
     """Write a static site: runs index, a report per run, history per board × workload, regressions."""
     from ..report.site import publish as do_publish
     from ..results.store import Store
-    res = do_publish(Store(db), out_dir, templates, workers)
+    with template_errors(templates):
+        res = do_publish(Store(db, readonly=True), out_dir, templates, workers)
     if as_json:
         print_json({"out": str(out_dir), "written": res.written, "unchanged": res.unchanged,
                     "removed": res.removed, "pages": len(res.pages)})

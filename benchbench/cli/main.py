@@ -10,7 +10,8 @@ import click
 
 from .. import __version__
 from ..errors import ConfigError
-from .common import DEFAULT_DB, cache_dir, err, handle_errors, out, print_json, setup_logging
+from .common import (DEFAULT_DB, cache_dir, err, handle_errors, out, print_json, setup_logging, template_errors,
+                     term_safe)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -50,27 +51,36 @@ def main(ctx: click.Context, debug: bool, verbose: int) -> None:
               help="With --model: real input samples (also the int8 calibration data).")
 @click.option("--precision", "precisions", multiple=True,
               help="With --model: precisions to make (default: every one that applies; repeatable).")
+@click.option("--profile", default=None, metavar="NAME|FILE",
+              help="Device profile to use instead of the detected (local) or configured (fleet) one.")
 @handle_errors
 def run(suite_name: str | None, db: str, report_path: Path | None, no_report: bool, as_json: bool,
         fleet_file: Path | None, boards: str | None, resume: str | None, accept_new_host_keys: bool,
         ssh_config: Path | None, model_path: Path | None, shapes: tuple[str, ...], fixed_inputs: tuple[str, ...],
-        inputs_npz: str | None, precisions: tuple[str, ...]) -> None:
+        inputs_npz: str | None, precisions: tuple[str, ...], profile: str | None) -> None:
     """Run a suite on this machine (board `local`), or on a fleet over SSH; store results; write a report."""
     from ..transport.sshconfig import DEFAULT_SSH_CONFIG
     from .runcmd import run_command
+    from .signals import stop_on_signals
     if boards and not fleet_file and not resume:
         raise ConfigError("--boards needs --fleet", key="--boards")
-    byo = None
-    if model_path is not None:
-        if suite_name:
-            raise ConfigError("--model and --suite are exclusive", key="--model")
-        from ..workloads.model_jobs import byo_suite
-        byo = byo_suite(model_path, list(shapes), list(fixed_inputs), inputs_npz, list(precisions) or None)
-    elif shapes or fixed_inputs or inputs_npz or precisions:
-        raise ConfigError("--shape, --input, --inputs and --precision need --model", key="--model")
-    sys.exit(run_command(suite_name, db, report_path, no_report, as_json, fleet_file=fleet_file, boards=boards,
-                         resume=resume, accept_new_host_keys=accept_new_host_keys,
-                         ssh_config=ssh_config or DEFAULT_SSH_CONFIG, byo=byo))
+    if ssh_config is not None and not ssh_config.is_file():
+        raise ConfigError("file not found", file=str(ssh_config), key="--ssh-config")
+    if resume is not None and (suite_name or model_path is not None):
+        raise ConfigError("--resume reruns the stored run's own suite; leave out --suite/--model", key="--resume")
+    with stop_on_signals():  # SIGINT, SIGTERM and SIGHUP: stop agents, keep finished jobs, exit 128+signal
+        byo = None
+        if model_path is not None:
+            if suite_name:
+                raise ConfigError("--model and --suite are exclusive", key="--model")
+            from ..workloads.model_jobs import byo_suite
+            byo = byo_suite(model_path, list(shapes), list(fixed_inputs), inputs_npz, list(precisions) or None)
+        elif shapes or fixed_inputs or inputs_npz or precisions:
+            raise ConfigError("--shape, --input, --inputs and --precision need --model", key="--model")
+        code = run_command(suite_name, db, report_path, no_report, as_json, fleet_file=fleet_file, boards=boards,
+                           resume=resume, accept_new_host_keys=accept_new_host_keys,
+                           ssh_config=ssh_config or DEFAULT_SSH_CONFIG, byo=byo, profile=profile)
+    sys.exit(code)
 
 
 @main.command()
@@ -85,9 +95,10 @@ def run(suite_name: str | None, db: str, report_path: Path | None, no_report: bo
 def report(db: str, run_id: str | None, output: Path | None, list_runs: bool, as_json: bool,
            templates: Path | None) -> None:
     """Render the HTML report of a stored run (the latest by default)."""
+    from ..report.paths import report_path
     from ..report.render import write_report
     from ..results.store import Store
-    store = Store(db)
+    store = Store(db, readonly=True)
     if list_runs:
         runs = store.list_runs()
         if as_json:
@@ -95,17 +106,20 @@ def report(db: str, run_id: str | None, output: Path | None, list_runs: bool, as
             return
         from rich.table import Table
         table = Table("run", "suite", "status", "jobs", "started")
+        from rich.markup import escape
         import datetime as dt
         for r in runs:
-            table.add_row(r.run_id, r.suite_name, r.status, str(r.n_jobs),
+            table.add_row(escape(term_safe(r.run_id)), escape(term_safe(r.suite_name)), escape(term_safe(r.status)),
+                          str(r.n_jobs),
                           dt.datetime.fromtimestamp(r.started_at).strftime("%Y-%m-%d %H:%M:%S"))
         out.print(table)
         return
     run_id = run_id or store.latest_run_id()
     if run_id is None:
-        raise ConfigError(f"no runs stored in {db}", key="--db", hint="run `benchbench run` first")
-    path = write_report(store.load_run(run_id), output or Path("benchbench-reports") / f"{run_id}.html", templates)
-    out.print(f"report: {path}")
+        raise ConfigError(f"no runs stored in {store.display_url}", key="--db", hint="run `benchbench run` first")
+    with template_errors(templates):
+        path = write_report(store.load_run(run_id), output or report_path(run_id), templates)
+    out.print(f"report: {term_safe(path)}", markup=False)
 
 
 @main.group()

@@ -44,6 +44,15 @@ op = req["op"]
 if op == "inspect":
     d = os.path.abspath(os.path.expanduser(req["dir"]))
     os.makedirs(d, mode=0o700, exist_ok=True)
+    st = os.stat(d)
+    tightened = None
+    if st.st_mode & 0o022:
+        if st.st_uid != os.getuid() or st.st_mode & 0o1000:
+            print(json.dumps({"refused": "%s is writable by other users (mode %o, owner uid %d)"
+                              % (d, st.st_mode & 0o7777, st.st_uid)}))
+            sys.exit(0)
+        os.chmod(d, st.st_mode & 0o755)
+        tightened = "%o" % (st.st_mode & 0o7777)
     now = time.time()
     for root, _, names in os.walk(d):
         for n in names:
@@ -61,7 +70,7 @@ if op == "inspect":
             missing.append(name)
             os.makedirs(os.path.dirname(p), mode=0o700, exist_ok=True)
     st = os.statvfs(d)
-    out = {"dir": d, "missing": missing, "free_bytes": st.f_bavail * st.f_frsize}
+    out = {"dir": d, "missing": missing, "free_bytes": st.f_bavail * st.f_frsize, "tightened": tightened}
 elif op == "commit":
     bad = []
     for staged, final, digest in req["items"]:
@@ -154,6 +163,13 @@ def deploy_files(transport: Transport, python: str, remote_dir: str, files: Mapp
     sizes = {n: p.stat().st_size for n, p in files.items()}
     state = board_call(transport, python, {"op": "inspect", "dir": remote_dir, "stale_s": STALE_PARTIAL_S,
                                            "files": {n: [want[n], sizes[n]] for n in files}}, timeout_s)
+    if state.get("refused"):
+        # another user could replace the agent or the models between our checks and the run
+        raise DeployError(f"{transport.name}: refusing work_dir {state['refused']}",
+                          hint="point the board's work_dir at a directory only the login user can write")
+    if state.get("tightened"):
+        log.warning("%s: work_dir %s was writable by other users (mode %s); removed group/other write",
+                    transport.name, state["dir"], state["tightened"])
     missing: list[str] = state["missing"]
     need = sum(sizes[n] for n in missing)
     if missing and state["free_bytes"] < need + margin_bytes:

@@ -20,7 +20,8 @@ from ..config.fleet import BoardSpec, Fleet
 from ..errors import BenchbenchError
 from .base import Transport
 from .ssh import DEFAULT_TIMEOUTS, SSHTimeouts, SSHTransport
-from .sshconfig import DEFAULT_SSH_CONFIG
+from .hostkeys import check_known_hosts
+from .sshconfig import DEFAULT_SSH_CONFIG, check_ssh_config
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -58,7 +59,11 @@ class FleetResult(Generic[T]):
 def ssh_opener(fleet: Fleet, *, ssh_config: Path | None = DEFAULT_SSH_CONFIG, accept_new_host_keys: bool = False,
                allow_agent: bool = True, timeouts: SSHTimeouts = DEFAULT_TIMEOUTS
                ) -> Callable[[BoardSpec], SSHTransport]:
-    """A connect function for fan_out: the board's inventory entry, the fleet's known_hosts."""
+    """A connect function for fan_out: the board's inventory entry, the fleet's known_hosts. Both files are
+    checked here, once, so a broken one is a single clear error before any board is contacted."""
+    check_known_hosts(fleet.known_hosts)
+    check_ssh_config(ssh_config)
+
     def open_board(board: BoardSpec) -> SSHTransport:
         return SSHTransport(board.host, name=board.name, port=board.port, user=board.user,
                             identity_file=board.identity_file, known_hosts=fleet.known_hosts,

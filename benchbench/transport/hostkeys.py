@@ -17,7 +17,8 @@ from pathlib import Path
 
 import paramiko
 
-from ..errors import HostKeyError
+from ..config.loader import read_text
+from ..errors import ConfigError, HostKeyError
 
 log = logging.getLogger(__name__)
 _write_lock = threading.Lock()
@@ -50,6 +51,23 @@ def changed_key_error(host: str, port: int, got: paramiko.PKey, expected: parami
         f"either a reinstalled board or a machine in the middle.",
         hint=f"if the board was reinstalled, remove the old entry (ssh-keygen -R '{name}' -f {known_hosts}) "
              f"and trust the new key after verifying it")
+
+
+def check_known_hosts(known_hosts: Path) -> None:
+    """Refuse a known_hosts file paramiko would choke on (binary, bad base64) with its file and line; a
+    missing file is fine (no host is pinned yet)."""
+    if not known_hosts.is_file():
+        return
+    text = read_text(known_hosts, 64 << 20)
+    for lineno, line in enumerate(text.splitlines(), 1):
+        if not line.strip() or line.lstrip().startswith("#"):
+            continue
+        try:
+            paramiko.hostkeys.HostKeyEntry.from_line(line, lineno)
+        except (paramiko.hostkeys.InvalidHostKey, paramiko.SSHException, ValueError) as exc:
+            raise ConfigError(f"not a valid known_hosts entry ({type(exc).__name__})", file=str(known_hosts),
+                              key=f"line {lineno}", hint="remove or fix that line (ssh-keygen -R HOST removes "
+                              "a host's entries)") from None
 
 
 def append_known_host(known_hosts: Path, host: str, port: int, key: paramiko.PKey) -> None:

@@ -26,7 +26,7 @@ import paramiko
 
 from ..errors import CommandTimeout, ConnectError, HostKeyError, TransferError, TransportError
 from .base import CommandResult, LineCallback
-from .hostkeys import PinnedKeyPolicy, changed_key_error
+from .hostkeys import PinnedKeyPolicy, changed_key_error, check_known_hosts
 from .sshconfig import DEFAULT_SSH_CONFIG, Endpoint, resolve
 from .sshexec import NET_ERRORS, Job, remote_command, tcp_socket
 
@@ -111,6 +111,7 @@ class SSHTransport:
         t = self.timeouts
         client = paramiko.SSHClient()
         if self.known_hosts.is_file():
+            check_known_hosts(self.known_hosts)  # a garbage file is a ConfigError, not a paramiko crash
             client.load_host_keys(str(self.known_hosts))  # never the system files: pins are ours
         client.set_missing_host_key_policy(PinnedKeyPolicy(self.known_hosts, ep.port, self.accept_new))
         where = f"{ep.user}@{ep.hostname}:{ep.port}"

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import paramiko
 
+from ..config.loader import read_text
 from ..errors import ConfigError
 
 DEFAULT_SSH_CONFIG = Path(os.path.expanduser("~/.ssh/config"))
@@ -27,12 +28,19 @@ class Endpoint:
 
 
 def _load(ssh_config: Path | None) -> paramiko.SSHConfig:
+    """The config (none when the default file does not exist; the CLI refuses an explicit missing one)."""
     if ssh_config is None or not ssh_config.is_file():
         return paramiko.SSHConfig()
+    text = read_text(ssh_config, 4 << 20)  # strict UTF-8: a binary file is an error, not a crash
     try:
-        return paramiko.SSHConfig.from_path(str(ssh_config))
-    except (OSError, paramiko.ConfigParseError) as exc:
-        raise ConfigError(f"cannot read ssh config: {exc}", file=str(ssh_config)) from exc
+        return paramiko.SSHConfig.from_text(text)
+    except (paramiko.ConfigParseError, ValueError) as exc:
+        raise ConfigError(f"not an OpenSSH client config: {str(exc)[:120]}", file=str(ssh_config)) from None
+
+
+def check_ssh_config(ssh_config: Path | None) -> None:
+    """Parse the config once up front, so a broken file stops the run before any board is touched."""
+    _load(ssh_config)
 
 
 def split_hop(spec: str) -> tuple[str | None, str, int | None]:
