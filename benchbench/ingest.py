@@ -10,15 +10,16 @@ from .workloads.registry import PlannedJob
 
 
 def job_record(run_id: str, board: str, payload: dict[str, Any], planned: PlannedJob | None,
-               headline: str | None = None) -> JobRecord:
-    """``headline``: the board profile's headline power channel name (else the widest scope is used)."""
+               headline: str | None = None, power_limits: list[dict[str, Any]] | None = None) -> JobRecord:
+    """``headline``: the board profile's headline power channel name (else the widest scope is used);
+    ``power_limits``: the profile's, as carried in the board snapshot (implausible figures are voided)."""
     result: dict[str, Any] = payload["result"]
     spec: dict[str, Any] = payload.get("spec") or (planned.spec.to_dict() if planned else {})
     work = planned.work.to_dict() if planned else {}
     timing_plan = spec.get("timing") or {}
     variant = planned.meta if planned else {}
     metrics, warnings = job_metrics(result, work, spec.get("precision"), timing_plan.get("min_value_s"), variant,
-                                    headline=headline)
+                                    headline=headline, power_limits=power_limits or ())
     timing = dict(result.get("timing") or {})
     rounds = timing.pop("rounds", [])
     sensors = dict(result.get("sensors") or {})
@@ -32,6 +33,9 @@ def job_record(run_id: str, board: str, payload: dict[str, Any], planned: Planne
                "memory": result.get("memory") or {}, "setup_s": result.get("setup_s"),
                "throttle": result.get("throttle"), "energy": result.get("energy") or [],
                "preparation": result.get("preparation") or {}}
+    for key in ("contention", "interleave", "energy_phase"):  # fair comparisons (#9), steady energy (#10)
+        if result.get(key):
+            details[key] = result[key]
     if variant:  # model variant facts made on the controller: recipe, tools, fidelity, op histogram, pruning
         details["variant"] = variant
     return JobRecord(

@@ -32,6 +32,7 @@ from .errors import AgentError, BenchbenchError, DeployError, TransportError
 from .ingest import failed_record, job_record
 from .results.store import Store
 from .transport.base import Transport
+from .variant_groups import assign_groups
 from .workloads.providers import with_board_providers
 from .workloads.registry import PlannedJob
 
@@ -63,6 +64,8 @@ class BoardTarget:
     profile: str | None = None
     #: the device profile's ONNX Runtime providers in preference order, put into its ORT jobs' params
     providers: tuple[str, ...] | None = None
+    #: profile facts for the board snapshot (``config.profiles.snapshot_facts``: why this profile, power limits)
+    profile_facts: dict[str, Any] | None = None
 
 
 @dataclass
@@ -186,6 +189,7 @@ class Run:
         results_path = posixpath.join(run_dir, "results.jsonl")
         handler = _LineHandler(self, t.name, by_key, out, t.headline_channel)
         handler.profile = t.profile
+        handler.facts = t.profile_facts or {}
         if self.resuming:
             # a controller that died left the agent running: stop it, keep what it finished since
             stop_leftover_agent(tr, t.python, run_dir)
@@ -195,7 +199,8 @@ class Run:
             if not jobs:
                 return
         # the board's provider preference goes to the agent only; keys and stored params stay the suite's
-        specs = [with_board_providers(j.spec, t.providers) for j in jobs]
+        # the variants of one model are measured interleaved (grouped on the planned params, before providers)
+        specs = [with_board_providers(s, t.providers) for s in assign_groups([j.spec for j in jobs])]
         req = RunRequest(run_id=self.run_id, board=t.name, jobs=specs,
                          sampling=SamplingPlan(interval_s=self.suite.sampling.interval_s,
                                                families=list(self.suite.sampling.families or t.sampling_families),
@@ -247,6 +252,7 @@ class _LineHandler:
         self.run, self.board, self.by_key, self.out = run, board, by_key, out
         self.headline = headline
         self.profile: str | None = None
+        self.facts: dict[str, Any] = {}
         self.end_status: str | None = None
         self.lock = threading.Lock()
         #: errors met while handling lines; raised after the agent finishes (a callback that raised would
@@ -272,14 +278,15 @@ class _LineHandler:
         with self.lock:
             kind = msg["type"]
             if kind == "board" and not from_file:
-                snapshot = {**msg["snapshot"], **({"profile": self.profile} if self.profile else {})}
+                snapshot = {**msg["snapshot"], **self.facts, **({"profile": self.profile} if self.profile else {})}
                 self.run.store.record_board(self.run.run_id, self.board, snapshot, status="running")
                 self.run.events("snapshot", self.board, snapshot=msg["snapshot"])
             elif kind == "overhead" and not from_file:
                 self.run.store.record_board(self.run.run_id, self.board, overhead=msg["overhead"])
             elif kind == "job":
                 key = msg["result"]["job_key"]
-                rec = job_record(self.run.run_id, self.board, msg, self.by_key.get(key), headline=self.headline)
+                rec = job_record(self.run.run_id, self.board, msg, self.by_key.get(key), headline=self.headline,
+                                 power_limits=self.facts.get("power_limits"))
                 self.run.store_record(rec, self.out)
             elif kind == "end":
                 self.end_status = msg.get("status")

@@ -97,6 +97,9 @@ class JobSpec:
     timing: TimingPlan = field(default_factory=TimingPlan)
     timeout_s: float = 300.0
     seed: int = 0
+    #: jobs sharing a group (the variants of one model on one board) are measured interleaved: one worker
+    #: process each, timed rounds round-robin across them, so their per-round latencies can be paired
+    group: Optional[str] = None
 
     def to_dict(self) -> Dict[str, Any]:
         return asdict(self)

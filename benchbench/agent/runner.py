@@ -5,23 +5,26 @@ the results file (flushed and fsynced) and echoed on stdout, so a dropped link l
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import signal
-import subprocess
 import sys
 import tempfile
 import time
-from typing import IO, Any, Dict, List, Optional
+from typing import IO, Any, Dict, List, Optional, Set, Tuple
 
-from . import envinfo
+from . import envinfo, interleave
 from .protocol import AGENT_VERSION, JobSpec, RunRequest, TimingPlan, make_line
 from . import throttle
 from .detect import detect
 from .samplers import Plan, Unavailable, cadence, family_environment, probe_all
 from .samplers.rpi import read_throttled
 from .samplers.session import SamplingSession, energy_report, idle_baseline
+
+
+#: the steady-state energy window lasts at least this long, and this many sensor update periods
+MIN_ENERGY_WINDOW_S = 1.0
+ENERGY_WINDOW_PERIODS = 20
 
 
 class Stop(Exception):
@@ -55,7 +58,7 @@ class Agent:
         self.artifacts_dir = artifacts_dir
         self.out = ResultsWriter(results_path, echo)
         self.tmp = tempfile.mkdtemp(prefix="bb-agent-")
-        self._child: Optional[subprocess.Popen] = None  # type: ignore[type-arg]
+        self._workers: List[interleave.Worker] = []
         self.plans: List[Plan] = []
         self.missing: List[Unavailable] = []
         # issue #4: idle baseline and cool-down before each job (only when a power/temperature channel exists)
@@ -64,39 +67,9 @@ class Agent:
         self.cooldown_timeout_s = 60.0
         self._idle_temp_c: Dict[str, float] = {}
 
-    def _worker(self, job: JobSpec) -> Dict[str, Any]:
-        jpath = os.path.join(self.tmp, "job.json")
-        opath = os.path.join(self.tmp, "result.json")
-        if os.path.exists(opath):
-            os.remove(opath)
-        with open(jpath, "w") as fh:
-            json.dump(job.to_dict(), fh)
-        cmd = _self_command() + ["worker", "--job", jpath, "--out", opath, "--artifacts", self.artifacts_dir]
-        self._child = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-        try:
-            _, err = self._child.communicate(timeout=job.timeout_s)
-        except subprocess.TimeoutExpired:
-            self._child.kill()
-            _, err = self._child.communicate()
-            return {"job_key": job.job_key, "status": "timeout",
-                    "reason": "job exceeded its timeout of %.0f s; worker killed" % job.timeout_s,
-                    "stderr_tail": err.decode(errors="replace")[-2000:]}
-        finally:
-            code = self._child.returncode
-            self._child = None
-        if code != 0 or not os.path.exists(opath):
-            return {"job_key": job.job_key, "status": "failed",
-                    "reason": "worker exited with status %s" % code,
-                    "stderr_tail": err.decode(errors="replace")[-2000:]}
-        with open(opath) as fh:
-            res: Dict[str, Any] = json.load(fh)
-        if err:
-            res.setdefault("stderr_tail", err.decode(errors="replace")[-2000:])
-        return res
-
     def kill_child(self) -> None:
-        if self._child is not None and self._child.poll() is None:
-            self._child.kill()
+        for w in self._workers:
+            w.kill()
 
     def _prepare(self) -> Dict[str, Any]:
         """Issue #4: cool down to the run's idle temperature, then an idle power baseline."""
@@ -111,46 +84,63 @@ class Agent:
                 self._idle_temp_c = dict(out["idle"]["temp_c"])
         return out
 
+    def energy_window_s(self) -> float:
+        """Steady-state energy window: >= max(1 s, 20 x the slowest power channel's update period), 0 without
+        a power/energy channel. The measured ``update_period_s`` is used when the probe has it."""
+        periods = [getattr(c, "update_period_s", None) or self.req.sampling.interval_s
+                   for p in self.plans for c in p.channels if c.quantity in ("power", "energy")]
+        return max(MIN_ENERGY_WINDOW_S, ENERGY_WINDOW_PERIODS * max(periods)) if periods else 0.0
+
     def run_measured(self, job: JobSpec, sampling: bool = True, prepare: bool = True) -> Dict[str, Any]:
+        return self.run_group([job], sampling, prepare)[0]
+
+    def run_group(self, jobs: List[JobSpec], sampling: bool = True, prepare: bool = True) -> List[Dict[str, Any]]:
+        """Measure jobs interleaved (a group of one is a plain job): see ``interleave``."""
         pre = self._prepare() if sampling and prepare else {}  # issue #4
         is_pi = sampling and any(p.family == "rpi" for p in self.plans)
         pi_before = read_throttled() if is_pi else None
         before = envinfo.job_snapshot(self.req.sampling.root)
         before["family"] = family_environment(self.req.sampling.families, self.req.sampling.root)
         session = SamplingSession(self.plans if sampling else [], self.req.sampling.interval_s).start()
-        t0 = time.monotonic_ns()
-        wall0 = time.time()
+        window_s = self.energy_window_s() if sampling else 0.0
         try:
-            res = self._worker(job)
+            self._workers = interleave.start_workers(jobs, _self_command() + ["worker", "--artifacts",
+                                                                              self.artifacts_dir], self.tmp)
+            interleave.run_rounds(self._workers)
+            interleave.energy_phase(self._workers, window_s)
+            results = [w.close() for w in self._workers]
         finally:
+            self.kill_child()
             session.stop()
-        t1 = time.monotonic_ns()
-        res["started_at_unix"] = wall0
-        res["duration_s"] = (t1 - t0) / 1e9
+        workers, self._workers = self._workers, []
         pi_after = read_throttled() if is_pi else None
         after = envinfo.job_snapshot(self.req.sampling.root)
         after["family"] = family_environment(self.req.sampling.families, self.req.sampling.root)
-        res["env"] = {"before": before, "after": after}
-        mem = res.setdefault("memory", {})
-        mem["sys_available_before_bytes"] = before["mem"]["available"]
-        mem["sys_available_after_bytes"] = after["mem"]["available"]
-        windows = [(r["t_start_ns"], r["t_end_ns"]) for r in res.get("timing", {}).get("rounds", [])]
-        summary = session.summary(windows, span=(t0, t1))
-        summary["interval_s"] = self.req.sampling.interval_s
-        summary["unavailable"] = [u.to_dict() for u in self.missing]
-        summary["series"] = {"t0_ns": t0, "t_ns": [t - t0 for t in session.t_ns],
-                             "values": session.values}
-        res["sensors"] = summary
-        # issue #4: energy per job/inference (above idle too) and the throttling verdict
-        timing = res.get("timing", {})
-        n_inf = (timing.get("number") or 0) * sum(len(r["values_s"]) for r in timing.get("rounds", []))
         idle_w = pre.get("idle", {}).get("power_w")
-        res["energy"] = energy_report(session, windows, n_inf or None, idle_w)
-        res["throttle"] = throttle.verdict(session.channels, session.t_ns, session.values, windows,
-                                           pi_before, pi_after)
-        if pre:
-            res["preparation"] = pre
-        return res
+        for pos, (w, res) in enumerate(zip(workers, results)):
+            res["started_at_unix"] = w.started_unix
+            res["duration_s"] = (w.t1_ns - w.t0_ns) / 1e9
+            res["env"] = {"before": before, "after": after}
+            mem = res.setdefault("memory", {})
+            mem["sys_available_before_bytes"] = before["mem"]["available"]
+            mem["sys_available_after_bytes"] = after["mem"]["available"]
+            if len(workers) > 1 or w.job.group:
+                res["interleave"] = interleave.interleave_info(workers, pos)
+            windows = [(r["t_start_ns"], r["t_end_ns"]) for r in res.get("timing", {}).get("rounds", [])]
+            summary = session.summary(windows, span=(w.t0_ns, w.t1_ns))
+            summary["interval_s"] = self.req.sampling.interval_s
+            summary["unavailable"] = [u.to_dict() for u in self.missing]
+            summary["series"] = {"t0_ns": w.t0_ns, "t_ns": [t - w.t0_ns for t in session.t_ns
+                                                             if w.t0_ns <= t <= w.t1_ns],
+                                 "values": [[v for t, v in zip(session.t_ns, vals) if w.t0_ns <= t <= w.t1_ns]
+                                            for vals in session.values]}
+            res["sensors"] = summary
+            res["energy"] = _energy(session, res, windows, idle_w)
+            res["throttle"] = throttle.verdict(session.channels, session.t_ns, session.values, windows,
+                                               pi_before, pi_after)
+            if pre:
+                res["preparation"] = pre
+        return results
 
     def measure_overhead(self) -> Dict[str, Any]:
         """Latency of a fixed busy loop with and without the sampler running, ABBA-interleaved."""
@@ -186,9 +176,14 @@ class Agent:
             self.out.write("board", {"board": self.req.board, "run_id": self.req.run_id, "snapshot": snap})
             if self.req.sampling.measure_overhead and self.req.jobs:
                 self.out.write("overhead", {"overhead": self.measure_overhead()})
+            done: Set[str] = set()
             for job in self.req.jobs:
-                res = self.run_measured(job)
-                self.out.write("job", {"result": res, "spec": job.to_dict()})
+                if job.job_key in done:
+                    continue
+                members = [j for j in self.req.jobs if job.group and j.group == job.group] or [job]
+                for spec, res in zip(members, self.run_group(members)):
+                    done.add(spec.job_key)
+                    self.out.write("job", {"result": res, "spec": spec.to_dict()})
         except (Stop, KeyboardInterrupt):
             self.kill_child()
             status = "interrupted"
@@ -197,6 +192,23 @@ class Agent:
             self.out.close()
             shutil.rmtree(self.tmp, ignore_errors=True)  # the workers' scratch files: nothing outlives a run
         return status
+
+
+def _energy(session: SamplingSession, res: Dict[str, Any], windows: List[Tuple[int, int]],
+            idle_w: Optional[Dict[str, float]]) -> List[Dict[str, Any]]:
+    """Energy per inference from the steady-state phase (its window only); without that phase (a failed
+    loop, no sensor) over the timed rounds as before."""
+    phase = res.get("energy_phase")
+    if phase and phase.get("calls"):
+        reps = energy_report(session, [(phase["t_start_ns"], phase["t_end_ns"])], phase["calls"], idle_w)
+        for rep in reps:
+            rep["window"] = "steady-state energy phase: %s; %d calls in %.2f s" % (
+                phase.get("holds", "the timed call in a loop"), phase["calls"],
+                (phase["t_end_ns"] - phase["t_start_ns"]) / 1e9)
+        return reps
+    timing = res.get("timing", {})
+    n_inf = (timing.get("number") or 0) * sum(len(r["values_s"]) for r in timing.get("rounds", []))
+    return energy_report(session, windows, n_inf or None, idle_w)
 
 
 def _self_command() -> List[str]:

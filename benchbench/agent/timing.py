@@ -112,38 +112,82 @@ def calibrate(fn: Callable[[], Any], min_value_s: float, timer: TimerInfo,
         number = min(max_number, int(math.ceil(number * grow)))
 
 
-def measure(fn: Callable[[], Any], plan: TimingPlan, clock: Clock = time.perf_counter_ns,
-            timer: "TimerInfo | None" = None) -> TimingResult:
-    """Warm up, calibrate and run ``plan.rounds`` rounds of ``plan.values_per_round`` values."""
-    timer = timer or characterise_timer(clock)
-    warm_iters, warm_s = warm_up(fn, plan, clock)
-    number, steps = calibrate(fn, plan.min_value_s, timer, clock)
-    warnings: List[str] = []
-    per_value_s = max(steps[-1]["elapsed_s"], 1e-9)
-    values = plan.values_per_round
-    budget_values = int(plan.max_timed_s / (per_value_s * plan.rounds))
-    if budget_values < values:
-        values = max(1, budget_values)
-        warnings.append(
-            "values per round reduced from %d to %d to stay within max_timed_s=%.1f s"
-            % (plan.values_per_round, values, plan.max_timed_s))
-    rounds: List[Round] = []
-    gc_was_enabled = gc.isenabled()
-    try:
-        for _ in range(plan.rounds):
-            if plan.disable_gc:
+class TimedLoop:
+    """The engine in steps, so a coordinator can interleave the rounds of several variants: ``prepare()``
+    (timer, warm-up, calibration), then ``run_round()`` as often as told, then ``result()``."""
+
+    def __init__(self, fn: Callable[[], Any], plan: TimingPlan, clock: Clock = time.perf_counter_ns,
+                 timer: "TimerInfo | None" = None) -> None:
+        self.fn = fn
+        self.plan = plan
+        self.clock = clock
+        self.timer = timer
+        self.warm_iters = 0
+        self.warm_s = 0.0
+        self.number = 1
+        self.steps: List[Dict[str, float]] = []
+        self.values = plan.values_per_round
+        self.rounds: List[Round] = []
+        self.warnings: List[str] = []
+
+    def prepare(self) -> None:
+        plan = self.plan
+        self.timer = self.timer or characterise_timer(self.clock)
+        self.warm_iters, self.warm_s = warm_up(self.fn, plan, self.clock)
+        self.number, self.steps = calibrate(self.fn, plan.min_value_s, self.timer, self.clock)
+        per_value_s = max(self.steps[-1]["elapsed_s"], 1e-9)
+        budget_values = int(plan.max_timed_s / (per_value_s * plan.rounds))
+        if budget_values < self.values:
+            self.values = max(1, budget_values)
+            self.warnings.append(
+                "values per round reduced from %d to %d to stay within max_timed_s=%.1f s"
+                % (plan.values_per_round, self.values, plan.max_timed_s))
+
+    def run_round(self) -> Round:
+        gc_was_enabled = gc.isenabled()
+        try:
+            if self.plan.disable_gc:
                 gc.collect()
                 gc.disable()
             out: List[float] = []
             t_start = time.monotonic_ns()
-            for _ in range(values):
-                out.append(_time_calls(fn, number, clock) / 1e9 / number)
+            for _ in range(self.values):
+                out.append(_time_calls(self.fn, self.number, self.clock) / 1e9 / self.number)
             t_end = time.monotonic_ns()
+        finally:
             if gc_was_enabled:
                 gc.enable()
-            rounds.append(Round(t_start_ns=t_start, t_end_ns=t_end, values_s=out))
-    finally:
-        if gc_was_enabled:
-            gc.enable()
-    return TimingResult(timer=timer, warmup_iters=warm_iters, warmup_s=warm_s, number=number,
-                        calibration=steps, rounds=rounds, warnings=warnings)
+        rnd = Round(t_start_ns=t_start, t_end_ns=t_end, values_s=out)
+        self.rounds.append(rnd)
+        return rnd
+
+    def result(self) -> TimingResult:
+        assert self.timer is not None, "prepare() first"
+        return TimingResult(timer=self.timer, warmup_iters=self.warm_iters, warmup_s=self.warm_s,
+                            number=self.number, calibration=self.steps, rounds=list(self.rounds),
+                            warnings=list(self.warnings))
+
+
+def measure(fn: Callable[[], Any], plan: TimingPlan, clock: Clock = time.perf_counter_ns,
+            timer: "TimerInfo | None" = None) -> TimingResult:
+    """Warm up, calibrate and run ``plan.rounds`` rounds of ``plan.values_per_round`` values."""
+    loop = TimedLoop(fn, plan, clock, timer)
+    loop.prepare()
+    for _ in range(plan.rounds):
+        loop.run_round()
+    return loop.result()
+
+
+def steady_loop(fn: Callable[[], Any], window_s: float) -> "tuple[int, int, int]":
+    """The timed call back to back for at least ``window_s`` (the steady-state energy phase):
+    (start ns, end ns, calls), on ``time.monotonic_ns`` like the samplers' timestamps."""
+    limit_ns = int(window_s * 1e9)
+    calls = 0
+    now = time.monotonic_ns
+    t0 = now()
+    t1 = t0
+    while t1 - t0 < limit_ns:
+        fn()
+        calls += 1
+        t1 = now()
+    return t0, t1, calls

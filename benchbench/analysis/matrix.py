@@ -2,8 +2,10 @@
 front per board and model, and each kernel's roofline position. Pure: stored job records (and plain peak
 numbers) in, rows out; the report formats them.
 
-Speed-ups are ``baseline median / variant median`` (> 1: the variant is faster), against the job of the
-same board, model and parameters at fp32 (same pruning) and unpruned (same precision).
+Speed-ups are ``baseline / variant`` latency (> 1: the variant is faster), against the job of the same board,
+model and parameters at fp32 (same pruning) and unpruned (same precision): the median of the paired
+per-round ratios when the two were measured interleaved, else the ratio of the medians; each comes with its
+verdict from ``paired`` ("faster", "unclear", "not claimed: contended", …).
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from dataclasses import dataclass
 
 from ..config.suite import params_key
 from ..results.records import JobRecord
+from .paired import paired_verdict
 
 #: per-variant params (artifact names) that must not split a model's group (as in ``quantstudy``)
 _VARIANT_PARAMS = ("decode_artifact", "inputs_npz")
@@ -39,6 +42,9 @@ class MatrixRow:
     size_bytes: float | None
     speedup_vs_fp32: float | None  # fp32 median / this median, same pruning
     speedup_vs_dense: float | None  # unpruned median / this median, same precision
+    #: the paired verdicts behind the two speed-ups (None where there is no baseline)
+    claim_vs_fp32: str | None = None
+    claim_vs_dense: str | None = None
 
     @property
     def fidelity(self) -> float | None:
@@ -58,20 +64,26 @@ def group_key(j: JobRecord) -> tuple[str, str, str]:
     return j.board, j.workload, params_key(params)
 
 
-def _ratio(base: float | None, var: float | None) -> float | None:
-    return base / var if base and var else None
+def _speedup(base: JobRecord | None, var: JobRecord) -> tuple[float | None, str | None]:
+    if base is None or not base.value("latency.p50") or not var.value("latency.p50"):
+        return None, None
+    pv = paired_verdict(base, var)
+    return pv.ratio, pv.verdict
 
 
 def build_matrix(jobs: Iterable[JobRecord]) -> list[MatrixRow]:
     """One row per successful job, sorted by board, model, params, precision, pruning."""
     ok = [j for j in jobs if j.status == "ok"]
-    p50: dict[tuple[str, str, str, str, str], float | None] = {}
+    by: dict[tuple[str, str, str, str, str], JobRecord] = {}
     for j in ok:
-        p50[group_key(j) + (j.precision, j.pruning)] = j.value("latency.p50")
+        by[group_key(j) + (j.precision, j.pruning)] = j
     rows = []
     for j in ok:
         g = group_key(j)
         me = j.value("latency.p50")
+        vs_fp32 = _speedup(by.get(g + (REFERENCE_PRECISION, j.pruning)), j) \
+            if j.precision != REFERENCE_PRECISION else (None, None)
+        vs_dense = _speedup(by.get(g + (j.precision, DENSE)), j) if j.pruning != DENSE else (None, None)
         items = j.metric("throughput.items")
         rows.append(MatrixRow(
             board=j.board, workload=j.workload, params_key=g[2], precision=j.precision, pruning=j.pruning,
@@ -80,9 +92,8 @@ def build_matrix(jobs: Iterable[JobRecord]) -> list[MatrixRow]:
             energy_j=j.value("energy.per_inference"), mem_peak_bytes=j.value("mem.peak_rss"),
             cosine=j.value("fidelity.cosine"), top1=j.value("fidelity.top1_agreement"),
             size_bytes=j.value("model.size"),
-            speedup_vs_fp32=_ratio(p50.get(g + (REFERENCE_PRECISION, j.pruning)), me)
-            if j.precision != REFERENCE_PRECISION else None,
-            speedup_vs_dense=_ratio(p50.get(g + (j.precision, DENSE)), me) if j.pruning != DENSE else None))
+            speedup_vs_fp32=vs_fp32[0], speedup_vs_dense=vs_dense[0],
+            claim_vs_fp32=vs_fp32[1], claim_vs_dense=vs_dense[1]))
     rows.sort(key=lambda r: (r.board, r.workload, r.params_key, r.precision, r.pruning, r.backend))
     return rows
 

@@ -1,8 +1,9 @@
 """What a quantization/pruning study measured, in plain sentences: each variant's median latency against the
 dense fp32 job of the same model on the same board. Pure: stored job records in, comparisons and text out.
 
-A difference below ``MIN_EFFECT`` is stated as "no speed-up"; a larger one counts as a speed-up (or
-slow-down) only when the two jobs' 95 % confidence intervals of the median do not overlap, else "unclear".
+The verdict is the paired one of ``paired``: the variants were measured interleaved, and a speed-up (or
+slow-down) is claimed only when the per-round paired ratios agree; below ``MIN_EFFECT`` it is "no speed-up";
+jobs not interleaved with their baseline, or measured under contention, get "not claimed: <why>".
 """
 
 from __future__ import annotations
@@ -12,8 +13,7 @@ from dataclasses import dataclass
 
 from ..config.suite import params_key
 from ..results.records import JobRecord
-
-MIN_EFFECT = 0.05
+from .paired import MIN_EFFECT, paired_verdict
 #: per-variant params (artifact names) that must not split a model's group
 _VARIANT_PARAMS = ("decode_artifact", "inputs_npz")
 
@@ -30,8 +30,11 @@ class Comparison:
     variant_p50_s: float
     #: baseline / variant median latency (> 1: the variant is faster)
     speedup: float
-    #: "faster", "slower", "no speed-up" (< MIN_EFFECT) or "unclear" (larger, but the CIs overlap)
+    #: "faster", "slower", "no speed-up" (< MIN_EFFECT), "unclear" (the paired rounds disagree) or
+    #: "not claimed: <why>" (not interleaved, contended)
     verdict: str
+    #: how the verdict was reached (the paired test and its p-value)
+    test: str
     fidelity_cosine: float | None
     size_ratio: float | None  # variant size / baseline size
     decode_tps: float | None = None
@@ -44,29 +47,17 @@ def _group_key(j: JobRecord) -> tuple[str, str, str]:
     return j.board, j.workload, params_key({k: v for k, v in j.params.items() if k not in _VARIANT_PARAMS})
 
 
-def _verdict(base: JobRecord, var: JobRecord, speedup: float) -> str:
-    b_lo, b_hi = base.value("latency.ci95_lo"), base.value("latency.ci95_hi")
-    v_lo, v_hi = var.value("latency.ci95_lo"), var.value("latency.ci95_hi")
-    separated = True
-    if None not in (b_lo, b_hi, v_lo, v_hi):
-        assert b_lo is not None and b_hi is not None and v_lo is not None and v_hi is not None
-        separated = v_hi < b_lo or b_hi < v_lo
-    if 1 / (1 + MIN_EFFECT) < speedup < 1 + MIN_EFFECT:
-        return "no speed-up"
-    if not separated:
-        return "unclear"
-    return "faster" if speedup > 1 else "slower"
-
-
 def _compare(axis: str, base: JobRecord, var: JobRecord) -> Comparison | None:
     b, v = base.value("latency.p50"), var.value("latency.p50")
     if not b or not v:
         return None
     bs, vs = base.value("model.size"), var.value("model.size")
     bw, vw = base.work.get("ops_per_call"), var.work.get("ops_per_call")
+    pv = paired_verdict(base, var, MIN_EFFECT)
     return Comparison(board=base.board, workload=base.workload, axis=axis,
                       baseline=f"{base.precision}/{base.pruning}", variant=f"{var.precision}/{var.pruning}",
-                      baseline_p50_s=b, variant_p50_s=v, speedup=b / v, verdict=_verdict(base, var, b / v),
+                      baseline_p50_s=b, variant_p50_s=v, speedup=pv.ratio or b / v, verdict=pv.verdict,
+                      test=pv.test,
                       fidelity_cosine=var.value("fidelity.cosine"), size_ratio=vs / bs if bs and vs else None,
                       decode_tps=var.value("llm.decode_tps"), baseline_decode_tps=base.value("llm.decode_tps"),
                       work_ratio=vw / bw if bw and vw else None)
@@ -109,7 +100,10 @@ def sentence(c: Comparison) -> str:
     elif c.verdict == "slower":
         what = f"is {1 / c.speedup:.2f}× slower than {c.baseline}"
     elif c.verdict == "unclear":
-        what = f"differs from {c.baseline} by {ratio} at the median, but the 95 % CIs overlap: not a measured speed-up"
+        what = (f"differs from {c.baseline} by {ratio} (median paired ratio), but the interleaved rounds "
+                "disagree: not a measured speed-up")
+    elif c.verdict.startswith("not claimed"):
+        what = f"vs {c.baseline}: {ratio}, {c.verdict}"
     else:
         what = f"gives no speed-up over {c.baseline} ({ratio})"
     text = f"{c.workload} on {c.board}: {c.variant} {what} (median {_ms(c.variant_p50_s)} vs {_ms(c.baseline_p50_s)})"
@@ -138,6 +132,7 @@ def summary_sentences(comparisons: list[Comparison]) -> list[str]:
         if not sel:
             continue
         counts = {v: sum(1 for c in sel if c.verdict == v) for v in ("faster", "no speed-up", "slower", "unclear")}
+        counts["not claimed"] = sum(1 for c in sel if c.verdict.startswith("not claimed"))
         lo, hi = min(c.speedup for c in sel), max(c.speedup for c in sel)
         if not counts["faster"]:
             lead = f"no measured speed-up in any of {len(sel)} comparisons"
@@ -145,5 +140,6 @@ def summary_sentences(comparisons: list[Comparison]) -> list[str]:
             lead = f"faster in {counts['faster']} of {len(sel)} comparisons"
         rest = ", ".join(f"{n} {v}" for v, n in counts.items() if n and v != "faster")
         heads.append(f"{label}: {lead}" + (f" ({rest})" if rest and counts["faster"] else "")
-                     + f"; latency ratios {lo:.2f}×–{hi:.2f}× (fp32 or dense median / variant median).")
+                     + f"; latency ratios {lo:.2f}×–{hi:.2f}× (fp32 or dense / variant, median of paired "
+                     "interleaved rounds where measured so).")
     return heads + [sentence(c) for c in comparisons]

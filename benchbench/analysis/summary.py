@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from ..results.records import Metric, Warning_
 import numpy as np
 
+from . import plausibility
 from .quality import JobQualityInput, check_job
 from .stats import latency_stats
 
@@ -43,7 +45,11 @@ def _power_metrics(result: dict[str, Any], calls: int, headline: str | None = No
         rep = reports.get(ch["name"])
         fig = ({"energy_j": rep["energy_j"], "mean_power_w": rep.get("mean_power_w"),
                 "peak_power_w": rep.get("peak_power_w"), "method": rep.get("method"),
-                "note": "; ".join(rep.get("warnings") or ())} if rep is not None else
+                "note": "; ".join(list(rep.get("warnings") or ()) + ([rep["window"]] if rep.get("window") else [])),
+                "calls": rep.get("inferences") if rep.get("window") else None,
+                "per_inference_j": rep.get("energy_per_inference_j"),
+                "per_inference_above_idle_j": rep.get("energy_per_inference_above_idle_j"),
+                "pm_j": rep.get("energy_uncertainty_j")} if rep is not None else
                {"energy_j": c.get("energy_j"), "mean_power_w": c.get("mean_power_w"), "peak_power_w": c.get("max"),
                 "method": f"{c.get('method')} over timed windows", "note": ""})
         if fig["energy_j"] is None or any(m.name == f"energy.{ch['name']}" for m in out):
@@ -72,7 +78,15 @@ def _power_metrics(result: dict[str, Any], calls: int, headline: str | None = No
     out.append(Metric("power.mean", fig["mean_power_w"], "W", ch.get("scope"), ch["source"], detail))
     if fig["peak_power_w"] is not None:
         out.append(Metric("power.peak", fig["peak_power_w"], "W", ch.get("scope"), ch["source"], detail))
-    if calls:
+    if fig.get("calls"):  # the steady-state energy phase: its own window and call count
+        n = int(fig["calls"])
+        pm = f" ± {fig['pm_j'] / n:.3g} J" if fig.get("pm_j") is not None else ""
+        out.append(Metric("energy.per_inference", fig["energy_j"] / n, "J", ch.get("scope"), ch["source"],
+                          detail + f"; total over {n} calls{pm}"))
+        if fig.get("per_inference_above_idle_j") is not None:
+            out.append(Metric("energy.per_inference_above_idle", fig["per_inference_above_idle_j"], "J",
+                              ch.get("scope"), ch["source"], detail + "; minus idle power measured before the job"))
+    elif calls:
         out.append(Metric("energy.per_inference", fig["energy_j"] / calls, "J", ch.get("scope"), ch["source"],
                           detail + f"; total over {calls} calls"))
     return out
@@ -140,7 +154,9 @@ def llm_metrics(extra: dict[str, Any]) -> list[Metric]:
 def job_metrics(result: dict[str, Any], work: dict[str, Any], precision: str | None = None,
                 min_value_s: float | None = None,
                 variant: dict[str, Any] | None = None,
-                headline: str | None = None) -> tuple[list[Metric], list[Warning_]]:
+                headline: str | None = None,
+                power_limits: Sequence[Mapping[str, Any]] = ()) -> tuple[list[Metric], list[Warning_]]:
+    """``power_limits``: the device profile's (board snapshot); implausible power/energy figures are voided."""
     metrics: list[Metric] = []
     if variant:
         metrics.extend(variant_metrics(variant))
@@ -179,6 +195,8 @@ def job_metrics(result: dict[str, Any], work: dict[str, Any], precision: str | N
         metrics.extend(_sensor_metrics(result))
     for w in timing.get("warnings", []):
         warnings.append(Warning_("timing-budget", w, "raise max_timed_s in the suite, or accept fewer values"))
+    metrics, implausible = plausibility.check(metrics, result, power_limits)
+    warnings.extend(implausible)
     return metrics, warnings
 
 
@@ -193,7 +211,9 @@ def _quality(result: dict[str, Any], values: list[float], precision: str | None,
     return check_job(JobQualityInput(
         latency_s=np.asarray(values), calls_per_value=int(timing.get("number") or 1),
         rounds_s=tuple(np.asarray(r["values_s"]) for r in timing.get("rounds", [])),
-        timer_resolution_s=res_ns * 1e-9 if res_ns else None, calibration_target_s=min_value_s,
+        # no calibration by the engine (pytest-benchmark calibrates itself): nothing to fall short of
+        timer_resolution_s=res_ns * 1e-9 if res_ns else None,
+        calibration_target_s=min_value_s if timing.get("calibration") else None,
         power_sample_rate_hz=sensors.get("sample_rate_hz") if power else None,
         power_samples_in_windows=min(c.get("n_in_windows", 0) for c in power) if power else None,
         throttle_events=len(throttle.get("evidence", [])) if throttle.get("throttled") else 0,

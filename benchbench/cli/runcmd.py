@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import logging
 import sys
 import threading
 from pathlib import Path
@@ -11,8 +12,11 @@ from typing import Any
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+from ..config.profiles import DeviceProfile, snapshot_facts
 from ..config.suite import Suite, load_suite, resolve_suite_path, suite_hash
+from ..deploy.detect import choose_profile, detect_board
 from ..errors import ConfigError
+from ..errors import BenchbenchError
 from ..pipeline import BoardOutcome, BoardTarget, Run, summarize
 from ..report.paths import report_path as default_report_path
 from ..results.ids import check_run_id
@@ -22,6 +26,9 @@ from ..workloads.model_jobs import BYO_FLAGS, byo_suite_hash, local_arch
 from ..workloads.registry import expand
 from .common import EXIT_FAILED_JOBS, cache_dir, err, out, print_json, term_safe
 from .signals import Interrupted
+
+
+log = logging.getLogger(__name__)
 
 
 class ProgressEvents:
@@ -54,13 +61,45 @@ class ProgressEvents:
                 self.progress.update(task, description=f"{board}: done" if not o.error else f"{board}: FAILED")
 
 
-def _local_target(cache: Path) -> BoardTarget:
-    return BoardTarget(name="local", connect=LocalTransport, python=sys.executable,
-                       work_dir=str(cache / "boards" / "local"), profile="generic-linux")
+def _target(name: str, connect: Any, python: str, work_dir: str, profile: DeviceProfile | None,
+            why: str) -> BoardTarget:
+    """A board run with its device profile's sensors, headline power, arch and providers."""
+    if profile is None:
+        return BoardTarget(name=name, connect=connect, python=python, work_dir=work_dir,
+                           profile_facts={"profile_reason": why})
+    headline = profile.effective_headline()
+    return BoardTarget(name=name, connect=connect, python=python, work_dir=work_dir,
+                       sampling_families=tuple(profile.sampler_families()),
+                       headline_channel=headline.channel if headline else None, arch=profile.arch,
+                       profile=profile.name, providers=profile.execution_providers,
+                       profile_facts=snapshot_facts(profile, why))
+
+
+def _detected(connect: Any, python: str, work_dir: str, cache: Path) -> dict[str, Any] | None:
+    """The board's own detection (None, logged, when it cannot be reached: the run then says why)."""
+    try:
+        transport = connect()
+    except BenchbenchError as exc:
+        log.warning("profile detection: %s", exc)
+        return None
+    try:
+        return detect_board(transport, python, work_dir, cache / "agent")
+    except BenchbenchError as exc:
+        log.warning("profile detection: %s", exc)
+        return None
+    finally:
+        transport.close()
+
+
+def _local_target(cache: Path, override: str | None = None) -> BoardTarget:
+    work_dir = str(cache / "boards" / "local")
+    detected = None if override else _detected(LocalTransport, sys.executable, work_dir, cache)
+    profile, why = choose_profile(override, None, detected)
+    return _target("local", LocalTransport, sys.executable, work_dir, profile, why)
 
 
 def _fleet_targets(fleet_file: Path, selectors: str | None, accept_new_host_keys: bool,
-                   ssh_config: Path | None) -> list[BoardTarget]:
+                   ssh_config: Path | None, override: str | None = None) -> list[BoardTarget]:
     from ..config.fleet import load_fleet, select_boards
     from ..config.profiles import load_profile
     from ..transport.fleet import ssh_opener
@@ -76,22 +115,22 @@ def _fleet_targets(fleet_file: Path, selectors: str | None, accept_new_host_keys
             index = next(i for i, x in enumerate(inventory.boards) if x.name == b.name)
             raise ConfigError(f"board {b.name!r}: {exc.args[0]}", file=str(fleet_file),
                               key=f"boards[{index}].profile", hint=exc.hint) from None
-        families = tuple(profile.sampler_families()) if profile else BoardTarget.sampling_families
-        headline = profile.effective_headline() if profile else None
-        targets.append(BoardTarget(name=b.name, connect=functools.partial(opener, b), python=b.python,
-                                   work_dir=b.work_dir, sampling_families=families,
-                                   headline_channel=headline.channel if headline else None,
-                                   arch=profile.arch if profile else None,
-                                   profile=profile.name if profile else None,
-                                   # ORT execution providers, in the profile's order of preference
-                                   providers=profile.execution_providers if profile else None))
+        connect = functools.partial(opener, b)
+        if override:
+            profile, why = choose_profile(override, None, None)
+        elif profile is not None:
+            why = "fleet file profile"
+        else:  # no profile: the board says what it is (its agent's detection)
+            profile, why = choose_profile(None, None, _detected(connect, b.python, b.work_dir, cache_dir()))
+        targets.append(_target(b.name, connect, b.python, b.work_dir, profile, why))
     return targets
 
 
 def run_command(suite_name: str | None, db: str, report_path: Path | None, no_report: bool, as_json: bool, *,
                 fleet_file: Path | None = None, boards: str | None = None, resume: str | None = None,
                 accept_new_host_keys: bool = False, ssh_config: Path | None = None,
-                byo: Suite | None = None) -> int:
+                byo: Suite | None = None, profile: str | None = None) -> int:
+    """``profile``: ``--profile NAME|FILE``, overriding the detected (local) or configured (fleet) one."""
     if resume is not None:
         check_run_id(resume, "--resume")
         if suite_name or byo is not None:
@@ -111,8 +150,8 @@ def run_command(suite_name: str | None, db: str, report_path: Path | None, no_re
     cache = cache_dir()
     # a --model run has no suite file: errors then name the flags, and the suite's own hash stands in
     suite_file = BYO_FLAGS if byo else str(suite_path)
-    targets = (_fleet_targets(fleet_file, boards, accept_new_host_keys, ssh_config) if fleet_file
-               else [_local_target(cache)])
+    targets = (_fleet_targets(fleet_file, boards, accept_new_host_keys, ssh_config, profile) if fleet_file
+               else [_local_target(cache, profile)])
     if plan_boards is not None:
         targets = [t for t in targets if t.name in plan_boards]
     # one expansion per CPU architecture: model variants differ (U8S8 int8 on x86, S8S8 on ARM)

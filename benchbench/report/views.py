@@ -56,6 +56,15 @@ def _x(v: float | None) -> str:
     return f"×{v:.2f}" if v is not None else "–"
 
 
+def _sp(v: float | None, claim: str | None) -> str:
+    """A speed-up with what it may claim: a bare ratio only when the paired rounds agree (or say no change)."""
+    if v is None:
+        return "–"
+    if claim is None or claim in ("faster", "slower", "no speed-up"):
+        return _x(v)
+    return f"{_x(v)} ({claim})"
+
+
 def _variant(r: MatrixRow) -> str:
     return r.precision if r.pruning == "none" else f"{r.precision} · {r.pruning}"
 
@@ -81,9 +90,11 @@ def matrix_view(rows: Sequence[MatrixRow]) -> list[dict[str, Any]]:
                     cells.append({"text": "–", "title": ""})
                     continue
                 r = found
-                sp = [f"{_x(r.speedup_vs_fp32)} vs fp32"] if r.speedup_vs_fp32 is not None else []
-                sp += [f"{_x(r.speedup_vs_dense)} vs unpruned"] if r.speedup_vs_dense is not None else []
-                cells.append({"text": fmt_seconds(r.p50_s) + (f" {_x(r.speedup_vs_fp32)}" if r.speedup_vs_fp32 else ""),
+                sp = [f"{_x(r.speedup_vs_fp32)} vs fp32 ({r.claim_vs_fp32})"] if r.speedup_vs_fp32 is not None else []
+                sp += ([f"{_x(r.speedup_vs_dense)} vs unpruned ({r.claim_vs_dense})"]
+                       if r.speedup_vs_dense is not None else [])
+                cells.append({"text": fmt_seconds(r.p50_s) + (f" {_sp(r.speedup_vs_fp32, r.claim_vs_fp32)}"
+                                                              if r.speedup_vs_fp32 else ""),
 
                               "title": "; ".join(sp)})
             grid.append({"board": b, "cells": cells})
@@ -109,7 +120,8 @@ def _long_row(r: MatrixRow) -> list[str]:
     items = f"{r.items_per_s:.4g}" if r.items_per_s is not None else "–"
     return [r.board, _variant(r), fmt_seconds(r.p50_s), fmt_seconds(r.p99_s), items,
             fmt_energy(r.energy_j) if r.energy_j is not None else "–", fmt_bytes(r.mem_peak_bytes), fid,
-            fmt_bytes(r.size_bytes), _x(r.speedup_vs_fp32), _x(r.speedup_vs_dense)]
+            fmt_bytes(r.size_bytes), _sp(r.speedup_vs_fp32, r.claim_vs_fp32),
+            _sp(r.speedup_vs_dense, r.claim_vs_dense)]
 
 
 def pareto_view(rows: Sequence[MatrixRow]) -> list[dict[str, Any]]:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from benchbench.results.records import JobRecord, Metric
 
 
@@ -21,9 +23,27 @@ def job(board: str, precision: str, pruning: str, p50_s: float, *, cos: float | 
                      work=dict(work or {}), details={"extra": {"providers_used": [provider]}}, metrics=tuple(ms))
 
 
+def interleaved(jobs: list[JobRecord], rounds: int = 4, contended: tuple[str, ...] = ()) -> list[JobRecord]:
+    """The records as the agent writes them for variants measured interleaved: a shared group per board and
+    model, the partners' keys, one raw round per interleaved round (values at the job's p50); the job keys in
+    ``contended`` were marked contended."""
+    out = []
+    for j in jobs:
+        group = f"{j.board}/{j.workload}"
+        partners = [o.job_key for o in jobs if (o.board, o.workload) == (j.board, j.workload) and o is not j]
+        p50 = j.value("latency.p50") or 0.0
+        raw = {"latency_rounds": [{"t_start_ns": i, "t_end_ns": i + 1, "values_s": [p50] * 5}
+                                  for i in range(rounds)]}
+        details = {**j.details, "interleave": {"group": group, "partners": partners},
+                   "contention": {"contended": j.job_key in contended}}
+        out.append(replace(j, details=details, raw=raw))
+    return out
+
+
 JOBS = [job("pi5", "fp32", "none", 0.010, energy_j=0.05),
         job("pi5", "int8", "none", 0.004, cos=0.99, energy_j=0.02),
         job("pi5", "fp32", "50pct", 0.008, cos=0.995, energy_j=0.04),
         job("pi5", "int8", "50pct", 0.002, cos=0.98, energy_j=0.01),
         job("pi5", "fp16", "none", 0.009, cos=0.99),  # slower than int8 at the same fidelity: dominated
         job("rk3588", "int8", "none", 0.003, cos=0.97)]  # no fp32 on this board: no speed-up vs fp32
+JOBS = interleaved(JOBS)

@@ -17,6 +17,7 @@ BACKENDS: Dict[str, str] = {
     "rknn": ".rknn",
     "litert": ".litert",
     "pytest-benchmark": ".pytest_bench",
+    "torch": ".torch_backend",
 }
 
 
@@ -37,8 +38,10 @@ class Prepared:
     extra: Dict[str, Any] = field(default_factory=dict)
     teardown: Optional[Callable[[], None]] = None
     #: a backend that times itself (pytest-benchmark) returns (TimingResult, memory dict, extra) from this
-    #: instead of having ``fn`` timed by the engine; the worker stores them as its own
-    run_self: Optional[Callable[[], Tuple[Any, Dict[str, Any], Dict[str, Any]]]] = None
+    #: instead of having ``fn`` timed by the engine; the worker stores them as its own. Its argument is the
+    #: steady-state energy window (s, 0: none); the backend runs that loop itself and puts its window
+    #: (t_start_ns, t_end_ns, calls, holds) into ``extra["energy_phase"]``
+    run_self: Optional[Callable[[float], Tuple[Any, Dict[str, Any], Dict[str, Any]]]] = None
     #: diagnostics that must not perturb the measurement (ORT's per-node profiling): called after timing and
     #: the memory readings; its dict is merged into ``extra``
     after_timing: Optional[Callable[[], Dict[str, Any]]] = None
