@@ -7,6 +7,8 @@ MatMul-heavy models; int4 is weight-only MatMulNBits (block 32, symmetric).
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import os
 from pathlib import Path
 from typing import Any, Iterator
@@ -33,16 +35,35 @@ def copy_metadata(src: onnx.ModelProto, dst_path: Path) -> None:
     onnx.save(out, str(dst_path))
 
 
+def _outer_names(node: onnx.NodeProto) -> set[str]:
+    """Values an If/Loop/Scan body reads from the enclosing graph (implicit inputs of ``node``)."""
+    used: set[str] = set()
+    for attr in node.attribute:
+        for g in ([attr.g] if attr.type == onnx.AttributeProto.GRAPH else list(attr.graphs)):
+            local = {i.name for i in g.input} | {i.name for i in g.initializer}
+            for n in g.node:
+                local.update(n.output)
+            for n in g.node:
+                used.update(i for i in n.input if i and i not in local)
+                used.update(x for x in _outer_names(n) if x not in local)
+            used.update(o.name for o in g.output if o.name not in local)
+    return used
+
+
 def toposort(graph: onnx.GraphProto) -> None:
-    """Reorder nodes so each comes after its producers (the fp16 converter appends its input Casts last)."""
+    """Reorder nodes so each comes after its producers, implicit subgraph inputs included (the fp16
+    converter appends its input Casts last)."""
     ready = {i.name for i in graph.input} | {i.name for i in graph.initializer} | {""}
-    pending = list(graph.node)
+    produced = {o for n in graph.node for o in n.output}
+    needs = [(n, [i for i in list(n.input) + sorted(_outer_names(n)) if i in produced or i in ready])
+             for n in graph.node]
+    pending = needs
     ordered: list[onnx.NodeProto] = []
     while pending:
-        rest = [n for n in pending if not all(i in ready for i in n.input)]
-        done = [n for n in pending if all(i in ready for i in n.input)]
+        rest = [(n, d) for n, d in pending if not all(i in ready for i in d)]
+        done = [n for n, d in pending if all(i in ready for i in d)]
         if not done:
-            raise ValueError("graph has a cycle or a dangling input: " + pending[0].name)
+            raise ValueError("graph has a cycle or a dangling input: " + pending[0][0].name)
         for n in done:
             ordered.append(n)
             ready.update(n.output)
@@ -51,8 +72,65 @@ def toposort(graph: onnx.GraphProto) -> None:
     graph.node.extend(ordered)
 
 
-def preprocess(src: Path, dst: Path, scratch: Path) -> dict[str, Any]:
-    """fp32 baseline for every variant: ORT basic graph optimisation (BN/constant folding) + shape inference.
+def _sorted_in_place(path: Path) -> None:
+    """The quantizers append their Q/DQ nodes without regard to values an If body reads from outside."""
+    model = onnx.load(str(path))
+    toposort(model.graph)
+    onnx.save(model, str(path))
+
+
+#: the lowest opset the QDQ quantizer's per-channel DequantizeLinear(axis=...) is valid in
+MIN_QUANT_OPSET = 13
+
+
+@contextlib.contextmanager
+def quiet_tools() -> Iterator[None]:
+    """ORT's quantization tools log through the root logger ("Axis 1 is out-of-range…"); hold those messages
+    back so a run's stderr carries our one-line reasons, not the tools' chatter."""
+    logging.disable(logging.WARNING)
+    try:
+        yield
+    finally:
+        logging.disable(logging.NOTSET)
+
+
+def upgrade_opset(src: Path, dst: Path, target: int = MIN_QUANT_OPSET) -> dict[str, Any] | None:
+    """Convert a graph below opset ``target`` with onnx's version converter; None when nothing was needed."""
+    from onnx import version_converter
+
+    model = onnx.load(str(src))
+    have = next((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")), target)
+    if have >= target:
+        return None
+    out = version_converter.convert_version(model, target)
+    onnx.save(out, str(dst))
+    return {"transform": f"opset {have} → {target} (onnx.version_converter)", "from": have, "to": target}
+
+
+def constants_to_initializers(src: Path, dst: Path) -> int:
+    """Turn tensor-valued ``Constant`` nodes of the main graph into initializers: the quantizers find
+    weights only among initializers. Returns how many were moved."""
+    model = onnx.load(str(src))
+    keep, moved = [], 0
+    for n in model.graph.node:
+        if n.op_type == "Constant" and len(n.attribute) == 1 and n.attribute[0].name == "value":
+            t = onnx.TensorProto()
+            t.CopyFrom(n.attribute[0].t)
+            t.name = n.output[0]
+            model.graph.initializer.append(t)
+            moved += 1
+        else:
+            keep.append(n)
+    if moved:
+        del model.graph.node[:]
+        model.graph.node.extend(keep)
+    onnx.save(model, str(dst))
+    return moved
+
+
+def preprocess(src: Path, dst: Path, scratch: Path, optimize: bool = True) -> dict[str, Any]:
+    """Quantizer input: ORT basic graph optimisation (BN/constant folding; MatMul+Add → Gemm) + shape
+    inference. ``optimize=False`` keeps the ops as they are (weight-only quantizers need MatMul, not Gemm).
 
     Runs from ``scratch`` because the tool may write a temp file into the working directory.
     """
@@ -62,18 +140,21 @@ def preprocess(src: Path, dst: Path, scratch: Path) -> dict[str, Any]:
     scratch.mkdir(parents=True, exist_ok=True)
     try:
         os.chdir(scratch)
-        quant_pre_process(str(src), str(dst), skip_symbolic_shape=True)
+        with quiet_tools():
+            quant_pre_process(str(src), str(dst), skip_symbolic_shape=True, skip_optimization=not optimize)
     finally:
         os.chdir(cwd)
     copy_metadata(onnx.load(str(src), load_external_data=False), dst)
-    return {"tool": "onnxruntime.quantization.quant_pre_process", "skip_symbolic_shape": True}
+    return {"tool": "onnxruntime.quantization.quant_pre_process", "skip_symbolic_shape": True,
+            "optimization": "ORT basic" if optimize else "none (shape inference only)"}
 
 
 def fp16(src: Path, dst: Path) -> dict[str, Any]:
     from onnxruntime.transformers.float16 import convert_float_to_float16
 
     model = onnx.load(str(src))
-    out = convert_float_to_float16(model, keep_io_types=True)
+    with quiet_tools():
+        out = convert_float_to_float16(model, keep_io_types=True)
     toposort(out.graph)
     onnx.save(out, str(dst))
     return {"tool": "onnxruntime.transformers.float16.convert_float_to_float16", "keep_io_types": True}
@@ -101,9 +182,11 @@ def int8_static(src: Path, dst: Path, feeds: list[dict[str, np.ndarray]], target
     cls = arch_class(target_arch)
     act = QuantType.QUInt8 if cls == "x86" else QuantType.QInt8
     reader = type("SeededReader", (_Reader, CalibrationDataReader), {})(feeds)
-    quantize_static(str(src), str(dst), reader, quant_format=QuantFormat.QDQ, per_channel=True,
-                    activation_type=act, weight_type=QuantType.QInt8, calibrate_method=CalibrationMethod.MinMax,
-                    op_types_to_quantize=op_types)
+    with quiet_tools():
+        quantize_static(str(src), str(dst), reader, quant_format=QuantFormat.QDQ, per_channel=True,
+                        activation_type=act, weight_type=QuantType.QInt8,
+                        calibrate_method=CalibrationMethod.MinMax, op_types_to_quantize=op_types)
+    _sorted_in_place(dst)
     copy_metadata(onnx.load(str(src), load_external_data=False), dst)
     return {"tool": "onnxruntime.quantization.quantize_static", "format": "QDQ", "per_channel": True,
             "activations": "uint8" if cls == "x86" else "int8", "weights": "int8",
@@ -114,9 +197,12 @@ def int8_static(src: Path, dst: Path, feeds: list[dict[str, np.ndarray]], target
 def int8_dynamic(src: Path, dst: Path) -> dict[str, Any]:
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
-    quantize_dynamic(str(src), str(dst), op_types_to_quantize=["MatMul"], weight_type=QuantType.QInt8)
+    ops = ["MatMul"] + (["LSTM"] if any(n.op_type == "LSTM" for n in onnx.load(str(src)).graph.node) else [])
+    with quiet_tools():
+        quantize_dynamic(str(src), str(dst), op_types_to_quantize=ops, weight_type=QuantType.QInt8)
+    _sorted_in_place(dst)
     copy_metadata(onnx.load(str(src), load_external_data=False), dst)
-    return {"tool": "onnxruntime.quantization.quantize_dynamic", "op_types": ["MatMul"], "weights": "int8"}
+    return {"tool": "onnxruntime.quantization.quantize_dynamic", "op_types": ops, "weights": "int8"}
 
 
 def int4(src: Path, dst: Path, block_size: int = 32) -> dict[str, Any]:
@@ -124,15 +210,9 @@ def int4(src: Path, dst: Path, block_size: int = 32) -> dict[str, Any]:
 
     quant = MatMulNBitsQuantizer(onnx.load(str(src)), bits=4, block_size=block_size, is_symmetric=True,
                                  op_types_to_quantize=("MatMul",))
-    quant.process()
+    with quiet_tools():
+        quant.process()
     quant.model.save_model_to_file(str(dst), use_external_data_format=False)
     copy_metadata(onnx.load(str(src), load_external_data=False), dst)
     return {"tool": "onnxruntime.quantization.matmul_nbits_quantizer.MatMulNBitsQuantizer", "bits": 4,
             "block_size": block_size, "symmetric": True, "op_types": ["MatMul"]}
-
-
-def weight_matmuls(model: onnx.ModelProto) -> int:
-    """MatMul nodes whose B is a 2-D initializer: what dynamic int8 and MatMulNBits can quantize."""
-    inits = {i.name: i for i in model.graph.initializer}
-    return sum(1 for n in model.graph.node
-               if n.op_type == "MatMul" and n.input[1] in inits and len(inits[n.input[1]].dims) == 2)

@@ -85,9 +85,15 @@ def find_python(rknn_python: str | Path | None = None,
     return (path, version, None) if why is None else (None, None, why)
 
 
-def downconvert(src: Path, dst: Path, opset: int = MAX_OPSET) -> dict[str, Any]:
-    """Copy of ``src`` at default-domain opset ≤ ``opset`` and IR version ≤ 9 (what the toolkit's onnx reads)."""
+def downconvert(src: Path, dst: Path, opset: int = MAX_OPSET,
+                shapes: dict[str, list[int]] | None = None) -> dict[str, Any]:
+    """Copy of ``src`` at default-domain opset ≤ ``opset`` and IR version ≤ 9 (what the toolkit's onnx reads),
+    with dynamic input dims fixed to ``shapes`` (the NPU compiles for one shape)."""
     model = onnx.load(str(src))
+    for vi in model.graph.input:
+        for d, value in zip(vi.type.tensor_type.shape.dim, (shapes or {}).get(vi.name, [])):
+            d.Clear()
+            d.dim_value = value
     have = next((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")), opset)
     info: dict[str, Any] = {"source_opset": have, "opset": min(have, opset)}
     if have > opset:
@@ -209,11 +215,11 @@ def make_rknn_variant(model: ModelArtifact, precision: str, pruning: str = "none
     src = base_variant.path
     out = folder / "main.rknn"
     try:
-        extra["opset"] = downconvert(src, work / "source.onnx")
+        extra["opset"] = downconvert(src, work / "source.onnx", shapes=model.params.get("shapes"))
         names = _input_names(src)
         fp32 = {"main": src}
         val = feeds_mod.sample_feeds(model, fp32, "main", "validation", n_validation)
-        ref = reference_outputs(src, val)
+        ref = [outs[0] for outs in reference_outputs(src, val)]  # the simulator returns the first output
         request: dict[str, Any] = {"onnx": str(work / "source.onnx"), "out": str(out), "target": target,
                                    "precision": precision, "samples": write_samples(work, val, names, "val")}
         if precision == "int8":
@@ -228,7 +234,7 @@ def make_rknn_variant(model: ModelArtifact, precision: str, pruning: str = "none
             raise ValidationFailed("non-finite values (NaN/inf) in the simulator's output")
         extra["toolkit_timings_s"] = result.get("timings", {})
         extra["flops_by_role"] = {"main": base_variant.flops}
-        extra["board_inputs"] = board_inputs(src)
+        extra["board_inputs"] = board_inputs(work / "source.onnx")
         validation = {"main": {"fidelity": fidelity(ref, sim), "checked_with": "rknn-toolkit2 simulator "
                                "(init_runtime() without a target) vs onnxruntime fp32 CPU"}}
     except ValidationFailed as exc:

@@ -2,9 +2,12 @@
 
 Checks, in order: ``onnx.checker``, loads in ONNX Runtime (CPU EP, full optimisation, optimized graph
 saved so its op histogram is recorded), expected precision ops actually present (a silent fp32 fallback
-fails here), runs on seeded held-out inputs with finite outputs of the reference's shapes, and fidelity
-versus the fp32 reference (cosine, SQNR dB, max-abs error, top-1 / per-token agreement). Low fidelity
-is reported, not failed: without fine-tuning pruning is expected to lose accuracy.
+fails here), runs on held-out inputs with finite outputs of the reference's shapes, and fidelity versus the
+reference for EVERY output: SQNR (dB), relative and absolute errors always; cosine only for outputs of at
+least ``MIN_COSINE_ELEMENTS`` elements (the cosine of a 1-element output is always 1); top-1 agreement only
+for 2-D ``[batch, classes]`` outputs (never for detector or segmentation maps) and per token for the LLM.
+The worst output (lowest SQNR) is named and is what the variant's fidelity figures report. Low fidelity is
+reported, not failed: without fine-tuning pruning is expected to lose accuracy.
 """
 
 from __future__ import annotations
@@ -27,6 +30,10 @@ EXPECTED = {"int8-static": {"QuantizeLinear", "DequantizeLinear"},
             "int4": {"MatMulNBits"}}
 
 
+#: below this many elements per sample a cosine says nothing (1 element: always ±1)
+MIN_COSINE_ELEMENTS = 16
+
+
 class ValidationFailed(Exception):
     """Internal: carries the one-line reason up to ``validate``."""
 
@@ -37,10 +44,12 @@ def op_histogram(model: onnx.ModelProto) -> dict[str, int]:
 
 
 def _fp16_fraction(model: onnx.ModelProto) -> float:
-    floats = [i for i in model.graph.initializer if i.data_type in (onnx.TensorProto.FLOAT, onnx.TensorProto.FLOAT16)]
-    if not floats:
-        return 0.0
-    return sum(1 for i in floats if i.data_type == onnx.TensorProto.FLOAT16) / len(floats)
+    """Share of float weight elements (initializers and Constant nodes) stored as fp16."""
+    from .applicability import float_weights
+
+    kinds = float_weights(model)
+    total = kinds.get("fp32", 0) + kinds.get("fp16", 0)
+    return kinds.get("fp16", 0) / total if total else 0.0
 
 
 def load_optimized(path: Path) -> tuple[Any, dict[str, int]]:
@@ -57,20 +66,42 @@ def load_optimized(path: Path) -> tuple[Any, dict[str, int]]:
     return sess, hist
 
 
-def fidelity(ref: list[np.ndarray], out: list[np.ndarray]) -> dict[str, Any]:
-    """Metrics over samples of one output; top-1 is per row of the last axis (per image / per token)."""
+def fidelity(ref: list[np.ndarray], out: list[np.ndarray], top1: str = "auto") -> dict[str, Any]:
+    """Metrics of one output over samples. ``top1``: ``auto`` (2-D [batch, classes] outputs only),
+    ``per-token`` (argmax over the last axis of every position: LLM logits) or ``none``."""
     r = np.stack([x.astype(np.float64).reshape(-1) for x in ref])
     o = np.stack([x.astype(np.float64).reshape(-1) for x in out])
     err = r - o
     noise = float(np.sum(err * err))
-    sqnr = float("inf") if noise == 0 else float(10.0 * np.log10(float(np.sum(r * r)) / noise))
-    cos = np.sum(r * o, axis=1) / np.maximum(np.linalg.norm(r, axis=1) * np.linalg.norm(o, axis=1), 1e-30)
-    last = ref[0].shape[-1]
-    agree = (np.concatenate([x.reshape(-1, last).argmax(-1) for x in ref])
-             == np.concatenate([x.reshape(-1, last).argmax(-1) for x in out]))
-    return {"samples": len(ref), "sqnr_db": sqnr, "cosine_mean": float(cos.mean()), "cosine_min": float(cos.min()),
-            "max_abs_error": float(np.abs(err).max()), "top1_agreement": float(agree.mean()),
-            "top1_positions": int(agree.size)}
+    signal = float(np.sum(r * r))
+    sqnr = float("inf") if noise == 0 else (float(10.0 * np.log10(signal / noise)) if signal > 0 else float("-inf"))
+    res: dict[str, Any] = {"samples": len(ref), "elements": int(r.shape[1]), "sqnr_db": sqnr,
+                           "rel_error": float(np.sqrt(noise / signal)) if signal > 0 else (0.0 if noise == 0 else None),
+                           "max_abs_error": float(np.abs(err).max()) if err.size else 0.0,
+                           "mean_abs_error": float(np.abs(err).mean()) if err.size else 0.0,
+                           "cosine_mean": None, "cosine_min": None, "top1_agreement": None, "top1_positions": None}
+    if r.shape[1] >= MIN_COSINE_ELEMENTS:
+        cos = np.sum(r * o, axis=1) / np.maximum(np.linalg.norm(r, axis=1) * np.linalg.norm(o, axis=1), 1e-30)
+        res.update(cosine_mean=float(cos.mean()), cosine_min=float(cos.min()))
+    shape = ref[0].shape
+    if top1 == "per-token" or (top1 == "auto" and len(shape) == 2 and shape[1] >= 2):
+        last = shape[-1]
+        agree = (np.concatenate([x.reshape(-1, last).argmax(-1) for x in ref])
+                 == np.concatenate([x.reshape(-1, last).argmax(-1) for x in out]))
+        res.update(top1_agreement=float(agree.mean()), top1_positions=int(agree.size))
+    if not np.issubdtype(ref[0].dtype, np.floating):
+        res["exact_match"] = float(np.mean(r == o))
+    return res
+
+
+def all_fidelity(names: list[str], ref: list[list[np.ndarray]], out: list[list[np.ndarray]],
+                 top1: str = "auto") -> dict[str, Any]:
+    """Per-output fidelity, the worst output (lowest SQNR) by name, and its metrics as the summary."""
+    per = {name: fidelity([s[i] for s in ref], [s[i] for s in out], top1 if i == 0 else "auto")
+           for i, name in enumerate(names)}
+    worst = min(names, key=lambda n: per[n]["sqnr_db"])
+    summary = dict(per[worst], output=worst, outputs_validated=len(names))
+    return {"outputs": per, "worst_output": worst, "summary": summary}
 
 
 def check_precision_ops(precision: str, model: onnx.ModelProto) -> dict[str, Any]:
@@ -89,15 +120,19 @@ def check_precision_ops(precision: str, model: onnx.ModelProto) -> dict[str, Any
     return {"precision_ops": found}
 
 
-def run_outputs(sess: Any, feeds: list[dict[str, np.ndarray]]) -> list[np.ndarray]:
-    """First output of each run (the logits for the reference models)."""
+def run_outputs(sess: Any, feeds: list[dict[str, np.ndarray]]) -> list[list[np.ndarray]]:
+    """Every output of each run, in the session's output order."""
     try:
-        return [sess.run(None, f)[0] for f in feeds]
+        return [list(sess.run(None, f)) for f in feeds]
     except Exception as exc:  # ORT's errors are untyped; the model's own message is the reason
         raise ValidationFailed("the model rejected the inputs: " + str(exc).splitlines()[0]) from None
 
 
-def reference_outputs(path: Path, feeds: list[dict[str, np.ndarray]]) -> list[np.ndarray]:
+def output_names(path: Path) -> list[str]:
+    return [o.name for o in onnx.load(str(path), load_external_data=False).graph.output]
+
+
+def reference_outputs(path: Path, feeds: list[dict[str, np.ndarray]]) -> list[list[np.ndarray]]:
     import onnxruntime as ort
 
     so = ort.SessionOptions()
@@ -109,8 +144,9 @@ def reference_outputs(path: Path, feeds: list[dict[str, np.ndarray]]) -> list[np
     return run_outputs(sess, feeds)
 
 
-def validate_role(precision: str, path: Path, ref_outputs: list[np.ndarray],
-                  feeds: list[dict[str, np.ndarray]]) -> dict[str, Any]:
+def validate_role(precision: str, path: Path, ref_outputs: list[list[np.ndarray]],
+                  feeds: list[dict[str, np.ndarray]], names: list[str] | None = None,
+                  top1: str = "auto") -> dict[str, Any]:
     """Validate one graph; raises ValidationFailed with a one-line reason."""
     try:
         onnx.checker.check_model(str(path))
@@ -128,9 +164,15 @@ def validate_role(precision: str, path: Path, ref_outputs: list[np.ndarray],
     info.update(optimized_ops=opt_hist, quantized_compute_ops=quant, float_compute_ops=flt,
                 casts_in_optimized=opt_hist.get("Cast", 0))
     outs = run_outputs(sess, feeds)
-    if any(o.shape != r.shape for o, r in zip(outs, ref_outputs)):
-        raise ValidationFailed(f"output shape {outs[0].shape} differs from the fp32 reference {ref_outputs[0].shape}")
-    if not all(np.isfinite(o).all() for o in outs):
-        raise ValidationFailed("non-finite values (NaN/inf) in the variant's output")
-    info["fidelity"] = fidelity(ref_outputs, outs)
+    names = names or [o.name for o in sess.get_outputs()]
+    for sample_out, sample_ref in zip(outs, ref_outputs):
+        for name, o, r in zip(names, sample_out, sample_ref):
+            if o.shape != r.shape:
+                raise ValidationFailed(f"output {name!r} has shape {o.shape}, the reference {r.shape}")
+            if np.issubdtype(o.dtype, np.floating) and not np.isfinite(o).all():
+                raise ValidationFailed(f"non-finite values (NaN/inf) in output {name!r}")
+    fid = all_fidelity(names, ref_outputs, outs, top1)
+    info["fidelity"] = fid["summary"]
+    info["outputs"] = fid["outputs"]
+    info["worst_output"] = fid["worst_output"]
     return info

@@ -10,6 +10,7 @@ from onnx import TensorProto, helper
 
 from benchbench.errors import ConfigError, WorkloadError
 from benchbench.workloads.byo import load_byo, parse_input, parse_shape
+from benchbench.workloads.byo_inputs import sample_feeds
 from benchbench.workloads.variants import make_variant
 
 
@@ -57,23 +58,63 @@ def test_bad_files_give_one_clear_line(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="unknown input"):
         load_byo(dyn, shapes={"z": [1, 8]}, cache_dir=tmp_path)
     art = load_byo(dyn, shapes={"x": [2, 8]}, cache_dir=tmp_path)
-    dims = [d.dim_value for d in onnx.load(str(art.path)).graph.input[0].type.tensor_type.shape.dim]
-    assert dims == [2, 8] and art.flops == 2 * 2 * 8 * 4
+    # the model as given runs: the same bytes, dims still dynamic; the shape applies to the feeds only
+    assert art.path.read_bytes() == dyn.read_bytes()
+    dims = [d.dim_param or d.dim_value for d in onnx.load(str(art.path)).graph.input[0].type.tensor_type.shape.dim]
+    assert dims == ["batch", 8] and art.params["shapes"] == {"x": [2, 8]} and art.flops == 2 * 2 * 8 * 4
+    assert art.meta["as_given"]["nodes"] == 1 and art.meta["as_given"]["precision"] == "fp32"
+    with pytest.raises(ConfigError, match="fixed to 8"):
+        load_byo(dyn, shapes={"x": [2, 9]}, cache_dir=tmp_path)
 
 
-def test_model_rejecting_generated_inputs_names_the_fix(tmp_path: Path) -> None:
-    # a control input (a target shape) that generated zeros cannot satisfy: the model's own error + hint
+def _reshape_model(path: Path) -> Path:
     x = helper.make_tensor_value_info("x", TensorProto.FLOAT, [2, 4])
     shape = helper.make_tensor_value_info("shape", TensorProto.INT64, [2])
     y = helper.make_tensor_value_info("y", TensorProto.FLOAT, [4, 2])
     g = helper.make_graph([helper.make_node("Reshape", ["x", "shape"], ["y"], allowzero=1)], "g", [x, shape], [y])
     m = helper.make_model(g, opset_imports=[helper.make_opsetid("", 18)])
     m.ir_version = 9
-    onnx.save(m, str(tmp_path / "reshape.onnx"))
-    with pytest.raises(WorkloadError, match="rejected the generated inputs") as exc:
-        load_byo(tmp_path / "reshape.onnx", cache_dir=tmp_path)
-    assert exc.value.hint and "--input" in exc.value.hint
-    assert load_byo(tmp_path / "reshape.onnx", fixed={"shape": [4, 2]}, cache_dir=tmp_path).kind == "byo"
+    onnx.save(m, str(path))
+    return path
+
+
+def test_integer_inputs_are_never_invented(tmp_path: Path) -> None:
+    model = _reshape_model(tmp_path / "reshape.onnx")
+    with pytest.raises(ConfigError) as exc:
+        load_byo(model, cache_dir=tmp_path)
+    msg = str(exc.value)
+    assert "'shape'" in msg and "int64" in msg and "[2]" in msg and "--input shape=" in msg and "--inputs" in msg
+    assert load_byo(model, fixed={"shape": [4, 2]}, cache_dir=tmp_path).kind == "byo"
+    # a value the model rejects: the model's own error and the hint
+    with pytest.raises(WorkloadError, match="rejected the given inputs") as werr:
+        load_byo(model, fixed={"shape": [3, 3]}, cache_dir=tmp_path)
+    assert werr.value.hint and "--input" in werr.value.hint
+
+
+def test_explicit_generator_for_an_integer_input(tmp_path: Path) -> None:
+    # a byte classifier: int32 bytes in [0, 255]; every validation sample differs
+    x = helper.make_tensor_value_info("bytes", TensorProto.INT32, [1, 64])
+    y = helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 4])
+    w = onnx.numpy_helper.from_array(np.random.default_rng(0).standard_normal((64, 4)).astype(np.float32), "w")
+    g = helper.make_graph([helper.make_node("Cast", ["bytes"], ["f"], to=TensorProto.FLOAT),
+                           helper.make_node("MatMul", ["f", "w"], ["y"])], "g", [x], [y], [w])
+    m = helper.make_model(g, opset_imports=[helper.make_opsetid("", 18)])
+    m.ir_version = 9
+    onnx.save(m, str(tmp_path / "bytes.onnx"))
+    name, gen = parse_input("bytes=randint:0:255")
+    art = load_byo(tmp_path / "bytes.onnx", fixed={name: gen}, cache_dir=tmp_path)
+    assert "random integers in [0, 255]" in art.params["input_sources"]["bytes"]
+    feeds = sample_feeds(art.params, "validation", 1, 4)
+    values = np.stack([f["bytes"] for f in feeds])
+    assert values.min() >= 0 and values.max() <= 255 and len({v.tobytes() for v in values}) == 4
+    with pytest.raises(ConfigError, match="randint"):
+        load_byo(tmp_path / "bytes.onnx", fixed={"bytes": parse_input("bytes=normal")[1]}, cache_dir=tmp_path)
+    v = make_variant(art, "int8-dynamic", cache_dir=tmp_path, n_calibration=4, n_validation=3)
+    assert v.status == "ok", v.reason
+    assert "warnings" not in v.validation["main"]
+    fixed = load_byo(tmp_path / "bytes.onnx", fixed={"bytes": 7}, cache_dir=tmp_path)
+    same = make_variant(fixed, "int8-dynamic", cache_dir=tmp_path, n_calibration=4, n_validation=3)
+    assert "identical" in same.validation["main"]["warnings"][0]
 
 
 def test_npz_inputs_are_checked(tmp_path: Path) -> None:
@@ -93,15 +134,23 @@ def test_real_silero_vad_variants(tmp_path: Path) -> None:
     art = load_byo(silero_model(), shapes={"input": [1, 512], "state": [2, 1, 128]}, fixed={"sr": 16000},
                    cache_dir=tmp_path)
     assert art.kind == "byo" and art.params["dtypes"]["sr"] == "int64"
+    assert art.path.read_bytes() == silero_model().read_bytes()  # the fp32 job runs the file as given
     fp32 = make_variant(art, "fp32", cache_dir=tmp_path, n_calibration=8, n_validation=6)
     fp16 = make_variant(art, "fp16", cache_dir=tmp_path, n_calibration=8, n_validation=6)
     int8 = make_variant(art, "int8-static", cache_dir=tmp_path, n_calibration=8, n_validation=6)
     for v in (fp32, fp16, int8):
         assert v.status == "ok", v.reason
-    assert fp16.validation["main"]["fidelity"]["sqnr_db"] > 40
+    assert fp32.sha256 and fp32.path.read_bytes() == silero_model().read_bytes()
+    # both outputs validated; the 1-element speech probability has no cosine
+    assert set(fp16.validation["main"]["outputs"]) == {"output", "stateN"}
+    assert fp16.validation["main"]["outputs"]["output"]["cosine_mean"] is None
+    assert fp16.validation["main"]["fidelity"]["sqnr_db"] > 30
+    worst = int8.validation["main"]["worst_output"]
+    assert int8.validation["main"]["fidelity"]["output"] == worst
+    assert int8.validation["main"]["fidelity"]["sqnr_db"] == min(
+        o["sqnr_db"] for o in int8.validation["main"]["outputs"].values())
     assert int8.validation["main"]["quantized_compute_ops"] > 0
-    assert int8.size_bytes < 0.7 * fp32.size_bytes
-    with pytest.raises(ConfigError, match="conv nets"):
-        make_variant(art, "int8-dynamic", cache_dir=tmp_path)
+    dyn = make_variant(art, "int8-dynamic", cache_dir=tmp_path)
+    assert dyn.status == "not-applicable" and "MatMul" in (dyn.reason or "")
     assert load_byo(silero_model(), shapes={"input": [1, 512], "state": [2, 1, 128]}, fixed={"sr": 16000},
                     cache_dir=tmp_path).from_cache

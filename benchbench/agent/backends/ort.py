@@ -41,8 +41,28 @@ def make_feeds(sess: Any, job: JobSpec, np: Any, artifacts_dir: str = "") -> Dic
             feeds[inp.name] = rng.integers(0, 2, size=shape).astype(bool)
         else:
             feeds[inp.name] = np.zeros(shape, dtype=dtype)
+    _apply_generators(feeds, job, rng)
     _apply_given_inputs(feeds, job, np, artifacts_dir)
     return feeds
+
+
+def _apply_generators(feeds: Dict[str, Any], job: JobSpec, rng: Any) -> None:
+    """``input_gen`` {name: {gen: randint|uniform|normal, a, b}}: the generator the user named for an input
+    (randint bounds inclusive), so the board's feed follows the same rule as the controller's validation."""
+    for name, spec in (job.params.get("input_gen") or {}).items():
+        if name not in feeds:
+            raise WorkloadFailed("generated input %r is not an input of the model (%s)" % (name, ", ".join(feeds)))
+        ref = feeds[name]
+        kind, a, b = spec.get("gen"), float(spec.get("a", 0.0)), float(spec.get("b", 1.0))
+        if kind == "randint":
+            value = rng.integers(int(a), int(b) + 1, size=ref.shape)
+        elif kind == "uniform":
+            value = rng.uniform(a, b, size=ref.shape)
+        elif kind == "normal":
+            value = a + b * rng.standard_normal(ref.shape)
+        else:
+            raise WorkloadFailed("unknown input generator %r for input %r" % (kind, name))
+        feeds[name] = value.astype(ref.dtype)
 
 
 def _apply_given_inputs(feeds: Dict[str, Any], job: JobSpec, np: Any, artifacts_dir: str) -> None:
