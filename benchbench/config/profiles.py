@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Literal, Sequence
+from typing import Any, Literal, Sequence
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -60,6 +60,18 @@ class MeterBinding(_Model):
         return "wall_power" if self.channel is None else "wall_ch%d_power" % self.channel
 
 
+class PowerLimit(_Model):
+    """The most a board can draw at the scopes it covers (its supply, a module budget, a card's limit):
+    a power or energy figure above it beyond its uncertainty is physically implausible, not a result."""
+
+    max_w: float = Field(gt=0)
+    source: str = Field(min_length=1)
+    #: scopes it bounds; empty: every scope measured on the board (a wall meter also sees supply losses)
+    scopes: tuple[Scope, ...] = ()
+    #: budgets bind an average: a peak may exceed them by this factor before it is implausible
+    peak_factor: float = Field(default=1.0, ge=1.0)
+
+
 class Thermal(_Model):
     throttle_c: float | None = Field(default=None, description="temperature where the SoC starts throttling")
     critical_c: float | None = None
@@ -106,6 +118,7 @@ class DeviceProfile(_Model):
     roofline: Roofline = Roofline()
     tuning: Tuning = Tuning()
     meter: MeterBinding | None = None
+    power_limits: tuple[PowerLimit, ...] = ()
     sampling_interval_s: float = Field(default=0.02, gt=0, le=10)
     #: CPU architecture (``platform.machine()`` spelling); picks e.g. the int8 flavour (S8S8 on ARM). None: any.
     arch: str | None = Field(default=None, pattern=r"^[A-Za-z0-9_]+$")
@@ -157,6 +170,12 @@ class DeviceProfile(_Model):
             return PowerSource(family="ptdaemon", channel=self.meter.channel_name(), scope="wall",
                                label="external analyzer via PTDaemon (wall power)")
         return self.headline_power
+
+
+def snapshot_facts(profile: DeviceProfile, reason: str) -> dict[str, Any]:
+    """What the report and the analysis need of the profile, carried in the board snapshot."""
+    return {"profile": profile.name, "profile_reason": reason,
+            "power_limits": [lim.model_dump(mode="json") for lim in profile.power_limits]}
 
 
 def _is_path(name_or_path: str) -> bool:
