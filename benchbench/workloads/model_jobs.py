@@ -32,7 +32,7 @@ from .artifacts import ModelArtifact, VariantArtifact
 from .models import REFERENCE_MODELS, build_reference, split_params
 from .pruning import parse_spec
 from .registry import PlannedJob, Work, job_key
-from .variants import PRECISIONS, check_applicable, make_variant
+from .variants import NOT_APPLICABLE, PRECISIONS, make_variant
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +44,8 @@ _BYO_KEYS = ("model", "shapes", "inputs", "inputs_npz")
 _CONTROLLER_KEYS = ("calibration_samples", "validation_samples")
 #: params the agent's ONNX Runtime backends read (onnxruntime-llm also the generation settings)
 _RUNTIME_KEYS = ("intra_op_threads", "allow_spinning", "providers", "require_providers")
+#: feed settings the controller derives for a BYO model (shapes of dynamic dims, fixed values, generators)
+_FEED_KEYS = ("fixed_inputs", "input_shapes", "input_gen")
 _LLM_RUNTIME_KEYS = ("new_tokens", "generations")
 #: params of ``backend: rknn`` entries: the conversion target (controller) and the NPU core mask (board)
 _RKNN_KEYS = ("target_platform", "core_mask")
@@ -111,8 +113,7 @@ def _load(entry: JobEntry, combo: dict[str, Any], suite_file: str | None, where:
                 raise _relocated(exc, None, _FLAG_FOR_KEY.get(exc.key or "", "--model")) from None
             raise _relocated(exc, suite_file, f"{where}.params.{_BYO_KEY_PATH.get(exc.key or '', 'model')}") from None
         runtime = {k: v for k, v in combo.items() if k not in _BYO_KEYS}
-        if fixed:
-            runtime["fixed_inputs"] = fixed
+        runtime.update(byo.agent_inputs(model))
         return model, runtime
     builder, runtime = split_params(entry.workload, combo)
     try:
@@ -131,8 +132,13 @@ def _model_keys(workload: str) -> list[str]:
 
 
 def default_precisions(model: ModelArtifact) -> list[str]:
-    """Every precision that applies to the model."""
-    return [p for p in PRECISIONS if check_applicable(model, p) is None]
+    """Every precision: those that do not apply become visible not-applicable rows, not silent omissions."""
+    return list(PRECISIONS)
+
+
+def as_given_precision(model: ModelArtifact) -> str:
+    """What a BYO model already computes in (``fp32``, or ``int8`` for a pre-quantized graph …)."""
+    return str((model.meta.get("as_given") or {}).get("precision", "fp32"))
 
 
 def _stage(src: Path, name: str, deploy_dir: Path) -> Path:
@@ -167,7 +173,10 @@ def variant_meta(model: ModelArtifact, v: VariantArtifact) -> dict[str, Any]:
             "flops_by_role": v.extra.get("flops_by_role", {}), "recipe": v.recipe,
             "tool_versions": v.tool_versions, "tool": v.extra.get("tool"), "pruning_info": v.extra.get("pruning"),
             "validation": v.validation, "primary_role": "main" if "main" in model.files else "prefill",
-            "generate_s": v.extra.get("generate_s"), "from_cache": v.from_cache}
+            "generate_s": v.extra.get("generate_s"), "from_cache": v.from_cache,
+            "as_given": model.meta.get("as_given"), "transforms": v.extra.get("transforms"),
+            "calibration": v.extra.get("calibration"),
+            "input_sources": model.params.get("input_sources") if model.kind == "byo" else None}
 
 
 def _work(model: ModelArtifact, v: VariantArtifact) -> Work:
@@ -198,8 +207,8 @@ def expand_models(entry: JobEntry, i: int, suite: Suite, suite_file: str | None,
     for combo in sweep(rest):
         combo = {**combo, **fixed}
         model, runtime = _load(entry, combo, suite_file, where, cache_dir)
-        allowed = _CONTROLLER_KEYS + ((*_RKNN_KEYS, "fixed_inputs") if entry.backend == "rknn" else (
-            *_RUNTIME_KEYS, "fixed_inputs", *(_LLM_RUNTIME_KEYS if model.kind == "llm" else ())))
+        allowed = _CONTROLLER_KEYS + ((*_RKNN_KEYS, *_FEED_KEYS) if entry.backend == "rknn" else (
+            *_RUNTIME_KEYS, *_FEED_KEYS, *(_LLM_RUNTIME_KEYS if model.kind == "llm" else ())))
         unknown = sorted(set(runtime) - set(allowed))
         if unknown:
             raise ConfigError(f"unknown parameter {unknown[0]!r} for {entry.workload} (model: "
@@ -211,11 +220,17 @@ def expand_models(entry: JobEntry, i: int, suite: Suite, suite_file: str | None,
         rknn = backend == "rknn"
         precisions = entry.precisions or (list(rknn_convert.PRECISIONS) if rknn else default_precisions(model))
         for j, precision in enumerate(precisions):
-            why = rknn_convert.check_applicable(model, precision) if rknn else check_applicable(model, precision)
-            if why:
+            # only an unknown name is bad input; a known precision that does not apply is a visible row
+            known = rknn_convert.PRECISIONS if rknn else PRECISIONS
+            why = rknn_convert.check_applicable(model, precision) if rknn else None
+            if precision not in known or (why and model.kind == "llm"):
+                why = why or f"unknown precision {precision!r} (known: {', '.join(known)})"
                 if suite_file == BYO_FLAGS:
                     raise ConfigError(why, key="--precision")
                 raise ConfigError(why, file=suite_file, key=f"{where}.precisions[{j}]")
+        given = as_given_precision(model)
+        if given != "fp32":  # the as-given job (requested as fp32) already is the model's own precision
+            precisions = [p for p in precisions if p != given]
         for k, pruning in enumerate(entry.pruning):
             try:
                 method, _ = parse_spec(pruning)
@@ -241,17 +256,26 @@ def expand_models(entry: JobEntry, i: int, suite: Suite, suite_file: str | None,
                                          cache_dir, deploy_dir, n_cal, n_val))
                     continue
                 out.append(_job(entry, suite, model, combo, runtime, precision, pruning, backend, workload, key,
-                                cache_dir, deploy_dir, target_arch, n_cal, n_val, npz_name))
+                                cache_dir, deploy_dir, target_arch, n_cal, n_val, npz_name,
+                                explicit=entry.precisions is not None))
     return out
 
 
 def _job(entry: JobEntry, suite: Suite, model: ModelArtifact, combo: dict[str, Any], runtime: dict[str, Any],
          precision: str, pruning: str, backend: str, workload: str, key: str, cache_dir: Path, deploy_dir: Path,
-         target_arch: str, n_cal: int, n_val: int, npz_name: str | None) -> PlannedJob:
+         target_arch: str, n_cal: int, n_val: int, npz_name: str | None, explicit: bool = True) -> PlannedJob:
     v = make_variant(model, precision, pruning, target_arch, cache_dir, n_calibration=n_cal, n_validation=n_val)
     meta = variant_meta(model, v)
     params = {**combo, **runtime}
     timing = TimingPlan(**(entry.timing or suite.timing).model_dump())
+    if model.kind == "byo" and precision == "fp32":
+        precision = as_given_precision(model)  # the reference job is labelled by what the file contains
+        key = job_key(workload, backend, precision, pruning, combo)
+    if v.status == NOT_APPLICABLE:  # requested by name → a failed job (exit 1); by default → a visible row
+        spec = JobSpec(job_key=key, workload=workload, backend=backend, precision=precision, params=params,
+                       pruning=pruning, timing=timing, timeout_s=entry.timeout_s, seed=entry.seed)
+        return PlannedJob(spec=spec, work=_work(model, v), meta=meta, precheck_status="failed" if explicit
+                          else "unsupported", precheck_failure=f"not applicable: {v.reason}")
     if v.status != "ok":
         spec = JobSpec(job_key=key, workload=workload, backend=backend, precision=precision, params=params,
                        pruning=pruning, timing=timing, timeout_s=entry.timeout_s, seed=entry.seed)
