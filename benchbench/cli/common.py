@@ -99,6 +99,25 @@ def template_errors(template_dir: Path | None) -> Iterator[None]:
                           key="--templates") from None
 
 
+class OneLineErrors(click.Group):
+    """Click's own usage errors (unknown option, bad --workers value, missing argument) as one
+    ``benchbench: error:`` line with exit 2, like every other bad input, instead of a usage block."""
+
+    def main(self, args: Any = None, prog_name: str | None = None, complete_var: str | None = None,
+             standalone_mode: bool = True, **extra: Any) -> Any:
+        if not standalone_mode:
+            return super().main(args, prog_name, complete_var, standalone_mode, **extra)
+        try:
+            super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
+        except click.ClickException as exc:
+            sys.stderr.write(f"benchbench: error: {term_safe(exc.format_message()).strip()}\n")
+            sys.exit(exc.exit_code)
+        except click.exceptions.Abort:
+            sys.stderr.write("benchbench: aborted\n")
+            sys.exit(EXIT_INTERRUPTED)
+        sys.exit(0)
+
+
 def print_json(obj: Any) -> None:
     sys.stdout.write(json.dumps(obj, indent=2, sort_keys=True, default=str) + "\n")
 

@@ -10,11 +10,11 @@ import click
 
 from .. import __version__
 from ..errors import ConfigError
-from .common import (DEFAULT_DB, cache_dir, err, handle_errors, out, print_json, setup_logging, template_errors,
-                     term_safe)
+from .common import (DEFAULT_DB, OneLineErrors, cache_dir, err, handle_errors, out, print_json, setup_logging,
+                     template_errors, term_safe)
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(cls=OneLineErrors, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="benchbench")
 @click.option("--debug", is_flag=True, help="Show tracebacks and debug logs.")
 @click.option("-v", "--verbose", count=True, help="More log output.")
