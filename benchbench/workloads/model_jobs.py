@@ -27,7 +27,7 @@ from typing import Any
 from ..agent.protocol import JobSpec, TimingPlan
 from ..config.suite import JobEntry, Suite, sweep
 from ..errors import ConfigError
-from . import byo, rknn_convert, tflite_jobs
+from . import byo, rknn_convert, tflite_jobs, torch_jobs
 from .artifacts import ModelArtifact, VariantArtifact
 from .models import REFERENCE_MODELS, build_reference, split_params
 from .pruning import parse_spec
@@ -198,6 +198,8 @@ def expand_models(entry: JobEntry, i: int, suite: Suite, suite_file: str | None,
     """
     if tflite_jobs.is_tflite_entry(entry):  # a .tflite runs as-is on the litert backend: no ONNX variants
         return tflite_jobs.expand_tflite(entry, i, suite, suite_file, cache_dir, seen)
+    if torch_jobs.is_torch_entry(entry):  # backend: torch, or a .pt/.pt2: torch variants and the torch backend
+        return torch_jobs.expand_torch(entry, i, suite, suite_file, cache_dir, seen, target_arch)
     where = f"jobs[{i}]"
     cache_dir = cache_dir.resolve()  # the quantization tools run from a scratch directory
     fixed: dict[str, Any] = {k: entry.params[k] for k in ("shapes", "inputs") if k in entry.params}
@@ -334,6 +336,8 @@ def byo_suite(model_path: str | Path, shapes: list[str], inputs: list[str], inpu
               precisions: list[str] | None) -> Suite:
     """The suite behind ``benchbench run --model PATH [--shape ...] [--input ...] [--inputs F.npz]
     [--precision ...]``: one ``byo`` entry, paths made absolute, flag syntax checked now."""
+    if torch_jobs.is_torch_path(model_path):
+        return torch_jobs.byo_suite(model_path, shapes, inputs, inputs_npz, precisions)
     for s in shapes:
         byo.parse_shape(s)
     for s in inputs:
