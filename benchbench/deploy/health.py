@@ -64,6 +64,12 @@ class BoardHealth:
     runtimes: dict[str, str] = field(default_factory=dict)
     sensors: list[dict[str, Any]] = field(default_factory=list)
     hostname: str | None = None
+    #: the device profile a run would use, why, and what the board's own detection says
+    profile: str | None = None
+    profile_reason: str | None = None
+    detected_profile: dict[str, Any] | None = None
+    #: things worth knowing that do not make the board unhealthy
+    warnings: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -105,6 +111,15 @@ def check_board(board: BoardSpec, transport: Transport, agent_cache: Path, *, ti
     h.hostname = snap.get("hostname")
     h.runtimes = {k: v for k, v in (snap.get("libraries") or {}).items() if k in RUNTIMES and v}
     h.sensors = [_sensor(s) for s in snap.get("sensors", [])]
+    h.detected_profile = snap.get("detected_profile")
+    detected = (h.detected_profile or {}).get("profile")
+    if board.profile:
+        h.profile, h.profile_reason = board.profile, "fleet file profile"
+        if detected and detected != board.profile:
+            h.warnings.append(f"configured profile {board.profile} but the board looks like {detected} "
+                              f"({(h.detected_profile or {}).get('reason')})")
+    elif detected:
+        h.profile, h.profile_reason = detected, f"detected: {(h.detected_profile or {}).get('reason')}"
     h.healthy = not h.reasons
     return h
 

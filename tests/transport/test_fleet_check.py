@@ -35,3 +35,31 @@ def test_fleet_check_json(ssh_lab, lab_boards, tmp_path, monkeypatch):
         # the agent landed in the board's own work dir, content-addressed
         assert list(Path(b.work_dir).glob("agent-*.pyz"))
     assert not report["check-dead"]["healthy"] and "refused" in report["check-dead"]["reasons"][0]
+
+
+def test_fleet_check_says_which_profile_and_warns_on_mismatch(ssh_lab, tmp_path, monkeypatch):
+    """Issue #10 item 5: a Pi 5 device tree mounted over /sys on a lab board; one fleet entry without a
+    profile (detected), one configured as rk3588 (warned: the board looks like a pi5)."""
+    from tests.lab import sysfs_fixtures as fx
+    tree = ssh_lab.root / "detect-pi5"
+    (tree / "sys").mkdir(parents=True)
+    fx.pi5(tree)
+    boards = [ssh_lab.add_board(f"detect-{n}", mounts=[(str(tree / "sys"), "/sys")]) for n in ("auto", "wrong")]
+    rows = "".join(
+        f"  - {{name: {b.name}, host: {b.addr}, port: {b.port}, user: {b.user}, "
+        f"identity_file: {ssh_lab.client_key}{extra}}}\n" for b, extra in zip(boards, ("", ", profile: rk3588")))
+    fleet = tmp_path / "fleet.yaml"
+    fleet.write_text(f"known_hosts: {ssh_lab.known_hosts}\nboards:\n{rows}")
+    monkeypatch.setenv("BENCHBENCH_CACHE", str(tmp_path / "cache"))
+    monkeypatch.delenv("SSH_AUTH_SOCK", raising=False)
+    empty_cfg = tmp_path / "ssh_config"
+    empty_cfg.write_text("")
+    res = CliRunner().invoke(main, ["fleet", "check", "--fleet", str(fleet), "--json", "--ssh-config",
+                                    str(empty_cfg)])
+    report = {r["name"]: r for r in json.loads(res.output)}
+    auto, wrong = report["detect-auto"], report["detect-wrong"]
+    assert auto["profile"] == "pi5" and auto["profile_reason"].startswith("detected: device-tree model")
+    assert auto["warnings"] == []
+    assert wrong["profile"] == "rk3588" and wrong["profile_reason"] == "fleet file profile"
+    assert wrong["detected_profile"]["profile"] == "pi5"
+    assert "looks like pi5" in wrong["warnings"][0]

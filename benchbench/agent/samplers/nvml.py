@@ -104,13 +104,17 @@ def _nvml_probe() -> Union[Plan, Unavailable]:
     for i in range(count):
         h = pynvml.nvmlDeviceGetHandleByIndex(i)
         src = "NVML gpu%d" % i
+        try:  # the card's enforced power limit (mW): the plausibility bound for its power and energy
+            limit_w: Optional[float] = pynvml.nvmlDeviceGetEnforcedPowerLimit(h) / 1000.0
+        except pynvml.NVMLError:
+            limit_w = None
         energy_ch = Channel("gpu%d_energy" % i, "energy", "J", src + " TotalEnergyConsumption", scope="gpu_board",
-                            label="GPU board energy counter (mJ since driver load)")
+                            label="GPU board energy counter (mJ since driver load)", limit_w=limit_w)
         before = len(channels)
         add(energy_ch, _reader(pynvml.nvmlDeviceGetTotalEnergyConsumption, h, scale=1e-3))
         if len(channels) == before:  # no counter (pre-Volta): sampled power instead
             add(Channel("gpu%d_power" % i, "power", "W", src + " PowerUsage", scope="gpu_board",
-                        label="GPU board power (1 s average on Ampere+)"),
+                        label="GPU board power (1 s average on Ampere+)", limit_w=limit_w),
                 _reader(pynvml.nvmlDeviceGetPowerUsage, h, scale=1e-3))
         add(Channel("gpu%d_memory_used" % i, "memory", "bytes", src + " MemoryInfo.used"),
             _reader(pynvml.nvmlDeviceGetMemoryInfo, h, attr="used"))
