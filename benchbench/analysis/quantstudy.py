@@ -39,6 +39,8 @@ class Comparison:
     size_ratio: float | None  # variant size / baseline size
     decode_tps: float | None = None
     baseline_decode_tps: float | None = None
+    #: SQNR (dB) of the variant's worst output vs the reference, and that output's name (from the metric detail)
+    fidelity_sqnr_db: float | None = None
     #: variant / baseline operations per call (1.0 for unstructured pruning: shapes, hence dense work, unchanged)
     work_ratio: float | None = None
 
@@ -60,7 +62,7 @@ def _compare(axis: str, base: JobRecord, var: JobRecord) -> Comparison | None:
                       test=pv.test,
                       fidelity_cosine=var.value("fidelity.cosine"), size_ratio=vs / bs if bs and vs else None,
                       decode_tps=var.value("llm.decode_tps"), baseline_decode_tps=base.value("llm.decode_tps"),
-                      work_ratio=vw / bw if bw and vw else None)
+                      work_ratio=vw / bw if bw and vw else None, fidelity_sqnr_db=var.value("fidelity.sqnr_db"))
 
 
 def compare_variants(jobs: Iterable[JobRecord]) -> list[Comparison]:
@@ -112,8 +114,9 @@ def sentence(c: Comparison) -> str:
         facts.append(f"decode {c.decode_tps:.4g} vs {c.baseline_decode_tps:.4g} tokens/s")
     if c.size_ratio is not None:
         facts.append(f"size {c.size_ratio:.0%} of {c.baseline}")
-    if c.fidelity_cosine is not None:
-        facts.append(f"output cosine vs fp32 {c.fidelity_cosine:.3f}")
+    if c.fidelity_sqnr_db is not None:
+        facts.append(f"worst-output SQNR vs the reference {c.fidelity_sqnr_db:.1f} dB"
+                     + (f" (cosine {c.fidelity_cosine:.3f})" if c.fidelity_cosine is not None else ""))
     if c.axis == "pruning" and c.work_ratio is not None:
         facts.append(f"dense work {c.work_ratio:.0%} of {c.baseline}")
         if c.verdict in ("faster", "slower") and abs(c.work_ratio - 1) < 0.01:

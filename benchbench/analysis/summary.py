@@ -124,9 +124,13 @@ def variant_metrics(variant: dict[str, Any]) -> list[Metric]:
     fid = (variant.get("validation") or {}).get(role, {}).get("fidelity")
     if not fid:
         return out
-    what = "per-token argmax" if role == "prefill" else "top-1"
-    detail = f"vs fp32 reference on {fid.get('samples')} seeded held-out inputs ({role} outputs)"
+    what = "per-token argmax" if role == "prefill" else "top-1 over [batch, classes]"
+    n_out = fid.get("outputs_validated")
+    worst = (f"; worst of {n_out} outputs: {fid.get('output')!r}" if n_out and n_out > 1
+             else f"; output {fid.get('output')!r}" if fid.get("output") else "")
+    detail = f"vs the reference on {fid.get('samples')} held-out inputs ({role} graph{worst})"
     for name, key, unit in (("fidelity.cosine", "cosine_mean", "cosine"), ("fidelity.sqnr_db", "sqnr_db", "dB"),
+                            ("fidelity.rel_error", "rel_error", "fraction"),
                             ("fidelity.top1_agreement", "top1_agreement", "fraction"),
                             ("fidelity.max_abs_err", "max_abs_error", "output units")):
         if fid.get(key) is not None:

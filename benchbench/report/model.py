@@ -55,7 +55,7 @@ class ReportModel:
 COLUMNS = [("latency.p50", "median"), ("latency.p90", "p90"), ("latency.p99", "p99"),
            ("latency.ci", "95 % CI of median"), ("throughput", "throughput"), ("items", "items/s"),
            ("mem.peak_rss", "peak RSS"), ("power.mean", "power"), ("energy.per_inference", "energy / inference"),
-           ("temp.max", "max temp"), ("model.size", "model size"), ("fidelity", "fidelity cos / SQNR"),
+           ("temp.max", "max temp"), ("model.size", "model size"), ("fidelity", "fidelity SQNR / cos"),
            ("llm", "TTFT · decode tok/s")]
 
 
@@ -112,9 +112,11 @@ def _cells(j: JobRecord) -> dict[str, Cell]:
     c["temp.max"] = _metric_cell(j.metric("temp.max"), lambda v: f"{v:.1f} °C")
     c["model.size"] = _metric_cell(j.metric("model.size"), fmt_bytes)
     cos, sqnr = j.value("fidelity.cosine"), j.value("fidelity.sqnr_db")
-    c["fidelity"] = Cell(f"{cos:.4f} / {sqnr:.1f} dB".replace("inf dB", "∞ (identical)"),
-                         title=(j.metric("fidelity.cosine") or Metric("", None, "")).detail) \
-        if cos is not None and sqnr is not None else Cell("–")
+    fid = f"{sqnr:.1f} dB".replace("inf dB", "∞ (identical)") if sqnr is not None else "–"
+    c["fidelity"] = Cell(fid + (f" / {cos:.4f}" if cos is not None else " / n/a"),
+                         title=((j.metric("fidelity.sqnr_db") or Metric("", None, "")).detail or "")
+                         + ("" if cos is not None else "; cosine n/a: fewer than 16 elements per sample")) \
+        if sqnr is not None else Cell("–")
     ttft, dec = j.value("llm.ttft"), j.value("llm.decode_tps")
     c["llm"] = Cell(f"{fmt_seconds(ttft)} · {dec:.4g}", title="medians over generations") \
         if ttft is not None and dec is not None else Cell("–")

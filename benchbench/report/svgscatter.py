@@ -55,6 +55,13 @@ def pareto_svg(title: str, points: Sequence[ParetoPoint]) -> Markup:
     e = escape
     pw, ph = W - LEFT - RIGHT, H - TOP - BOTTOM
     xs = [p.latency_ms for p in points]
+    finite = [p.fidelity for p in points if math.isfinite(p.fidelity)]
+    # the reference itself has SQNR +inf: drawn on a line above the best measured variant, labelled ∞
+    y_inf = (max(finite) if finite else 0.0) + 10.0
+    shown = ["∞" if math.isinf(p.fidelity) else f"{p.fidelity:.4g}" for p in points]
+    points = [p if math.isfinite(p.fidelity) else
+              ParetoPoint(p.label, p.latency_ms, y_inf if p.fidelity > 0 else y_inf - 20.0, p.energy_mj, p.optimal)
+              for p in points]
     ys = [p.fidelity for p in points]
     x0, x1 = min(xs), max(xs)
     y0, y1 = min(ys), max(ys)
@@ -68,7 +75,7 @@ def pareto_svg(title: str, points: Sequence[ParetoPoint]) -> Markup:
     def y(v: float) -> float:
         return TOP + ph * (1 - (v - y0) / (y1 - y0))
 
-    parts = _frame(title, "median latency (ms)", "fidelity vs fp32")
+    parts = _frame(title, "median latency (ms)", "SQNR vs reference (dB, worst output)")
     for t in _nice_ticks(y0, y1, 4):
         parts.append(f'<line x1="{LEFT}" x2="{LEFT + pw}" y1="{y(t):.1f}" y2="{y(t):.1f}" stroke="#eee"/>'
                      f'<text x="{LEFT - 4}" y="{y(t) + 3:.1f}" text-anchor="end">{e(_fmt(t))}</text>')
@@ -80,7 +87,7 @@ def pareto_svg(title: str, points: Sequence[ParetoPoint]) -> Markup:
         parts.append(f'<polyline points="{path}" fill="none" stroke="#cf222e" stroke-dasharray="4 3"/>')
     energies = [p.energy_mj for p in points if p.energy_mj is not None]
     elo, ehi = (min(energies), max(energies)) if energies else (0.0, 1.0)
-    for p in points:
+    for p, fid_text in zip(points, shown):
         if p.energy_mj is None:
             fill, r = "#999", 5.0
         else:
@@ -89,7 +96,7 @@ def pareto_svg(title: str, points: Sequence[ParetoPoint]) -> Markup:
         ring = ' stroke="#cf222e" stroke-width="2"' if p.optimal else ' stroke="#fff"'
         energy = f"{p.energy_mj:.3g} mJ" if p.energy_mj is not None else "energy unavailable"
         parts.append(f'<circle cx="{x(p.latency_ms):.1f}" cy="{y(p.fidelity):.1f}" r="{r:.1f}" fill="{fill}"{ring}>'
-                     f'<title>{e(p.label)}: {p.latency_ms:.4g} ms, fidelity {p.fidelity:.4g}, {e(energy)}'
+                     f'<title>{e(p.label)}: {p.latency_ms:.4g} ms, SQNR {e(fid_text)} dB, {e(energy)}'
                      f'{" (Pareto-optimal)" if p.optimal else ""}</title></circle>'
                      f'<text x="{x(p.latency_ms) + r + 2:.1f}" y="{y(p.fidelity) + 3:.1f}" font-size="9">'
                      f'{e(p.label)}</text>')

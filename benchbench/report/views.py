@@ -4,6 +4,8 @@ from :mod:`benchbench.analysis.matrix`; this module only formats them and draws 
 
 from __future__ import annotations
 
+import math
+
 import json
 import logging
 from collections.abc import Sequence
@@ -115,13 +117,22 @@ def _params(pk: str) -> str:
 
 
 def _long_row(r: MatrixRow) -> list[str]:
-    fid = (f"cos {r.cosine:.4f}" if r.cosine is not None else f"top-1 {r.top1:.3f}" if r.top1 is not None
-           else "reference" if r.fidelity == 1.0 else "–")
+    fid = _fid_text(r)
     items = f"{r.items_per_s:.4g}" if r.items_per_s is not None else "–"
     return [r.board, _variant(r), fmt_seconds(r.p50_s), fmt_seconds(r.p99_s), items,
             fmt_energy(r.energy_j) if r.energy_j is not None else "–", fmt_bytes(r.mem_peak_bytes), fid,
             fmt_bytes(r.size_bytes), _sp(r.speedup_vs_fp32, r.claim_vs_fp32),
             _sp(r.speedup_vs_dense, r.claim_vs_dense)]
+
+
+def _fid_text(r: MatrixRow) -> str:
+    """SQNR of the worst output first (what ranks variants), cosine / top-1 beside it where they mean something."""
+    if r.sqnr_db is None:
+        return "reference" if r.fidelity == math.inf else "–"
+    text = "∞ dB (identical)" if math.isinf(r.sqnr_db) else f"{r.sqnr_db:.1f} dB"
+    extra = [f"cos {r.cosine:.4f}"] if r.cosine is not None else []
+    extra += [f"top-1 {r.top1:.3f}"] if r.top1 is not None else []
+    return text + (f" ({', '.join(extra)})" if extra else "")
 
 
 def pareto_view(rows: Sequence[MatrixRow]) -> list[dict[str, Any]]:
@@ -134,9 +145,8 @@ def pareto_view(rows: Sequence[MatrixRow]) -> list[dict[str, Any]]:
         title = f"{g.board} · {g.workload}" + (f" [{_params(g.params_key)}]" if g.params_key else "")
         out.append({"board": g.board, "title": title, "svg": pareto_svg(title, pts), "has_energy": g.has_energy,
                     "rows": [{"variant": _variant(r), "p50": fmt_seconds(r.p50_s),
-                              "fidelity": f"{r.fidelity:.4f}" if r.fidelity is not None else "–",
-                              "measure": "cosine" if r.cosine is not None else "top-1" if r.top1 is not None
-                              else "reference",
+                              "fidelity": _fid_text(r),
+                              "measure": "SQNR of the worst output" if r.sqnr_db is not None else "reference",
                               "energy": fmt_energy(r.energy_j) if r.energy_j is not None else "unavailable",
                               "optimal": opt} for r, opt in zip(g.rows, g.optimal)],
                     "missing": [_variant(r) for r in g.missing]})

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import pytest
 from lab.matrixjobs import JOBS, job
 
@@ -20,7 +22,7 @@ def test_speedups_vs_fp32_and_vs_unpruned() -> None:
     rows = {(r.board, r.precision, r.pruning): r for r in build_matrix(JOBS)}
     assert len(rows) == 6
     fp32 = rows[("pi5", "fp32", "none")]
-    assert fp32.speedup_vs_fp32 is None and fp32.speedup_vs_dense is None and fp32.fidelity == 1.0
+    assert fp32.speedup_vs_fp32 is None and fp32.speedup_vs_dense is None and fp32.fidelity == math.inf
     assert rows[("pi5", "int8", "none")].speedup_vs_fp32 == pytest.approx(2.5)
     assert rows[("pi5", "int8", "none")].speedup_vs_dense is None
     assert rows[("pi5", "fp32", "50pct")].speedup_vs_dense == pytest.approx(1.25)

@@ -46,7 +46,7 @@ def test_views_in_the_report(tmp_path: Path) -> None:
     assert ">4 ms ×2.50</td>" in pi5 and ">2 ms ×4.00</td>" in pi5  # int8 vs fp32, int8·50pct vs fp32·50pct
     assert "×2.00 vs unpruned" in pi5
     long_int8 = re.search(r"<tr><td>pi5</td><td>int8 · 50pct</td>(.*?)</tr>", matrix).group(1)  # type: ignore
-    assert "<td>cos 0.9800</td>" in long_int8 and "<td>×4.00</td><td>×2.00</td>" in long_int8
+    assert "<td>17.0 dB (cos 0.9800)</td>" in long_int8 and "<td>×4.00</td><td>×2.00</td>" in long_int8
 
     pareto = _section(html, "pareto")
     figures = pareto.split('<figure class="side">')[1:]
