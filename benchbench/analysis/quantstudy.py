@@ -41,6 +41,9 @@ class Comparison:
     baseline_decode_tps: float | None = None
     #: SQNR (dB) of the variant's worst output vs the reference, and that output's name (from the metric detail)
     fidelity_sqnr_db: float | None = None
+    #: the variant's graph was transformed beyond the precision change (node count moved >10 %): named, because
+    #: part of the latency difference may come from the transform rather than the precision
+    transform_note: str | None = None
     #: variant / baseline operations per call (1.0 for unstructured pruning: shapes, hence dense work, unchanged)
     work_ratio: float | None = None
 
@@ -62,7 +65,19 @@ def _compare(axis: str, base: JobRecord, var: JobRecord) -> Comparison | None:
                       test=pv.test,
                       fidelity_cosine=var.value("fidelity.cosine"), size_ratio=vs / bs if bs and vs else None,
                       decode_tps=var.value("llm.decode_tps"), baseline_decode_tps=base.value("llm.decode_tps"),
-                      work_ratio=vw / bw if bw and vw else None, fidelity_sqnr_db=var.value("fidelity.sqnr_db"))
+                      work_ratio=vw / bw if bw and vw else None, fidelity_sqnr_db=var.value("fidelity.sqnr_db"),
+                      transform_note=_transform_note(var))
+
+
+def _transform_note(var: JobRecord) -> str | None:
+    steps = [s for steps in ((var.details.get("variant") or {}).get("transforms") or {}).values() for s in steps]
+    big = [s for s in steps if s.get("nodes_before") and abs(s["nodes_after"] - s["nodes_before"])
+           > 0.1 * s["nodes_before"]]
+    if not big:
+        return None
+    named = "; ".join(f"{s['transform']}: {s['nodes_before']} → {s['nodes_after']} nodes" for s in big)
+    return (f"its graph was also transformed ({named}), so part of this difference may come from the transform, "
+            "not the precision")
 
 
 def compare_variants(jobs: Iterable[JobRecord]) -> list[Comparison]:
@@ -117,6 +132,8 @@ def sentence(c: Comparison) -> str:
     if c.fidelity_sqnr_db is not None:
         facts.append(f"worst-output SQNR vs the reference {c.fidelity_sqnr_db:.1f} dB"
                      + (f" (cosine {c.fidelity_cosine:.3f})" if c.fidelity_cosine is not None else ""))
+    if c.transform_note:
+        facts.append(c.transform_note)
     if c.axis == "pruning" and c.work_ratio is not None:
         facts.append(f"dense work {c.work_ratio:.0%} of {c.baseline}")
         if c.verdict in ("faster", "slower") and abs(c.work_ratio - 1) < 0.01:

@@ -17,6 +17,7 @@ from ..analysis.matrix import MatrixRow, Peaks, build_matrix, pareto_groups, roo
 from ..errors import ConfigError
 from ..results.records import RunData
 from .model import fmt_bytes, fmt_energy, fmt_seconds
+from .modelsview import models_view
 from .svgscatter import ParetoPoint, RoofPoint, pareto_svg, roofline_svg
 
 log = logging.getLogger(__name__)
@@ -197,6 +198,6 @@ def envdiff_view(run: RunData) -> list[dict[str, Any]]:
 
 def build_views(run: RunData, profile_dirs: Sequence[Path] | None = None) -> dict[str, Any]:
     rows = build_matrix(run.jobs)
-    return {"matrix": matrix_view(rows), "pareto": pareto_view(rows),
+    return {"matrix": matrix_view(rows), "pareto": pareto_view(rows), "models": models_view(run),
             "roofline": roofline_view(run, board_peaks(run, profile_dirs)),
             "envdiff": envdiff_view(run), "envdiff_boards": sorted(b.board for b in run.boards)}
