@@ -60,7 +60,7 @@ def main() -> int:
         end.record()
         torch.cuda.synchronize()
         ms = start.elapsed_time(end) / 10
-        print(f"  torch GEMM 4096³ {str(dtype):15s} {ms:7.3f} ms  {2 * 4096 ** 3 / ms / 1e9:8.1f} TFLOP/s")
+        print(f"  torch GEMM 4096³ {dtype!s:15s} {ms:7.3f} ms  {2 * 4096 ** 3 / ms / 1e9:8.1f} TFLOP/s")
     with tempfile.TemporaryDirectory() as tmp:
         suite = Path(tmp) / "torch-gpu.yaml"
         suite.write_text(SUITE)

@@ -68,7 +68,7 @@ def sniff(path: Path) -> str:
         raise ConfigError(f"{path} is not a PyTorch model (neither TorchScript nor an ExportedProgram)", key="model")
     with zipfile.ZipFile(path) as zf:
         names = zf.namelist()
-        if any(n.endswith("/models/model.json") or n.endswith("/archive_format") for n in names):
+        if any(n.endswith(("/models/model.json", "/archive_format")) for n in names):
             return "exported"
         if any("/code/" in n for n in names):
             return "torchscript"
@@ -95,9 +95,10 @@ def _byo_inputs(path: Path, fmt: str, shapes: dict[str, list[int]]) -> list[list
         warnings.simplefilter("ignore")
         try:
             if fmt == "torchscript":
-                mod: Any = torch.jit.load(str(path), map_location="cpu")
+                mod: Any = torch.jit.load(  # type: ignore[no-untyped-call]
+                    str(path), map_location="cpu")
                 names = [a.name for a in mod.forward.schema.arguments[1:]]
-                given = {n: None for n in names}
+                given: dict[str, list[int | None] | None] = {n: None for n in names}
                 dtypes = {n: "float32" for n in names}
             else:
                 ep = torch.export.load(str(path))
@@ -155,7 +156,8 @@ def expand_torch(entry: JobEntry, i: int, suite: Suite, suite_file: str | None, 
         if "shapes" in entry.params:
             combo["shapes"] = entry.params["shapes"]
         if byo:
-            builder, runtime = {}, {k: v for k, v in combo.items() if k not in model_keys}
+            builder: dict[str, Any] = {}
+            runtime = {k: v for k, v in combo.items() if k not in model_keys}
         else:
             from .models import split_params
             builder, runtime = split_params(entry.workload, combo)
@@ -173,7 +175,8 @@ def expand_torch(entry: JobEntry, i: int, suite: Suite, suite_file: str | None, 
             path, workload = None, entry.workload
         precisions = entry.precisions or (["fp32"] if byo else ["fp32", "fp16", "bf16", "int8-dynamic", "int8-static"])
 
-        def spec(key: str, precision: str, pruning: str, p: dict[str, Any], artifact: str | None = None) -> JobSpec:
+        def spec(key: str, precision: str, pruning: str, p: dict[str, Any], artifact: str | None = None,
+                 workload: str = workload) -> JobSpec:
             return JobSpec(job_key=key, workload=workload, backend="torch", precision=precision, params=p,
                            pruning=pruning, artifact=artifact, timing=timing, timeout_s=entry.timeout_s, seed=entry.seed)
 

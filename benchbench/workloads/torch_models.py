@@ -53,8 +53,8 @@ class _Convs:
         if tuple(w.shape) != tuple(conv.weight.shape):
             raise ValueError(f"{name}: ONNX weight {w.shape} does not fit the torch conv {tuple(conv.weight.shape)}")
         with torch.no_grad():
-            conv.weight.copy_(_t(w))
-            conv.bias.copy_(_t(b))
+            conv.weight.copy_(_t(w))  # type: ignore[operator]
+            conv.bias.copy_(_t(b))  # type: ignore[operator]
         self.modules[name] = conv
         return name
 

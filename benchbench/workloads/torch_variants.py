@@ -25,8 +25,9 @@ import logging
 import shutil
 import time
 import warnings
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 import torch
@@ -100,7 +101,7 @@ def _outputs(mod: Callable[..., Any], inputs: Inputs) -> list[list[np.ndarray]]:
 
 def _weights(mods: dict[str, nn.Module]) -> list[tuple[str, nn.Module]]:
     seen: set[int] = set()
-    out = []
+    out: list[tuple[str, nn.Module]] = []
     for mod in mods.values():
         for name, m in mod.named_modules():
             if isinstance(m, (nn.Conv2d, nn.Linear)) and id(m) not in seen:
@@ -119,11 +120,11 @@ def prune_modules(mods: dict[str, nn.Module], spec: str) -> dict[str, Any]:
     zeros = total = zero_rows = rows = 0
     for _, m in _weights(mods):
         if method == "unstructured":
-            prune.l1_unstructured(m, name="weight", amount=amount)
+            prune.l1_unstructured(m, name="weight", amount=amount)  # type: ignore[no-untyped-call]
         else:
-            prune.ln_structured(m, name="weight", amount=amount, n=2, dim=0)
-        prune.remove(m, "weight")
-        w = m.weight.detach()
+            prune.ln_structured(m, name="weight", amount=amount, n=2, dim=0)  # type: ignore[no-untyped-call]
+        prune.remove(m, "weight")  # type: ignore[no-untyped-call]
+        w = m.weight.detach()  # type: ignore[operator]
         zeros += int((w == 0).sum())
         total += w.numel()
         zero_rows += int((w.reshape(w.shape[0], -1).abs().sum(dim=1) == 0).sum())
@@ -158,7 +159,8 @@ def _static_int8(mod: nn.Module, role: str, model: ModelArtifact, cal: Inputs, e
         raise NotApplicable(f"int8-static: this torch has no {engine} quantized engine")
     torch.backends.quantized.engine = engine
     # the decoder's attention matmuls, norms and softmax stay fp32 (as ONNX static int8 on MatMul weights)
-    mapping = (QConfigMapping().set_object_type(nn.Linear, get_default_qconfig(engine)) if model.kind == "llm"
+    qconfig = get_default_qconfig(engine)  # type: ignore[no-untyped-call]
+    mapping = (QConfigMapping().set_object_type(nn.Linear, qconfig) if model.kind == "llm"
                else get_default_qconfig_mapping(engine))
     try:
         prepared = prepare_fx(copy.deepcopy(mod), mapping, cal[0])
@@ -177,7 +179,8 @@ def _save(mod: nn.Module, example: tuple[torch.Tensor, ...], dst_stem: Path, scr
         if scripted:
             path = dst_stem.with_suffix(".pt")
             with torch.inference_mode(False), torch.no_grad():
-                torch.jit.save(torch.jit.trace(mod, example, check_trace=False), str(path))
+                torch.jit.save(torch.jit.trace(mod, example, check_trace=False),  # type: ignore[no-untyped-call]
+                               str(path))
             return path
         path = dst_stem.with_suffix(".pt2")
         torch.export.save(torch.export.export(mod, example), str(path))
@@ -189,7 +192,7 @@ def load_artifact(path: Path) -> Callable[..., Any]:
         warnings.simplefilter("ignore")
         if path.suffix == ".pt2":
             return torch.export.load(str(path)).module()  # type: ignore[no-any-return]
-        return torch.jit.load(str(path), map_location="cpu")  # type: ignore[no-any-return]
+        return torch.jit.load(str(path), map_location="cpu")  # type: ignore[no-untyped-call]
 
 
 def make_torch_variant(model: ModelArtifact, precision: str, pruning: str, target_arch: str, cache_dir: Path,
@@ -210,8 +213,8 @@ def make_torch_variant(model: ModelArtifact, precision: str, pruning: str, targe
         shutil.rmtree(folder)
     folder.mkdir(parents=True)
     t0 = time.perf_counter()
-    base = dict(model=model.name, precision=precision, pruning=pruning, target_arch=target_arch, recipe=recipe,
-                tool_versions=versions)
+    base: dict[str, Any] = {"model": model.name, "precision": precision, "pruning": pruning,
+                            "target_arch": target_arch, "recipe": recipe, "tool_versions": versions}
     files: dict[str, Path] = {}
     extra: dict[str, Any] = {}
     validation: dict[str, Any] = {}
@@ -231,7 +234,7 @@ def make_torch_variant(model: ModelArtifact, precision: str, pruning: str, targe
     extra.update(size_bytes_by_role=sizes, generate_s=time.perf_counter() - t0, tool=extra.get("tool"))
     variant = VariantArtifact(status=status, reason=reason, files=files, validation=validation,
                               sha256=files_digest(files) if files else "", size_bytes=sizes.get(primary, 0),
-                              flops=int(model.flops or 0), extra=extra, **base)  # type: ignore[arg-type]
+                              flops=int(model.flops or 0), extra=extra, **base)
     write_sidecar(folder, variant.to_json())
     if status != "ok":
         log.warning("%s", reason)
@@ -257,7 +260,8 @@ def _generate(model: ModelArtifact, precision: str, pruning: str, engine: str, f
         elif precision == "int8-dynamic":
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
-                out_mod = torch.ao.quantization.quantize_dynamic(copy.deepcopy(mod), {nn.Linear, nn.LSTM},
+                out_mod = torch.ao.quantization.quantize_dynamic(  # type: ignore[no-untyped-call]
+                    copy.deepcopy(mod), {nn.Linear, nn.LSTM},
                                                                  dtype=torch.qint8)
             extra["tool"] = "torch.ao.quantization.quantize_dynamic({Linear, LSTM}, qint8); TorchScript"
             extra["quantized_modules"] = sum(1 for m in out_mod.modules() if "quantized" in type(m).__module__)

@@ -33,7 +33,6 @@ def _run(bb, env, cwd: Path, *args: str):  # type: ignore[no-untyped-def]
 
 def test_byo_torchscript_and_exported_program_through_the_cli(tmp_path: Path, bb, bb_env) -> None:
     m = Tiny().eval()
-    x = torch.randn(1, 3, 32, 32)
     torch.jit.save(torch.jit.script(m), str(tmp_path / "tiny.pt"))
     batch = torch.export.Dim("batch", min=1, max=4)
     torch.export.save(torch.export.export(m, (torch.randn(2, 3, 32, 32),), dynamic_shapes={"image": {0: batch}}),
