@@ -52,7 +52,10 @@ def characterise_timer(clock: Clock = time.perf_counter_ns, samples: int = 20000
 class Round:
     t_start_ns: int  # time.monotonic_ns(), same clock as the samplers' timestamps
     t_end_ns: int
+    #: per-call latency with the empty loop's cost subtracted (see ``TimingResult.loop_overhead``)
     values_s: List[float]
+    #: the same values as measured, before the subtraction
+    raw_values_s: List[float] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -64,6 +67,9 @@ class TimingResult:
     calibration: List[Dict[str, float]]
     rounds: List[Round]
     warnings: List[str] = field(default_factory=list)
+    #: the timing loop's own cost per call (``for _ in range(number): fn()`` with an empty fn), measured at
+    #: the job's start with the same ``number`` and subtracted from every value: per_call_s, number, samples
+    loop_overhead: Dict[str, Any] = field(default_factory=dict)
 
     @property
     def values_s(self) -> List[float]:
@@ -112,13 +118,24 @@ def calibrate(fn: Callable[[], Any], min_value_s: float, timer: TimerInfo,
         number = min(max_number, int(math.ceil(number * grow)))
 
 
+#: runs of the empty loop whose median is the overhead per call
+OVERHEAD_SAMPLES = 7
+
+
+def _empty() -> None:
+    return None
+
+
 class TimedLoop:
     """The engine in steps, so a coordinator can interleave the rounds of several variants: ``prepare()``
     (timer, warm-up, calibration), then ``run_round()`` as often as told, then ``result()``."""
 
     def __init__(self, fn: Callable[[], Any], plan: TimingPlan, clock: Clock = time.perf_counter_ns,
-                 timer: "TimerInfo | None" = None) -> None:
+                 timer: "TimerInfo | None" = None, empty: Callable[[], Any] = _empty) -> None:
         self.fn = fn
+        self.empty = empty
+        self.overhead_s = 0.0
+        self.overhead: Dict[str, Any] = {}
         self.plan = plan
         self.clock = clock
         self.timer = timer
@@ -135,6 +152,7 @@ class TimedLoop:
         self.timer = self.timer or characterise_timer(self.clock)
         self.warm_iters, self.warm_s = warm_up(self.fn, plan, self.clock)
         self.number, self.steps = calibrate(self.fn, plan.min_value_s, self.timer, self.clock)
+        self._measure_overhead()
         per_value_s = max(self.steps[-1]["elapsed_s"], 1e-9)
         budget_values = int(plan.max_timed_s / (per_value_s * plan.rounds))
         if budget_values < self.values:
@@ -142,6 +160,23 @@ class TimedLoop:
             self.warnings.append(
                 "values per round reduced from %d to %d to stay within max_timed_s=%.1f s"
                 % (plan.values_per_round, self.values, plan.max_timed_s))
+
+    def _measure_overhead(self, samples: int = OVERHEAD_SAMPLES) -> None:
+        """The same loop with an empty callable and the same ``number``: median cost per call."""
+        per_call = sorted(_time_calls(self.empty, self.number, self.clock) / 1e9 / self.number
+                          for _ in range(samples))
+        oh = per_call[len(per_call) // 2]
+        target = self.steps[-1]["elapsed_s"] / self.number
+        self.overhead = {"per_call_s": oh, "number": self.number, "samples": samples,
+                         "method": "median of %d runs of the timing loop around an empty callable" % samples}
+        if oh > 0 and oh < 0.5 * target:
+            self.overhead_s = oh
+            self.overhead["subtracted"] = True
+        else:  # an overhead this large against the value means the measurement of it is off: keep raw
+            self.overhead["subtracted"] = False
+            if oh > 0:
+                self.warnings.append("empty-loop overhead (%.0f ns per call) not subtracted: it is >= half a call"
+                                     % (oh * 1e9))
 
     def run_round(self) -> Round:
         gc_was_enabled = gc.isenabled()
@@ -157,7 +192,9 @@ class TimedLoop:
         finally:
             if gc_was_enabled:
                 gc.enable()
-        rnd = Round(t_start_ns=t_start, t_end_ns=t_end, values_s=out)
+        oh = self.overhead_s
+        rnd = Round(t_start_ns=t_start, t_end_ns=t_end, values_s=[v - oh for v in out] if oh else list(out),
+                    raw_values_s=out)
         self.rounds.append(rnd)
         return rnd
 
@@ -165,7 +202,7 @@ class TimedLoop:
         assert self.timer is not None, "prepare() first"
         return TimingResult(timer=self.timer, warmup_iters=self.warm_iters, warmup_s=self.warm_s,
                             number=self.number, calibration=self.steps, rounds=list(self.rounds),
-                            warnings=list(self.warnings))
+                            warnings=list(self.warnings), loop_overhead=dict(self.overhead))
 
 
 def measure(fn: Callable[[], Any], plan: TimingPlan, clock: Clock = time.perf_counter_ns,

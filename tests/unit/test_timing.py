@@ -3,7 +3,7 @@
 import pytest
 
 from benchbench.agent.protocol import TimingPlan
-from benchbench.agent.timing import TimerInfo, calibrate, characterise_timer, measure
+from benchbench.agent.timing import TimedLoop, TimerInfo, calibrate, characterise_timer, measure
 
 
 class FakeClock:
@@ -65,3 +65,63 @@ def test_real_timer_characterisation_is_sane():
     info = characterise_timer(samples=2000)
     assert 0 < info.resolution_ns < 1e6
     assert 0 < info.call_cost_ns < 1e5
+
+
+class LoopClock(FakeClock):
+    """Every call through the timing loop costs ``loop_ns`` on top of the work (the for-loop and the call)."""
+
+    def __init__(self, cost_ns: int, loop_ns: int) -> None:
+        super().__init__(cost_ns)
+        self.loop_ns = loop_ns
+
+    def work(self) -> None:
+        self.now += self.loop_ns
+        super().work()
+
+    def empty(self) -> None:
+        self.now += self.loop_ns
+
+
+def test_loop_overhead_is_measured_subtracted_and_raw_values_kept():
+    clock = LoopClock(cost_ns=1_000, loop_ns=30)
+    plan = TimingPlan(warmup_min_iters=2, warmup_s=0.0, min_value_s=0.001, rounds=3, values_per_round=4)
+    loop = TimedLoop(clock.work, plan, clock=clock, timer=TIMER, empty=clock.empty)
+    loop.prepare()
+    for _ in range(plan.rounds):
+        loop.run_round()
+    res = loop.result()
+    assert res.loop_overhead["per_call_s"] == pytest.approx(30e-9)
+    assert res.loop_overhead["number"] == res.number and res.loop_overhead["subtracted"] is True
+    assert all(v == pytest.approx(1_000e-9) for v in res.values_s)  # the kernel's own cost
+    assert all(v == pytest.approx(1_030e-9) for r in res.rounds for v in r.raw_values_s)
+
+
+def test_an_implausibly_large_overhead_is_not_subtracted():
+    clock = LoopClock(cost_ns=10, loop_ns=30)  # the loop costs 3x the work: keep raw, say why
+    plan = TimingPlan(warmup_min_iters=1, warmup_s=0.0, min_value_s=0.0001, rounds=1, values_per_round=2)
+    res = measure(clock.work, plan, clock=clock, timer=TIMER)
+    assert res.loop_overhead["subtracted"] is False  # the default empty() does not move this clock: 0
+    loop = TimedLoop(clock.work, plan, clock=clock, timer=TIMER, empty=lambda: clock.empty() or clock.empty())
+    loop.prepare()
+    loop.run_round()
+    out = loop.result()
+    assert out.loop_overhead["subtracted"] is False and "not subtracted" in out.warnings[-1]
+    assert out.rounds[0].values_s == out.rounds[0].raw_values_s
+
+
+def test_a_job_record_carries_the_overhead_and_raw_values(tmp_path):
+    from benchbench.agent.protocol import JobSpec
+    from benchbench.agent.worker import run_job
+    from benchbench.ingest import job_record
+
+    job = JobSpec(job_key="k", workload="busy", backend="python", precision="fp64", params={"n": 10},
+                  timing=TimingPlan(warmup_s=0.0, min_value_s=0.001, rounds=2, values_per_round=3))
+    res = run_job(job, str(tmp_path))
+    rec = job_record("r", "local", {"result": res, "spec": job.to_dict()}, None)
+    oh = rec.details["timing"]["loop_overhead"]
+    assert oh["per_call_s"] > 0 and oh["number"] == rec.details["timing"]["number"]
+    rounds = rec.raw["latency_rounds"]
+    if oh["subtracted"]:
+        assert "minus the timing loop's own cost" in (rec.timed_window or "")
+        assert rounds[0]["raw_values_s"][0] - rounds[0]["values_s"][0] == pytest.approx(oh["per_call_s"])
+    assert len(rounds[0]["raw_values_s"]) == len(rounds[0]["values_s"]) == 3
