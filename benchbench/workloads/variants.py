@@ -229,7 +229,7 @@ def _validate(model: ModelArtifact, precision: str, files: dict[str, Path], n_va
         ref = reference_outputs(model.files[role], ref_feeds)
         own = feeds_mod.sample_feeds(model, files, role, "validation", n_val)
         info = validate_role(precision, files[role], ref, own, output_names(model.files[role]),
-                             top1="per-token" if role == "prefill" else "auto")
+                             top1="per-token" if model.kind == "llm" else "auto")
         info["inputs"] = _source(model, "validation")
         if identical_samples(ref_feeds):
             info["warnings"] = [f"all {len(ref_feeds)} validation samples are identical: fidelity is measured on "

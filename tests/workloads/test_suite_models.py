@@ -131,10 +131,24 @@ def test_second_expansion_regenerates_nothing(planned: tuple[Path, list[PlannedJ
         assert [p.stat().st_ino for p in a.artifacts()] == [p.stat().st_ino for p in b.artifacts()]
 
 
+def test_a_precision_that_does_not_apply_is_a_row_and_the_others_run(tmp_path: Path, cache_dir: Path) -> None:
+    # requested by name: planned as a failed job with the reason (the run exits 1), never an aborted run
+    suite_file = write_study(tmp_path, f"name: na\n{TIMING}jobs:\n  - {{workload: mobilenetv2, "
+                                       f"precisions: [fp32, int8-dynamic, int8-static], params: {CNN}}}\n")
+    jobs = by_variant(expand(load_suite(suite_file), str(suite_file), cache_dir / "artifacts", "x86_64"))
+    na = jobs[("mobilenetv2", "int8-dynamic", "none")]
+    assert na.precheck_status == "failed" and na.precheck_failure is not None
+    assert na.precheck_failure.startswith("not applicable:") and "MatMul" in na.precheck_failure
+    assert jobs[("mobilenetv2", "int8-static", "none")].precheck_failure is None
+    # by default (no precisions listed): every precision is a row; the inapplicable ones are 'unsupported'
+    suite_file = write_study(tmp_path / "d", f"name: d\n{TIMING}jobs:\n  - {{workload: mobilenetv2, params: {CNN}}}\n")
+    jobs = by_variant(expand(load_suite(suite_file), str(suite_file), cache_dir / "artifacts", "x86_64"))
+    assert {p for _, p, _ in jobs} == {"fp32", "fp16", "int8-static", "int8-dynamic", "int4"}
+    assert jobs[("mobilenetv2", "int4", "none")].precheck_status == "unsupported"
+
+
 @pytest.mark.parametrize("entry, key, message", [
     ("{workload: mobilenetv3, params: {}}", "jobs[0].workload", "unknown workload"),
-    (f"{{workload: mobilenetv2, precisions: [fp32, int8-dynamic], params: {CNN}}}", "jobs[0].precisions[1]",
-     "does not apply to conv nets"),
     (f"{{workload: mobilenetv2, precisions: [fp32, int9], params: {CNN}}}", "jobs[0].precisions[1]",
      "unknown precision"),
     (f"{{workload: mobilenetv2, precisions: [fp32], pruning: [none, sparse-10], params: {CNN}}}",
@@ -249,6 +263,11 @@ def test_cli_runs_a_real_byo_model_from_flags(tmp_path: Path) -> None:
         assert j.workload == "byo:silero_vad_16k_op15"
         assert j.params["fixed_inputs"] == {"sr": 16000.0}
         assert j.details["extra"]["inputs"]["sr"] == [[], "int64"]
-        assert j.value("latency.p50") and j.value("model.size") and j.value("fidelity.cosine") is not None
+        assert j.value("latency.p50") and j.value("model.size") and j.value("fidelity.sqnr_db") is not None
+        assert j.params["input_shapes"] == {"input": [1, 512], "state": [2, 1, 128], "sr": []}
+        fid = j.details["variant"]["validation"]["main"]["fidelity"]
+        assert fid["outputs_validated"] == 2
+        # the worst output's cosine only where it has >= 16 elements (the speech probability has 1)
+        assert (j.value("fidelity.cosine") is None) == (fid["elements"] < 16)
     bad = _bb("run", "--model", str(silero_model()), "--db", "b.db", cwd=tmp_path, cache=tmp_path / "cache")
     assert bad.returncode == 2 and "--shape" in bad.stderr and len(bad.stderr.strip().splitlines()) <= 2
