@@ -77,6 +77,7 @@ def test_bad_torch_files_exit_2_and_are_never_unpickled(tmp_path: Path, bb, bb_e
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(1500)  # 60 torch variants made and timed: minutes on a 2-core machine
 def test_torch_suite_precisions_pruning_and_runtimes_side_by_side(tmp_path: Path, bb, bb_env) -> None:
     cnn = "{width: 0.25, resolution: 32, num_classes: 50, num_threads: 1, validation_samples: 2, calibration_samples: 2}"
     llm = ("{vocab: 256, hidden: 32, layers: 1, heads: 2, ffn: 64, seq_len: 8, max_len: 16, new_tokens: 4, "
@@ -89,7 +90,7 @@ def test_torch_suite_precisions_pruning_and_runtimes_side_by_side(tmp_path: Path
              "    params: {width: 0.25, resolution: 32, num_classes: 50, intra_op_threads: 1}\n")
     (tmp_path / "s.yaml").write_text("name: torch\n" + TIMING + "jobs:\n" + jobs)
     res = bb("run", "--suite", "s.yaml", "--db", "r.db", "--json", "--report", "r.html", env=bb_env, cwd=tmp_path,
-             timeout=600)
+             timeout=1400)
     assert res.returncode == 0, res.stderr
     run = Store(tmp_path / "r.db").load_run(json.loads(res.stdout)["run_id"])
     torch_jobs = [j for j in run.jobs if j.backend == "torch"]
