@@ -24,7 +24,8 @@ def main(argv: Optional[List[str]] = None) -> int:
     w.add_argument("--artifacts", required=True)
     w.add_argument("--ctl-in", type=int, help="fd of the coordinator's command pipe (JSON lines)")
     w.add_argument("--ctl-out", type=int, help="fd of the event pipe back to the coordinator")
-    w.add_argument("--energy-window-s", type=float, default=0.0, help="steady-state energy loop (no coordinator)")
+    w.add_argument("--energy-window-s", type=float, default=0.0,
+                   help="steady-state energy loop (no coordinator)")
     p = sub.add_parser("probe", help="print the board snapshot and sensors as JSON")
     p.add_argument("--root", default="/")
     p.add_argument("--families", default="cpufreq,thermal,memory,rapl,hwmon")
@@ -37,7 +38,8 @@ def main(argv: Optional[List[str]] = None) -> int:
         return 0
     if args.cmd == "worker":
         from .worker import main as worker_main
-        return worker_main(args.job, args.out, args.artifacts, args.ctl_in, args.ctl_out, args.energy_window_s)
+        return worker_main(args.job, args.out, args.artifacts, args.ctl_in, args.ctl_out,
+                           args.energy_window_s)
     if args.cmd == "detect":
         from .detect import detect
         print(json.dumps(detect(args.root)))

@@ -112,9 +112,10 @@ def judge(rounds: List[Dict[str, Any]]) -> Dict[str, Any]:
     """Totals over a job's timed rounds and the contended verdict with its evidence in words."""
     out: Dict[str, Any] = {"contended": False, "evidence": [], "rounds": rounds,
                            "rule": "contended when in any timed round the worker's threads waited on a run "
-                                   "queue >= %.0f %% of their CPU time, or steal >= %.0f %% (without schedstat: "
-                                   "others used >= %.2f cores while < %.1f cores were idle)"
-                                   % (MAX_WAIT_FRACTION * 100, MAX_STEAL_FRACTION * 100, FOREIGN_CORES, FREE_CORES)}
+                                   "queue >= %.0f %% of their CPU time, or steal >= %.0f %% (without "
+                                   "schedstat: others used >= %.2f cores while < %.1f cores were idle)"
+                                   % (MAX_WAIT_FRACTION * 100, MAX_STEAL_FRACTION * 100, FOREIGN_CORES,
+                                      FREE_CORES)}
     if not rounds:
         return out
     wall = sum(r["wall_s"] for r in rounds)
@@ -125,18 +126,19 @@ def judge(rounds: List[Dict[str, Any]]) -> Dict[str, Any]:
         if vals:
             out[key + "_max"] = max(vals)
     ev: List[str] = out["evidence"]
-    for i, r in enumerate(rounds):
-        if r.get("wait_fraction") is not None and r["wait_fraction"] >= MAX_WAIT_FRACTION:
+    for i, r in enumerate(rounds, 1):
+        wait = r.get("wait_fraction")
+        if wait is not None and wait >= MAX_WAIT_FRACTION:
             ev.append("round %d: waited for a CPU %.0f %% of its CPU time (%.1f ms), others used %.2f cores, "
-                      "%d other runnable, load %.2f" % (i + 1, r["wait_fraction"] * 100, r["run_queue_wait_s"] * 1e3,
-                                                        r.get("foreign_cpu_cores", 0.0), r.get("other_runnable", 0),
-                                                        r.get("loadavg_1m", 0.0)))
+                      "%d other runnable, load %.2f" % (
+                          i, wait * 100, r["run_queue_wait_s"] * 1e3, r.get("foreign_cpu_cores", 0.0),
+                          r.get("other_runnable", 0), r.get("loadavg_1m", 0.0)))
         if r.get("steal_fraction") is not None and r["steal_fraction"] >= MAX_STEAL_FRACTION:
-            ev.append("round %d: steal %.1f %% of CPU time" % (i + 1, r["steal_fraction"] * 100))
-        if r.get("wait_fraction") is None and r.get("foreign_cpu_cores") is not None:
-            free = r["ncpu"] - r["cpu_over_wall"] - r["foreign_cpu_cores"]
-            if r["foreign_cpu_cores"] >= FOREIGN_CORES and free < FREE_CORES:
-                ev.append("round %d: other processes used %.2f cores, %.2f idle" % (i + 1, r["foreign_cpu_cores"],
-                                                                                     free))
+            ev.append("round %d: steal %.1f %% of CPU time" % (i, r["steal_fraction"] * 100))
+        if wait is None and r.get("foreign_cpu_cores") is not None:
+            foreign = r["foreign_cpu_cores"]
+            free = r["ncpu"] - r["cpu_over_wall"] - foreign
+            if foreign >= FOREIGN_CORES and free < FREE_CORES:
+                ev.append("round %d: other processes used %.2f cores, %.2f idle" % (i, foreign, free))
     out["contended"] = bool(ev)
     return out

@@ -131,7 +131,8 @@ class Worker:
         self.t1_ns = time.monotonic_ns()
         tail = err.decode(errors="replace")[-2000:]
         if self.status in ("timeout", "failed") or not os.path.exists(self.out_path):
-            return {"job_key": self.job.job_key, "status": self.status if self.status == "timeout" else "failed",
+            status = "timeout" if self.status == "timeout" else "failed"
+            return {"job_key": self.job.job_key, "status": status,
                     "reason": self.reason or "worker exited with status %s" % self.proc.returncode,
                     "stderr_tail": tail}
         with open(self.out_path) as fh:

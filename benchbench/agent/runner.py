@@ -94,7 +94,8 @@ class Agent:
     def run_measured(self, job: JobSpec, sampling: bool = True, prepare: bool = True) -> Dict[str, Any]:
         return self.run_group([job], sampling, prepare)[0]
 
-    def run_group(self, jobs: List[JobSpec], sampling: bool = True, prepare: bool = True) -> List[Dict[str, Any]]:
+    def run_group(self, jobs: List[JobSpec], sampling: bool = True,
+                  prepare: bool = True) -> List[Dict[str, Any]]:
         """Measure jobs interleaved (a group of one is a plain job): see ``interleave``."""
         pre = self._prepare() if sampling and prepare else {}  # issue #4
         is_pi = sampling and any(p.family == "rpi" for p in self.plans)

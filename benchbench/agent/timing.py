@@ -175,8 +175,8 @@ class TimedLoop:
         else:  # an overhead this large against the value means the measurement of it is off: keep raw
             self.overhead["subtracted"] = False
             if oh > 0:
-                self.warnings.append("empty-loop overhead (%.0f ns per call) not subtracted: it is >= half a call"
-                                     % (oh * 1e9))
+                self.warnings.append("empty-loop overhead (%.0f ns per call) not subtracted: it is >= half "
+                                     "a call" % (oh * 1e9))
 
     def run_round(self) -> Round:
         gc_was_enabled = gc.isenabled()

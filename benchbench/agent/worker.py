@@ -1,5 +1,5 @@
-"""One job in one fresh, long-lived process: prepare the workload, warm up and calibrate, then run timed rounds
-when the coordinator says so, then the steady-state energy loop, then report memory. Writes a JSON result.
+"""One job in one fresh, long-lived process: prepare the workload, warm up and calibrate, then run timed
+rounds when the coordinator says so, then the steady-state energy loop, then report memory. Writes a JSON result.
 
 A fresh process per job keeps VmHWM meaningful and stops one runtime's thread pool from spinning into the
 next job's timings. The coordinator (``interleave``) steers the worker over a pipe pair of JSON lines —
@@ -21,6 +21,7 @@ from .backends import Prepared, Unsupported, WorkloadFailed, prepare
 from .protocol import JobSpec
 from .timing import TimedLoop, steady_loop
 
+ENDED = {"event": "ended", "status": "failed"}
 STEADY_WINDOW = "the timed call only, back to back (as in the timed rounds), no timer reads inside"
 
 
@@ -71,7 +72,7 @@ class JobSession:
         try:
             step(*args)
             return True
-        except Exception as exc:  # job boundary: a crashing workload becomes a failed record, with its traceback
+        except Exception as exc:  # job boundary: a crashing workload becomes a failed record with its traceback
             self.res.update(status="failed", reason="workload raised %s: %s" % (type(exc).__name__, exc),
                             stderr_tail=traceback.format_exc()[-2000:])
             return False
@@ -137,9 +138,10 @@ class JobSession:
             self.res["timing"] = asdict(timing)
             oh = timing.loop_overhead
             if oh.get("subtracted"):
-                self.res["timed_window"] = "%s; minus the timing loop's own cost (%.1f ns per call, an empty " \
-                    "callable in the same loop with the same number, measured at job start; raw values kept)" % (
-                        self.res.get("timed_window") or "unspecified", oh["per_call_s"] * 1e9)
+                self.res["timed_window"] = (
+                    "%s; minus the timing loop's own cost (%.1f ns per call, an empty callable in the same loop "
+                    "with the same number, measured at job start; raw values kept)"
+                    % (self.res.get("timed_window") or "unspecified", oh["per_call_s"] * 1e9))
             peak_timed = after.get("VmHWM") if self.can_reset else None
             self.res["memory"] = {
                 "method": "VmHWM from /proc/self/status in a fresh worker process"
@@ -191,10 +193,10 @@ def serve(job: JobSpec, artifacts_dir: str, cmd_in: IO[str], ev_out: IO[str]) ->
         what = cmd.get("cmd")
         if what == "round":
             ev = s.run_round()
-            _send(ev_out, dict(ev, event="round") if ev is not None else {"event": "ended", "status": "failed"})
+            _send(ev_out, dict(ev, event="round") if ev is not None else ENDED)
         elif what == "energy":
             ev2 = s.energy(float(cmd["window_s"]))
-            _send(ev_out, dict(ev2, event="energy") if ev2 is not None else {"event": "ended", "status": "failed"})
+            _send(ev_out, dict(ev2, event="energy") if ev2 is not None else ENDED)
         elif what == "run_self":
             done = s.run_self(float(cmd.get("energy_window_s") or 0.0))
             _send(ev_out, {"event": "self_timed" if done else "ended", "status": s.res["status"]})

@@ -8,12 +8,13 @@ not pytest's start-up, collection or pytest-benchmark's calibration. Standalone:
 import json
 import os
 import time
+from typing import Any, Callable
 
 WINDOW_ENV = "BB_ENERGY_WINDOW_S"
 OUT_ENV = "BB_ENERGY_OUT"
 
 
-def _loop(call, holds):  # type: ignore[no-untyped-def]
+def _loop(call: Callable[[], Any], holds: str) -> None:
     window_s = float(os.environ.get(WINDOW_ENV) or 0)
     out = os.environ.get(OUT_ENV)
     if window_s <= 0 or not out:
@@ -26,31 +27,35 @@ def _loop(call, holds):  # type: ignore[no-untyped-def]
         calls += 1
         t1 = time.monotonic_ns()
     with open(out, "w") as fh:
-        json.dump({"t_start_ns": t0, "t_end_ns": t1, "calls": calls, "window_s": window_s, "holds": holds}, fh)
+        json.dump({"t_start_ns": t0, "t_end_ns": t1, "calls": calls, "window_s": window_s, "holds": holds},
+                  fh)
 
 
-def pytest_configure(config):  # type: ignore[no-untyped-def]
+def pytest_configure(config: Any) -> None:
     from pytest_benchmark.fixture import BenchmarkFixture
 
-    plain, pedantic = BenchmarkFixture.__call__, BenchmarkFixture.pedantic
+    # pytest-benchmark is untyped: its two entry points, held as plain callables
+    plain: Callable[..., Any] = getattr(BenchmarkFixture, "__call__")  # noqa: B009
+    pedantic: Callable[..., Any] = getattr(BenchmarkFixture, "pedantic")  # noqa: B009
 
-    def call(self, function_to_benchmark, *args, **kwargs):  # type: ignore[no-untyped-def]
+    def call(self: Any, function_to_benchmark: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         result = plain(self, function_to_benchmark, *args, **kwargs)
         _loop(lambda: function_to_benchmark(*args, **kwargs),
               "the test's benchmark() target only, called back to back")
         return result
 
-    def ped(self, target, args=(), kwargs=None, setup=None, teardown=None, **rest):  # type: ignore[no-untyped-def]
+    def ped(self: Any, target: Callable[..., Any], args: Any = (), kwargs: Any = None, setup: Any = None,
+            teardown: Any = None, **rest: Any) -> Any:
         result = pedantic(self, target, args=args, kwargs=kwargs, setup=setup, teardown=teardown, **rest)
 
-        def once():  # type: ignore[no-untyped-def]
+        def once() -> None:
             a, k = (setup() or (args, kwargs)) if setup else (args, kwargs)
             target(*a, **(k or {}))
             if teardown:
                 teardown(*a, **(k or {}))
-        _loop(once, "the test's benchmark.pedantic() target" + (" with its setup/teardown" if setup or teardown
-                                                                 else "") + ", called back to back")
+        with_setup = " with its setup/teardown" if setup or teardown else ""
+        _loop(once, "the test's benchmark.pedantic() target%s, called back to back" % with_setup)
         return result
 
-    BenchmarkFixture.__call__ = call
-    BenchmarkFixture.pedantic = ped
+    setattr(BenchmarkFixture, "__call__", call)  # noqa: B010  (patching a third-party class on purpose)
+    setattr(BenchmarkFixture, "pedantic", ped)  # noqa: B010
