@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import hashlib
+import statistics
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -19,6 +21,7 @@ class Cell:
     note: int | None = None  # footnote number holding the unavailable reason or the sensor's label
     #: what the power/energy sensor covers ("PMIC rails, excludes 5 V loads"): shown as a footnote
     sensor_label: str | None = None
+    scope: str | None = None  # power/energy: shown under the number, not inside it
 
 
 @dataclass(frozen=True)
@@ -37,6 +40,10 @@ class Row:
     warnings: list[str]
     job: JobRecord
 
+    @property
+    def anchor(self) -> str:
+        return row_anchor(self.board, self.job.job_key)
+
 
 @dataclass(frozen=True)
 class ReportModel:
@@ -50,6 +57,13 @@ class ReportModel:
     notes: list[str] = field(default_factory=list)  # footnotes: why a cell is unavailable, what a sensor covers
     #: "What was measured": model variants vs their dense fp32 baselines, in sentences
     findings: list[str] = field(default_factory=list)
+    #: summary column groups: (group label, [(key, label)]), columns empty in every row left out
+    groups: list[tuple[str, list[tuple[str, str]]]] = field(default_factory=list)
+
+
+def row_anchor(board: str, job_key: str) -> str:
+    """A stable id for a job's summary row (and ``d-`` + it for its details): findings link to it."""
+    return "j" + hashlib.sha1(f"{board}\0{job_key}".encode()).hexdigest()[:10]
 
 
 COLUMNS = [("latency.p50", "median"), ("latency.p90", "p90"), ("latency.p99", "p99"),
@@ -57,6 +71,27 @@ COLUMNS = [("latency.p50", "median"), ("latency.p90", "p90"), ("latency.p99", "p
            ("mem.peak_rss", "peak RSS"), ("power.mean", "power"), ("energy.per_inference", "energy / inference"),
            ("temp.max", "max temp"), ("model.size", "model size"), ("fidelity", "fidelity SQNR / cos"),
            ("llm", "TTFT · decode tok/s")]
+
+
+#: the summary's column groups, read across: what a job costs in time, work, memory, power, and accuracy
+GROUPS = [("latency", ["latency.p50", "latency.p90", "latency.p99", "latency.ci"]),
+          ("throughput", ["throughput", "items"]), ("memory", ["mem.peak_rss", "model.size"]),
+          ("power and energy", ["power.mean", "energy.per_inference", "temp.max"]),
+          ("fidelity", ["fidelity", "llm"])]
+_TIME_COLS = ("latency.p50", "latency.p90", "latency.p99")
+_TIME_UNITS = ((1.0, "s"), (1e-3, "ms"), (1e-6, "µs"), (1e-9, "ns"))
+
+
+def time_unit(values: list[float], units: tuple[tuple[float, str], ...] = _TIME_UNITS) -> tuple[float, str]:
+    """One unit for a column: the one that suits its median value."""
+    med = statistics.median(values) if values else 1.0
+    return next(((sc, u) for sc, u in units if med >= sc), units[-1])
+
+
+def fmt_in(v: float, scale: float, unit: str) -> str:
+    x = v / scale
+    num = f"{x:.0f}" if x >= 100 else f"{x:.1f}" if x >= 10 else f"{x:.2f}" if x >= 1 else f"{x:.3g}"
+    return f"{num} {unit}"
 
 
 def fmt_seconds(v: float | None) -> str:
@@ -81,15 +116,15 @@ def fmt_energy(v: float) -> str:
     return f"{v * 1e3:.3g} mJ" if v < 1 else f"{v:.3g} J"
 
 
-def _metric_cell(m: Metric | None, fmt: Any) -> Cell:
+def _metric_cell(m: Metric | None, fmt: Any, what: str = "not measured by this job's backend") -> Cell:
     if m is None:
-        return Cell("–")
+        return Cell("–", title=what)
     if m.value is None:
         return Cell("unavailable", title=m.unavailable_reason or "not measured", unavailable=True)
     text = fmt(m.value)
     if m.scope:
         text += f" ({m.scope})"
-    title = "; ".join(x for x in (m.source, m.detail) if x) or None
+    title = "; ".join(x for x in (f"scope: {m.scope}" if m.scope else None, m.source, m.detail) if x) or None
     return Cell(text, title=title)
 
 
@@ -103,24 +138,64 @@ def _cells(j: JobRecord) -> dict[str, Cell]:
     ops = j.metric("throughput.ops")
     bw = j.metric("throughput.bandwidth")
     parts = [f"{m.value:.3g} {m.unit}" for m in (ops, bw) if m is not None and m.value is not None]
-    c["throughput"] = Cell(" · ".join(parts) or "–", title="at median latency")
+    c["throughput"] = Cell(" · ".join(parts), title="at median latency") if parts else \
+        Cell("–", title="no operation or byte count for this workload")
     c["items"] = _metric_cell(j.metric("throughput.items"), lambda v: f"{v:.4g}")
     c["mem.peak_rss"] = _metric_cell(j.metric("mem.peak_rss"), fmt_bytes)
     for name, fmt in (("power.mean", lambda v: f"{v:.3g} W"), ("energy.per_inference", fmt_energy)):
         m = j.metric(name)
-        c[name] = dataclasses.replace(_metric_cell(m, fmt), sensor_label=_sensor_label(j, m))
+        cell = _metric_cell(m, fmt)
+        if m is not None and m.value is not None:  # short hover (scope · sensor); the method is in the details
+            label = _sensor_label(j, m)
+            cell = Cell(fmt(m.value), title=f"{label or m.scope or 'scope not recorded'} · {m.source or '?'}",
+                        sensor_label=label, scope=m.scope)
+        c[name] = cell
     c["temp.max"] = _metric_cell(j.metric("temp.max"), lambda v: f"{v:.1f} °C")
-    c["model.size"] = _metric_cell(j.metric("model.size"), fmt_bytes)
+    c["model.size"] = _metric_cell(j.metric("model.size"), fmt_bytes, "not a model workload")
     cos, sqnr = j.value("fidelity.cosine"), j.value("fidelity.sqnr_db")
     fid = f"{sqnr:.1f} dB".replace("inf dB", "∞ (identical)") if sqnr is not None else "–"
     c["fidelity"] = Cell(fid + (f" / {cos:.4f}" if cos is not None else " / n/a"),
                          title=((j.metric("fidelity.sqnr_db") or Metric("", None, "")).detail or "")
                          + ("" if cos is not None else "; cosine n/a: fewer than 16 elements per sample")) \
-        if sqnr is not None else Cell("–")
+        if sqnr is not None else Cell("–", title="no fidelity check: not a model variant")
     ttft, dec = j.value("llm.ttft"), j.value("llm.decode_tps")
     c["llm"] = Cell(f"{fmt_seconds(ttft)} · {dec:.4g}", title="medians over generations") \
-        if ttft is not None and dec is not None else Cell("–")
+        if ttft is not None and dec is not None else Cell("–", title="not a decoder workload")
     return c
+
+
+def _unify_units(rows: list["Row"]) -> None:
+    """Latency, energy and memory columns in one unit each (the one that suits the column's median), so a
+    column reads down without comparing "980 µs" with "1.2 ms"."""
+    for key, units in _UNIFY.items():
+        vals = [v for r in rows if (v := r.job.value(key)) is not None]
+        scale, unit = time_unit(vals, units)
+        for r in rows:
+            v = r.job.value(key)
+            if v is not None:
+                r.cells[key] = dataclasses.replace(r.cells[key], text=fmt_in(v, scale, unit))
+            lo, hi = r.job.value("latency.ci95_lo"), r.job.value("latency.ci95_hi")
+            if key == "latency.p50" and lo is not None and hi is not None:
+                r.cells["latency.ci"] = dataclasses.replace(
+                    r.cells["latency.ci"], text=f"{fmt_in(lo, scale, unit).split()[0]}–{fmt_in(hi, scale, unit)}")
+
+
+_UNIFY: dict[str, tuple[tuple[float, str], ...]] = {
+    **{k: _TIME_UNITS for k in _TIME_COLS},
+    "energy.per_inference": ((1.0, "J"), (1e-3, "mJ"), (1e-6, "µJ"), (1e-9, "nJ")),
+    "mem.peak_rss": ((2.0**30, "GiB"), (2.0**20, "MiB"), (2.0**10, "KiB"), (1.0, "B")),
+    "model.size": ((2.0**30, "GiB"), (2.0**20, "MiB"), (2.0**10, "KiB"), (1.0, "B"))}
+
+
+def _groups(rows: list["Row"]) -> list[tuple[str, list[tuple[str, str]]]]:
+    """The column groups without the columns that are "–" in every row (kernels have no fidelity …)."""
+    labels = dict(COLUMNS)
+    out = []
+    for g, keys in GROUPS:
+        kept = [(k, labels[k]) for k in keys if any(r.cells[k].text != "–" for r in rows)]
+        if kept:
+            out.append((g, kept))
+    return out or [("latency", [("latency.p50", labels["latency.p50"])])]
 
 
 def _sensor_label(j: JobRecord, m: Metric | None) -> str | None:
@@ -186,12 +261,15 @@ def build(run: RunData) -> ReportModel:
         warnings.insert(0, {"where": "run", "code": "interrupted", "severity": "error",
                             "message": "the run was interrupted; only finished jobs are shown",
                             "remedy": "re-run, or resume the run"})
+    ok = [r for r in rows if r.status == "ok"]
+    _unify_units(ok)
+    groups = _groups(ok)
     info = run.info
     return ReportModel(
         title=f"benchbench report — {info.suite_name} — {info.run_id}",
         run={"id": info.run_id, "suite": info.suite_name, "suite_file": info.suite_file, "status": info.status,
              "started": _when(info.started_at), "finished": _when(info.finished_at), "version": info.tool_version,
              "controller": info.controller, "n_jobs": len(run.jobs)},
-        columns=COLUMNS, rows=[r for r in rows if r.status == "ok"], boards=boards, warnings=warnings,
+        columns=[c for _, cols in groups for c in cols], rows=ok, boards=boards, warnings=warnings, groups=groups,
         failures=[r for r in rows if r.status != "ok"], notes=notes,
         findings=summary_sentences(compare_variants(run.jobs)))

@@ -16,6 +16,9 @@ from markupsafe import Markup
 from ..errors import StoreError
 from ..results.records import JobRecord, RunData
 from . import figures
+from ..analysis.findings import run_findings
+from .bars import bars_view
+from .findingsview import findings_view
 from .model import ReportModel, build, fmt_bytes, fmt_seconds
 from .views import build_views
 
@@ -29,8 +32,14 @@ def environment(template_dir: Path | None = None) -> jinja2.Environment:
                              undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True)
     env.filters["seconds"] = fmt_seconds
     env.filters["bytes"] = fmt_bytes
-    env.filters["tojson_pretty"] = lambda v: json.dumps(v, indent=1, sort_keys=True, default=str)
+    env.filters["tojson_pretty"] = _json_text
     return env
+
+
+def _json_text(v: Any) -> str:
+    """Pretty JSON, or one line when it is short (a 2 000-job report has a block per job)."""
+    flat = json.dumps(v, sort_keys=True, default=str)
+    return flat if len(flat) <= 100 else json.dumps(v, indent=1, sort_keys=True, default=str)
 
 
 def render_run(run: RunData, template_dir: Path | None = None, profile_dirs: Sequence[Path] | None = None) -> str:
@@ -47,7 +56,9 @@ def render_run(run: RunData, template_dir: Path | None = None, profile_dirs: Seq
             # matplotlib writes escaped XML text; the SVG is our own output, so mark it safe
             figs[title] = {"svg": Markup(svg), "jobs": jobs}
     return environment(template_dir).get_template("report.html.j2").render(
-        m=model, figures=figs, views=build_views(run, profile_dirs), shared_titles=_shared_titles(model))
+        m=model, figures=figs, views=build_views(run, profile_dirs), shared_titles=_shared_titles(model),
+        col_scopes=_column_scopes(model), fs=findings_view(run_findings(run.jobs, run.boards)),
+        bars=bars_view(run.jobs))
 
 
 def _shared_titles(model: ReportModel) -> dict[str, str]:
@@ -57,9 +68,21 @@ def _shared_titles(model: ReportModel) -> dict[str, str]:
     if len(model.rows) < 2:
         return out
     for key, _ in model.columns:
+        if key in ("power.mean", "energy.per_inference"):
+            continue  # each cell names its own scope and sensor on hover
         titles = {r.cells[key].title for r in model.rows}
         if len(titles) == 1 and None not in titles and not any(r.cells[key].unavailable for r in model.rows):
             out[key] = titles.pop() or ""
+    return out
+
+
+def _column_scopes(model: ReportModel) -> dict[str, str]:
+    """Power/energy columns whose measured cells share one scope: said once in the header, not in each cell."""
+    out = {}
+    for key in ("power.mean", "energy.per_inference"):
+        scopes = {r.cells[key].scope for r in model.rows if key in r.cells and r.cells[key].scope}
+        if len(scopes) == 1:
+            out[key] = scopes.pop() or ""
     return out
 
 
