@@ -1,0 +1,216 @@
+"""Issue 9 on real trained models shipped in PyPI wheels (installed with --no-deps by .ci/setup): PP-OCR's
+det/rec/cls from rapidocr-onnxruntime (opset 11/12, dynamic dims, weights in Constant nodes), every ONNX model of
+openwakeword 0.4.0 (a mel front end, an embedding CNN, Gemm/LSTM/If classifiers with 1-element outputs, an ORT-
+optimised silero VAD with If bodies) and silero-vad's op15 model. Plus the rules they exposed, on small models:
+the inputs file is part of every cache key, a pre-quantized model is labelled by what it contains, and a
+requested precision that does not apply fails its own row while the others run."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from markupsafe import escape
+
+import numpy as np
+import onnx
+import pytest
+from onnx import TensorProto, helper, numpy_helper
+
+from benchbench.results.store import Store
+from benchbench.workloads.byo import load_byo
+from benchbench.workloads.byo_inputs import sample_feeds
+from benchbench.workloads.variants import make_variant
+
+
+def _pkg(name: str) -> Path:
+    spec = importlib.util.find_spec(name)
+    assert spec is not None and spec.submodule_search_locations, f"pip install --no-deps {name} (.ci/setup)"
+    return Path(next(iter(spec.submodule_search_locations)))
+
+
+def _corpus() -> list[tuple[str, Path, dict[str, str], dict[str, str]]]:
+    """(label, file, --shape values, --input values) for every model of the corpus."""
+    ocr = _pkg("rapidocr_onnxruntime") / "models"
+    oww = _pkg("openwakeword") / "resources" / "models"
+    out = [("ppocr-det", ocr / "ch_PP-OCRv4_det_infer.onnx", {"x": "1x3x96x96"}, {}),
+           ("ppocr-rec", ocr / "ch_PP-OCRv4_rec_infer.onnx", {"x": "1x3x48x96"}, {}),
+           ("ppocr-cls", ocr / "ch_ppocr_mobile_v2.0_cls_infer.onnx", {"x": "1x3x48x192"}, {}),
+           ("silero-op15", _pkg("silero_vad") / "data" / "silero_vad_16k_op15.onnx",
+            {"input": "1x512", "state": "2x1x128"}, {"sr": "16000"})]
+    dyn = {"melspectrogram": {"input": "1x1280"}, "embedding_model": {"input_1": "1x76x32x1"},
+           "hey_mycroft_v0.1": {"input_1": "1x16x96"}, "silero_vad": {"input": "1x480", "h": "2x1x64", "c": "2x1x64"}}
+    for f in sorted(oww.glob("*.onnx")):
+        out.append((f"oww-{f.stem}", f, dyn.get(f.stem, {}), {"sr": "16000"} if f.stem == "silero_vad" else {}))
+    return out
+
+
+def _bb(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    env = dict(os.environ, BENCHBENCH_CACHE=str(cwd / "cache"))
+    return subprocess.run([sys.executable, "-m", "benchbench", *args], cwd=cwd, env=env, text=True,
+                          capture_output=True, timeout=1500, check=False)
+
+
+def _plain_ort_p50(path: Path, feeds: dict[str, np.ndarray], min_value_s: float = 0.002, values: int = 21) -> float:
+    """Median per-call time of a plain onnxruntime loop on the same file and inputs (default session options,
+    as benchbench's backend uses them)."""
+    import onnxruntime as ort
+
+    sess = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    names = [o.name for o in sess.get_outputs()]
+    for _ in range(20):
+        sess.run(names, feeds)
+    number = 1
+    while True:
+        t0 = time.perf_counter()
+        for _ in range(number):
+            sess.run(names, feeds)
+        if time.perf_counter() - t0 >= min_value_s:
+            break
+        number *= 2
+    out = []
+    for _ in range(values):
+        t0 = time.perf_counter()
+        for _ in range(number):
+            sess.run(names, feeds)
+        out.append((time.perf_counter() - t0) / number)
+    return float(np.median(out))
+
+
+@pytest.mark.slow
+def test_real_model_corpus_end_to_end(tmp_path: Path) -> None:
+    corpus = _corpus()
+    assert len(corpus) >= 13
+    lines = ["name: real-corpus",
+             "timing: {warmup_s: 0.05, min_value_s: 0.002, rounds: 5, values_per_round: 5, max_timed_s: 1.5}",
+             "sampling: {interval_s: 0.05, measure_overhead: false}", "jobs:"]
+    for _, path, shapes, inputs in corpus:
+        params = {"model": str(path), "calibration_samples": 8, "validation_samples": 4}
+        if shapes:
+            params["shapes"] = [f"{k}={v}" for k, v in shapes.items()]
+        if inputs:
+            params["inputs"] = [f"{k}={v}" for k, v in inputs.items()]
+        lines.append(f"  - {{workload: byo, precisions: [fp32, fp16, int8-static], params: {json.dumps(params)}}}")
+    (tmp_path / "corpus.yaml").write_text("\n".join(lines) + "\n")
+    res = _bb("run", "--suite", "corpus.yaml", "--db", "c.db", "--json", "-o", "c.html", cwd=tmp_path)
+    assert res.returncode in (0, 1), res.stderr[-2000:]
+    assert "Traceback" not in res.stderr, res.stderr[-2000:]
+    run = Store(tmp_path / "c.db").load_run(json.loads(res.stdout)["run_id"])
+    html = (tmp_path / "c.html").read_text()
+    ratios: dict[str, float] = {}
+    checked = 0
+    for label, path, shapes, inputs in corpus:
+        mine = [j for j in run.jobs if j.workload == f"byo:{path.stem}"]
+        ref = next(j for j in mine if j.details.get("variant", {}).get("precision") == "fp32")
+        assert ref.status == "ok" and ref.precision == "fp32", (label, ref.reason)
+        v = ref.details["variant"]
+        # the job ran the user's file: the as-given facts name its sha256 and no transform made it
+        assert v["tool"]["tool"] == "none: the model as given" and not v["as_given"]["transforms"], label
+        assert v["sha256"] and v["as_given"]["sha256"] == _sha256(path), label
+        for j in mine:
+            assert j.status == "ok" or (j.reason or "").startswith("not applicable:"), (label, j.precision, j.reason)
+        if v["as_given"]["opset"] < 13:  # the PP-OCR models: int8-static works after the opset upgrade
+            int8 = next(j for j in mine if j.precision == "int8-static")
+            assert int8.status == "ok", (label, int8.reason)
+            steps = [s["transform"] for s in int8.details["variant"]["transforms"]["main"]]
+            assert any(s.startswith(f"opset {v['as_given']['opset']} → 13") for s in steps), steps
+        n_outputs = len(onnx.load(str(path), load_external_data=False).graph.output)
+        for j in (j for j in mine if j.status == "ok"):
+            fid = j.details["variant"]["validation"]["main"]["fidelity"]
+            assert fid["outputs_validated"] == n_outputs, label
+            if fid["elements"] < 16:  # a 1-element output never shows a cosine
+                assert j.value("fidelity.cosine") is None, (label, j.precision)
+            assert escape(repr(fid["output"])) in html, (label, fid["output"])  # the report names the worst output
+        # fp32 as given vs a plain onnxruntime loop on the same file and inputs, measured in this test
+        params = load_byo(path, {k: [int(d) for d in s.split("x")] for k, s in shapes.items()},
+                          {k: float(x) for k, x in inputs.items()}, cache_dir=tmp_path / "t").params
+        plain = _plain_ort_p50(path, sample_feeds(params, "validation", 0, 1)[0])
+        ratio = (ref.value("latency.p50") or 0.0) / plain
+        contended = bool((ref.details.get("contention") or {}).get("contended"))
+        ratios[label] = ratio
+        assert 0.9 <= ratio <= 1.1 or contended, (label, ratio, ratios)
+        checked += not contended
+    print("fp32 p50 / plain onnxruntime p50:", json.dumps({k: round(v, 3) for k, v in ratios.items()}),
+          f"({checked} of {len(ratios)} uncontended, checked)")
+
+
+def _sha256(path: Path) -> str:
+    import hashlib
+
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def _mlp(path: Path, opset: int = 18) -> Path:
+    rng = np.random.default_rng(0)
+    x = helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 32])
+    y = helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 8])
+    w1 = numpy_helper.from_array(rng.standard_normal((32, 64)).astype(np.float32), "w1")
+    w2 = numpy_helper.from_array(rng.standard_normal((64, 8)).astype(np.float32), "w2")
+    g = helper.make_graph([helper.make_node("MatMul", ["x", "w1"], ["h"]), helper.make_node("Relu", ["h"], ["r"]),
+                           helper.make_node("MatMul", ["r", "w2"], ["y"])], "mlp", [x], [y], [w1, w2])
+    m = helper.make_model(g, opset_imports=[helper.make_opsetid("", opset)])
+    m.ir_version = 8
+    onnx.save(m, str(path))
+    return path
+
+
+def test_the_inputs_file_is_part_of_every_cache_key(tmp_path: Path) -> None:
+    model = _mlp(tmp_path / "mlp.onnx")
+    npz = tmp_path / "x.npz"
+    np.savez(npz, x=np.random.default_rng(1).standard_normal((8, 1, 32)).astype(np.float32))
+    art = load_byo(model, inputs_npz=npz, cache_dir=tmp_path / "c")
+    first = make_variant(art, "int8-static", cache_dir=tmp_path / "c", n_calibration=4, n_validation=2)
+    again = make_variant(load_byo(model, inputs_npz=npz, cache_dir=tmp_path / "c"), "int8-static",
+                         cache_dir=tmp_path / "c", n_calibration=4, n_validation=2)
+    assert first.status == "ok" and again.from_cache and again.path == first.path
+    np.savez(npz, x=np.random.default_rng(2).standard_normal((8, 1, 32)).astype(np.float32) * 10)
+    changed = load_byo(model, inputs_npz=npz, cache_dir=tmp_path / "c")
+    assert changed.params["npz_sha256"] != art.params["npz_sha256"]
+    rebuilt = make_variant(changed, "int8-static", cache_dir=tmp_path / "c", n_calibration=4, n_validation=2)
+    assert not rebuilt.from_cache and rebuilt.path != first.path
+    assert rebuilt.extra["calibration"]["source"] == "x: real samples from the --inputs file"
+
+
+def test_a_pre_quantized_model_is_labelled_by_what_it_contains(tmp_path: Path) -> None:
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    quantize_dynamic(str(_mlp(tmp_path / "mlp.onnx")), str(tmp_path / "q.onnx"), weight_type=QuantType.QInt8)
+    res = _bb("run", "--model", "q.onnx", "--precision", "fp32", "--precision", "int8-static", "--db", "q.db",
+              "--json", "-o", "q.html", cwd=tmp_path)
+    assert res.returncode == 1 and "Traceback" not in res.stderr, res.stderr
+    run = Store(tmp_path / "q.db").load_run(json.loads(res.stdout)["run_id"])
+    by = {j.precision: j for j in run.jobs}
+    assert set(by) == {"int8", "int8-static"}
+    assert by["int8"].status == "ok" and by["int8"].details["variant"]["as_given"]["precision"] == "int8"
+    assert "MatMulInteger" in by["int8"].details["variant"]["as_given"]["precision_evidence"]
+    assert by["int8-static"].status == "failed" and "already int8" in (by["int8-static"].reason or "")
+    assert "computes in int8" in (tmp_path / "q.html").read_text()
+
+
+def test_one_inapplicable_requested_precision_fails_its_row_and_the_others_run(tmp_path: Path) -> None:
+    # Gemm only: MatMulNBits (int4) has nothing to quantize; fp32 and int8-static still run
+    rng = np.random.default_rng(0)
+    x = helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 16])
+    y = helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 4])
+    w = numpy_helper.from_array(rng.standard_normal((16, 4)).astype(np.float32), "w")
+    b = numpy_helper.from_array(np.zeros(4, dtype=np.float32), "b")
+    g = helper.make_graph([helper.make_node("Gemm", ["x", "w", "b"], ["y"])], "g", [x], [y], [w, b])
+    m = helper.make_model(g, opset_imports=[helper.make_opsetid("", 11)])
+    m.ir_version = 7
+    onnx.save(m, str(tmp_path / "gemm.onnx"))
+    res = _bb("run", "--model", "gemm.onnx", "--precision", "fp32", "--precision", "int4", "--precision",
+              "int8-static", "--db", "g.db", "--json", "--no-report", cwd=tmp_path)
+    assert res.returncode == 1 and "Traceback" not in res.stderr, res.stderr
+    out = json.loads(res.stdout)
+    assert out["statuses"] == {"ok": 2, "failed": 1}
+    run = Store(tmp_path / "g.db").load_run(out["run_id"])
+    int4 = next(j for j in run.jobs if j.precision == "int4")
+    assert int4.reason and int4.reason.startswith("not applicable:") and "Gemm" in int4.reason
+    int8 = next(j for j in run.jobs if j.precision == "int8-static")
+    assert int8.status == "ok"  # opset 11 upgraded to 13 first
+    assert int8.details["variant"]["transforms"]["main"][0]["transform"].startswith("opset 11 → 13")
