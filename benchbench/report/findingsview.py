@@ -14,6 +14,8 @@ from .model import row_anchor
 
 #: no-claim comparisons named per reason before "and N more"
 _EXAMPLES = 6
+#: findings lines shown open; the rest behind "more" so the summary's power columns stay on the first screen
+_FIRST_LINES = 6
 
 
 def group_anchor(board: str, workload: str, params_key: str) -> str:
@@ -67,5 +69,10 @@ def findings_view(rf: RunFindings) -> dict[str, Any]:
                    "href": "#failures" if u.kind in ("failed", "not applicable")
                    else ("#" + row_anchor(u.board, u.job_key) if u.job_key else "#environment")}
                   for u in rf.unmeasured]
-    return {"groups": out_groups, "unclaimed": out_unclaimed, "unmeasured": unmeasured,
+    shown, lines = 0, 0
+    for g in out_groups:  # the first screenful: whole groups until about six lines are shown
+        if shown and lines + len(g["lines"]) > _FIRST_LINES:
+            break
+        shown, lines = shown + 1, lines + len(g["lines"])
+    return {"groups": out_groups, "shown": shown, "unclaimed": out_unclaimed, "unmeasured": unmeasured,
             "n_claimed": sum(len(g["lines"]) for g in out_groups), "n_compared": len(rf.variants)}

@@ -108,3 +108,19 @@ def test_site_cold_then_nightly(benchmark: Any, big_store: Path, tmp_path: Path)
                                "unchanged": len(res.unchanged)}
     benchmark.extra_info.update(RESULTS["site_nightly"])
     _save()
+
+
+def test_report_of_one_2000_job_run(benchmark: Any, tmp_path: Path) -> None:
+    """Issue #17's budget without the 300 MB store: one 2 000-job run (the same specs) in a fresh store,
+    rendered with the Findings block, the bar figures and the grouped summary. Goal: ≤ 5 MB, ≤ 2 s."""
+    store = Store(tmp_path / "one.db")
+    (run_id,) = list(bulk_store(store, 1, SPECS, seed=0))
+    run = store.load_run(run_id)
+    html = benchmark.pedantic(lambda: render_run(run), rounds=3, iterations=1)
+    t0 = time.perf_counter()
+    store.load_run(run_id)
+    RESULTS["report_2000"] = {"jobs": len(run.jobs), "render_median_s": benchmark.stats.stats.median,
+                              "load_s": time.perf_counter() - t0, "size_mb": len(html.encode()) / 1e6,
+                              "cpus": len(os.sched_getaffinity(0)), "loadavg_1m": os.getloadavg()[0]}
+    benchmark.extra_info.update(RESULTS["report_2000"])
+    _save()
