@@ -89,7 +89,7 @@ def run(suite_name: str | None, db: str, report_path: Path | None, no_report: bo
 @click.option("-o", "--output", type=click.Path(path_type=Path), default=None, help="Output HTML path.")
 @click.option("--list", "list_runs", is_flag=True, help="List stored runs instead.")
 @click.option("--json", "as_json", is_flag=True, help="With --list: print JSON.")
-@click.option("--templates", type=click.Path(path_type=Path, file_okay=False), default=None,
+@click.option("--templates", type=click.Path(path_type=Path, file_okay=False, exists=True), default=None,
               help="Directory with template overrides (e.g. reports/templates).")
 @handle_errors
 def report(db: str, run_id: str | None, output: Path | None, list_runs: bool, as_json: bool,

@@ -21,7 +21,7 @@ from ..errors import BenchbenchError
 from .base import Transport
 from .ssh import DEFAULT_TIMEOUTS, SSHTimeouts, SSHTransport
 from .hostkeys import check_known_hosts
-from .sshconfig import DEFAULT_SSH_CONFIG, check_ssh_config
+from .sshconfig import DEFAULT_SSH_CONFIG, resolve
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -62,7 +62,8 @@ def ssh_opener(fleet: Fleet, *, ssh_config: Path | None = DEFAULT_SSH_CONFIG, ac
     """A connect function for fan_out: the board's inventory entry, the fleet's known_hosts. Both files are
     checked here, once, so a broken one is a single clear error before any board is contacted."""
     check_known_hosts(fleet.known_hosts)
-    check_ssh_config(ssh_config)
+    for b in fleet.boards:  # a bad Port/ProxyJump for an alias fails here, not in a board thread mid-run
+        resolve(b.host, port=b.port, user=b.user, identity_file=b.identity_file, ssh_config=ssh_config)
 
     def open_board(board: BoardSpec) -> SSHTransport:
         return SSHTransport(board.host, name=board.name, port=board.port, user=board.user,
