@@ -323,4 +323,17 @@ def _aggregate_pages(store: Store, env: Any, writer: _SiteWriter, infos: list[Ru
                "compare_href": compare_href(r.run_id, prev[r.run_id]) if r.run_id in prev else None,
                "started": when(r.started_at), "finished": when(r.finished_at), "jobs": r.n_jobs,
                "regressions": starts.get(r.run_id, 0)} for r in infos],
-        boards=sorted(boards.items()), n_regressions=len(regs)), site_key)
+        boards=sorted(boards.items()), n_regressions=len(regs), top_regressions=reg_rows[:10],
+        latest=_latest_findings(store, infos)), site_key)
+
+
+def _latest_findings(store: Store, infos: list[RunInfo]) -> dict[str, Any] | None:
+    """The newest run's findings for the index (links point into its report page)."""
+    if not infos:
+        return None
+    from ..analysis.findings import run_findings
+    from .findingsview import findings_view
+
+    run = store.load_run(infos[0].run_id)
+    return {"id": infos[0].run_id, "href": f"runs/{slug(infos[0].run_id)}.html",
+            **findings_view(run_findings(run.jobs, run.boards))}
