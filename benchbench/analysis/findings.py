@@ -181,7 +181,7 @@ def compare(base: JobRecord, var: JobRecord) -> VariantFinding:
         claims.append(fid)
     elif fid:
         no.append(fid + " (measured; no verdict above to qualify)")
-    _, wl, pk = group_key(var)
+    pk = group_key(var)[2]
     return VariantFinding(board=var.board, workload=var.workload, params_key=pk, variant=_label(var),
                           reference=_label(base), claims=tuple(claims), no_claims=tuple(no),
                           qualifiers=_qualifiers(base, var), reference_key=base.job_key, variant_key=var.job_key)

@@ -42,12 +42,12 @@ def bar_svg(title: str, unit: str, bars: Sequence[Bar], labels: bool = True) -> 
     def y(v: float) -> float:
         return TOP + PH * (1 - v / (top * 1.05))
 
-    p = [f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {w} {h}" width="{w}" height="{h}" role="img" '
-         f'aria-label="{e(title)} ({e(unit)})" font-family="sans-serif" font-size="9">',
+    p = [(f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {w} {h}" width="{w}" height="{h}" role="img" '
+          f'aria-label="{e(title)} ({e(unit)})" font-family="sans-serif" font-size="9">'),
          f'<text x="2" y="10" font-size="10">{e(title)} ({e(unit)})</text>',
          f'<path d="M{LEFT} {TOP}V{TOP + PH}H{w}" fill="none" stroke="#999"/>',
-         f'<text x="{LEFT - 3}" y="{y(top) + 3:.0f}" text-anchor="end">{e(_num(top))}</text>'
-         f'<text x="{LEFT - 3}" y="{TOP + PH}" text-anchor="end">0</text>']
+         (f'<text x="{LEFT - 3}" y="{y(top) + 3:.0f}" text-anchor="end">{e(_num(top))}</text>'
+          f'<text x="{LEFT - 3}" y="{TOP + PH}" text-anchor="end">0</text>')]
     for i, b in enumerate(bars):
         x = LEFT + GAP + i * (BAR + GAP)
         if b.value is None:

@@ -164,7 +164,7 @@ def _cells(j: JobRecord) -> dict[str, Cell]:
     return c
 
 
-def _unify_units(rows: list["Row"]) -> None:
+def _unify_units(rows: list[Row]) -> None:
     """Latency, energy and memory columns in one unit each (the one that suits the column's median), so a
     column reads down without comparing "980 µs" with "1.2 ms"."""
     for key, units in _UNIFY.items():
@@ -187,7 +187,7 @@ _UNIFY: dict[str, tuple[tuple[float, str], ...]] = {
     "model.size": ((2.0**30, "GiB"), (2.0**20, "MiB"), (2.0**10, "KiB"), (1.0, "B"))}
 
 
-def _groups(rows: list["Row"]) -> list[tuple[str, list[tuple[str, str]]]]:
+def _groups(rows: list[Row]) -> list[tuple[str, list[tuple[str, str]]]]:
     """The column groups without the columns that are "–" in every row (kernels have no fidelity …)."""
     labels = dict(COLUMNS)
     out = []

@@ -13,10 +13,10 @@ from typing import Any
 import jinja2
 from markupsafe import Markup
 
+from ..analysis.findings import run_findings
 from ..errors import StoreError
 from ..results.records import JobRecord, RunData
 from . import figures
-from ..analysis.findings import run_findings
 from .bars import bars_view
 from .findingsview import findings_view
 from .model import ReportModel, build, fmt_bytes, fmt_seconds
