@@ -146,7 +146,9 @@ def reference_outputs(path: Path, feeds: list[dict[str, np.ndarray]]) -> list[li
 
 def validate_role(precision: str, path: Path, ref_outputs: list[list[np.ndarray]],
                   feeds: list[dict[str, np.ndarray]], names: list[str] | None = None,
-                  top1: str = "auto") -> dict[str, Any]:
+                  top1: str = "auto", reshaped_ok: bool = False) -> dict[str, Any]:
+    """``reshaped_ok``: structured pruning may legitimately shrink secondary outputs (a pruned model's KV cache
+    has fewer heads); such outputs are listed as not comparable instead of failing the variant."""
     """Validate one graph; raises ValidationFailed with a one-line reason."""
     try:
         onnx.checker.check_model(str(path))
@@ -165,14 +167,19 @@ def validate_role(precision: str, path: Path, ref_outputs: list[list[np.ndarray]
                 casts_in_optimized=opt_hist.get("Cast", 0))
     outs = run_outputs(sess, feeds)
     names = names or [o.name for o in sess.get_outputs()]
+    reshaped: dict[str, str] = {}
     for sample_out, sample_ref in zip(outs, ref_outputs):
-        for name, o, r in zip(names, sample_out, sample_ref):
+        for i, (name, o, r) in enumerate(zip(names, sample_out, sample_ref)):
             if o.shape != r.shape:
-                raise ValidationFailed(f"output {name!r} has shape {o.shape}, the reference {r.shape}")
+                if not reshaped_ok or i == 0:
+                    raise ValidationFailed(f"output {name!r} has shape {o.shape}, the reference {r.shape}")
+                reshaped[name] = f"not compared: shape {o.shape} vs the reference {r.shape} (structured pruning)"
             if np.issubdtype(o.dtype, np.floating) and not np.isfinite(o).all():
                 raise ValidationFailed(f"non-finite values (NaN/inf) in output {name!r}")
-    fid = all_fidelity(names, ref_outputs, outs, top1)
+    keep = [i for i, n in enumerate(names) if n not in reshaped]
+    fid = all_fidelity([names[i] for i in keep], [[s[i] for i in keep] for s in ref_outputs],
+                       [[s[i] for i in keep] for s in outs], top1)
     info["fidelity"] = fid["summary"]
-    info["outputs"] = fid["outputs"]
+    info["outputs"] = dict(fid["outputs"], **{n: {"not_compared": why} for n, why in reshaped.items()})
     info["worst_output"] = fid["worst_output"]
     return info
