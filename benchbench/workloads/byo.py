@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 import onnx
 
-from ..errors import ConfigError, WorkloadError
+from ..errors import ConfigError
 from . import applicability
 from . import byo_inputs
 from . import flops as flops_mod
@@ -165,15 +165,16 @@ def _smoke_run(model: ModelArtifact) -> None:
     so.log_severity_level = 3
     try:
         sess = ort.InferenceSession(str(model.path), sess_options=so, providers=["CPUExecutionProvider"])
-    except Exception as exc:  # ORT's load errors are untyped
-        raise WorkloadError(f"onnxruntime cannot load {model.name}: {str(exc).splitlines()[0]}") from None
+    except Exception as exc:  # ORT's load errors are untyped; an unloadable file is bad input (exit 2)
+        raise ConfigError(f"{model.params['source']}: onnxruntime {ort.__version__} cannot load it: "
+                          f"{str(exc).splitlines()[0][:300]}", key="model") from None
     feed = sample_feeds(model, "validation", int(model.params["seed"]), 1)[0]
     try:
         sess.run(None, feed)
     except Exception as exc:  # the model's own error, with the hint
-        raise WorkloadError(f"{model.name} rejected the given inputs: {str(exc).splitlines()[0]}",
-                            hint="supply control values with --input NAME=VALUE or real data with "
-                                 "--inputs DATA.npz") from None
+        raise ConfigError(f"{model.params['source']} rejected the given inputs: {str(exc).splitlines()[0][:300]}",
+                          key="input", hint="supply control values with --input NAME=VALUE or real data with "
+                                            "--inputs DATA.npz") from None
 
 
 def agent_inputs(model: ModelArtifact) -> dict[str, Any]:

@@ -120,7 +120,7 @@ def check_precision_ops(precision: str, model: onnx.ModelProto) -> dict[str, Any
     return {"precision_ops": found}
 
 
-def run_outputs(sess: Any, feeds: list[dict[str, np.ndarray]]) -> list[list[np.ndarray]]:
+def run_outputs(sess: Any, feeds: list[dict[str, np.ndarray]]) -> list[list[Any]]:
     """Every output of each run, in the session's output order."""
     try:
         return [list(sess.run(None, f)) for f in feeds]
@@ -132,7 +132,7 @@ def output_names(path: Path) -> list[str]:
     return [o.name for o in onnx.load(str(path), load_external_data=False).graph.output]
 
 
-def reference_outputs(path: Path, feeds: list[dict[str, np.ndarray]]) -> list[list[np.ndarray]]:
+def reference_outputs(path: Path, feeds: list[dict[str, np.ndarray]]) -> list[list[Any]]:
     import onnxruntime as ort
 
     so = ort.SessionOptions()
@@ -144,12 +144,11 @@ def reference_outputs(path: Path, feeds: list[dict[str, np.ndarray]]) -> list[li
     return run_outputs(sess, feeds)
 
 
-def validate_role(precision: str, path: Path, ref_outputs: list[list[np.ndarray]],
+def validate_role(precision: str, path: Path, ref_outputs: list[list[Any]],
                   feeds: list[dict[str, np.ndarray]], names: list[str] | None = None,
                   top1: str = "auto", reshaped_ok: bool = False) -> dict[str, Any]:
-    """``reshaped_ok``: structured pruning may legitimately shrink secondary outputs (a pruned model's KV cache
-    has fewer heads); such outputs are listed as not comparable instead of failing the variant."""
-    """Validate one graph; raises ValidationFailed with a one-line reason."""
+    """Validate one graph; raises ValidationFailed with a one-line reason. ``reshaped_ok``: structured pruning
+    may legitimately shrink secondary outputs (a pruned decoder's KV cache has fewer heads)."""
     try:
         onnx.checker.check_model(str(path))
     except onnx.checker.ValidationError as exc:
@@ -167,19 +166,39 @@ def validate_role(precision: str, path: Path, ref_outputs: list[list[np.ndarray]
                 casts_in_optimized=opt_hist.get("Cast", 0))
     outs = run_outputs(sess, feeds)
     names = names or [o.name for o in sess.get_outputs()]
-    reshaped: dict[str, str] = {}
-    for sample_out, sample_ref in zip(outs, ref_outputs):
-        for i, (name, o, r) in enumerate(zip(names, sample_out, sample_ref)):
-            if o.shape != r.shape:
-                if not reshaped_ok or i == 0:
-                    raise ValidationFailed(f"output {name!r} has shape {o.shape}, the reference {r.shape}")
-                reshaped[name] = f"not compared: shape {o.shape} vs the reference {r.shape} (structured pruning)"
-            if np.issubdtype(o.dtype, np.floating) and not np.isfinite(o).all():
-                raise ValidationFailed(f"non-finite values (NaN/inf) in output {name!r}")
-    keep = [i for i, n in enumerate(names) if n not in reshaped]
+    skipped = _not_comparable(names, ref_outputs, outs, reshaped_ok)
+    keep = [i for i, n in enumerate(names) if n not in skipped]
+    if not keep:
+        raise ValidationFailed("no output could be compared with the reference: "
+                               + "; ".join(f"{n}: {why}" for n, why in skipped.items()))
     fid = all_fidelity([names[i] for i in keep], [[s[i] for i in keep] for s in ref_outputs],
                        [[s[i] for i in keep] for s in outs], top1)
     info["fidelity"] = fid["summary"]
-    info["outputs"] = dict(fid["outputs"], **{n: {"not_compared": why} for n, why in reshaped.items()})
+    info["outputs"] = dict(fid["outputs"], **{n: {"not_compared": why} for n, why in skipped.items()})
     info["worst_output"] = fid["worst_output"]
     return info
+
+
+def _not_comparable(names: list[str], ref: list[list[Any]], out: list[list[Any]],
+                    reshaped_ok: bool) -> dict[str, str]:
+    """Outputs that cannot be compared, with why; raises for a variant that broke an output the reference
+    computes (non-finite values, a changed fixed shape)."""
+    skipped: dict[str, str] = {}
+    for i, name in enumerate(names):
+        refs, outs = [s[i] for s in ref], [s[i] for s in out]
+        if not all(isinstance(x, np.ndarray) for x in refs + outs):
+            skipped[name] = "not a tensor (sequence or map output)"
+        elif any(x.dtype.kind in "OUS" for x in refs + outs):
+            skipped[name] = "string tensor"
+        elif any(o.shape != r.shape for o, r in zip(outs, refs)):
+            data_dependent = len({r.shape for r in refs}) > 1
+            if not (data_dependent or (reshaped_ok and i > 0)):
+                o, r = next((o, r) for o, r in zip(outs, refs) if o.shape != r.shape)
+                raise ValidationFailed(f"output {name!r} has shape {o.shape}, the reference {r.shape}")
+            skipped[name] = ("shape varies with the input (data-dependent size)" if data_dependent
+                             else "shape changed by structured pruning")
+        elif any(r.dtype.kind == "f" and not np.isfinite(r).all() for r in refs):
+            skipped[name] = "the reference itself has NaN/inf on these inputs"
+        elif any(o.dtype.kind == "f" and not np.isfinite(o).all() for o in outs):
+            raise ValidationFailed(f"non-finite values (NaN/inf) in output {name!r}")
+    return skipped

@@ -8,7 +8,7 @@ import onnx
 import pytest
 from onnx import TensorProto, helper
 
-from benchbench.errors import ConfigError, WorkloadError
+from benchbench.errors import ConfigError
 from benchbench.workloads.byo import load_byo, parse_input, parse_shape
 from benchbench.workloads.byo_inputs import sample_feeds
 from benchbench.workloads.variants import make_variant
@@ -86,7 +86,7 @@ def test_integer_inputs_are_never_invented(tmp_path: Path) -> None:
     assert "'shape'" in msg and "int64" in msg and "[2]" in msg and "--input shape=" in msg and "--inputs" in msg
     assert load_byo(model, fixed={"shape": [4, 2]}, cache_dir=tmp_path).kind == "byo"
     # a value the model rejects: the model's own error and the hint
-    with pytest.raises(WorkloadError, match="rejected the given inputs") as werr:
+    with pytest.raises(ConfigError, match="rejected the given inputs") as werr:
         load_byo(model, fixed={"shape": [3, 3]}, cache_dir=tmp_path)
     assert werr.value.hint and "--input" in werr.value.hint
 
