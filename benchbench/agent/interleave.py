@@ -4,6 +4,16 @@ the timed rounds run round-robin â€” round 1 of A, round 1 of B, round 2 of A, â
 every variant alike and round i of A can be paired with round i of B. Then each worker runs its
 steady-state energy loop in turn while the sensors are sampled. A job without a group is a group of one.
 
+A group larger than ``TimingPlan.max_live_workers`` runs in chunks so that no more workers than that are alive
+at once (memory on a Pi 5 or a Jetson Nano). The group's reference (dense fp32, else its first job) keeps ONE
+worker across all chunks and runs its rounds round-robin inside each chunk; its result stores which of its
+rounds belong to which chunk (``chunk_rounds``), so ``analysis.paired`` pairs every variant with the
+reference rounds measured in that variant's own chunk. One reference record with per-chunk rounds is simpler
+and more honest than re-measuring the reference per chunk as extra records: one worker, one calibration, one
+VmHWM, one row in every table, and no job keys that the controller never planned. Variants of one pruning
+level are kept in one chunk where they fit, so "vs fp32 at the same pruning" stays paired; a pair split
+across chunks was not interleaved and is not claimed.
+
 Commands and events are JSON lines over a private pipe pair (never the worker's stdout, where a runtime may
 print); a worker that exceeds its own time budget (time spent waiting on it, not on its partners) is killed.
 """
@@ -29,6 +39,9 @@ class Worker:
         self.job = job
         self.out_path = out_path
         self.used_s = 0.0  # time spent waiting on this worker only
+        self.budget_s = job.timeout_s  # a reference kept across chunks gets one budget per chunk
+        self.result: Dict[str, Any] = {}
+        self.info: Dict[str, Any] = {}  # interleave facts for the result (group, partners, chunk)
         self.status: Optional[str] = None  # None while it can still take commands
         self.reason: Optional[str] = None
         self.events: List[Dict[str, Any]] = []
@@ -64,7 +77,7 @@ class Worker:
         t0 = time.monotonic()
         try:
             while b"\n" not in self._buf:
-                left = self.job.timeout_s - self.used_s - (time.monotonic() - t0)
+                left = self.budget_s - self.used_s - (time.monotonic() - t0)
                 if left <= 0:
                     raise WorkerGone("timeout")
                 ready, _, _ = select.select([self._ev], [], [], left)
@@ -142,12 +155,14 @@ class Worker:
         return res
 
 
-def start_workers(jobs: List[JobSpec], cmd: List[str], tmp: str) -> List[Worker]:
-    """One worker per job, started one after another so each warms up and calibrates alone."""
+def start_workers(jobs: List[JobSpec], cmd: List[str], tmp: str, tag: str = "",
+                  started: Optional[List[Worker]] = None) -> List[Worker]:
+    """One worker per job, started one after another so each warms up and calibrates alone. ``tag`` keeps
+    the scratch files of workers alive at the same time apart; ``started`` collects every worker (to kill)."""
     workers: List[Worker] = []
     for i, job in enumerate(jobs):
-        jpath = os.path.join(tmp, "job-%d.json" % i)
-        opath = os.path.join(tmp, "result-%d.json" % i)
+        jpath = os.path.join(tmp, "job%s-%d.json" % (tag, i))
+        opath = os.path.join(tmp, "result%s-%d.json" % (tag, i))
         for p in (opath, opath + ".tmp"):
             if os.path.exists(p):
                 os.remove(p)
@@ -155,6 +170,8 @@ def start_workers(jobs: List[JobSpec], cmd: List[str], tmp: str) -> List[Worker]
             json.dump(job.to_dict(), fh)
         w = Worker(job, cmd, jpath, opath)
         workers.append(w)
+        if started is not None:
+            started.append(w)
         try:
             ev = w.recv()
         except WorkerGone as exc:
@@ -167,10 +184,12 @@ def start_workers(jobs: List[JobSpec], cmd: List[str], tmp: str) -> List[Worker]
 
 
 def run_rounds(workers: List[Worker]) -> None:
-    """Round-robin: round i of every active variant before round i+1 of any."""
+    """Round-robin: round i of every active variant before round i+1 of any; each worker runs its plan's
+    number of rounds in this call (a reference kept across chunks runs them again in every chunk)."""
+    target = {id(w): w.rounds_done + w.job.timing.rounds for w in workers}
     i = 0
     while True:
-        todo = [w for w in workers if w.active and not w.self_timed and w.rounds_done < w.job.timing.rounds]
+        todo = [w for w in workers if w.active and not w.self_timed and w.rounds_done < target[id(w)]]
         if not todo:
             return
         for w in todo:
@@ -189,9 +208,70 @@ def energy_phase(workers: List[Worker], window_s: float) -> None:
             w.ask({"cmd": "energy", "window_s": window_s})
 
 
-def interleave_info(workers: List[Worker], pos: int) -> Dict[str, Any]:
-    w = workers[pos]
-    return {"group": w.job.group, "position": pos, "rounds": w.rounds_done,
-            "partners": [o.job.job_key for o in workers if o is not w],
-            "scheme": "round-robin: round i of every variant (own worker process each) before round i+1"
-                      if len(workers) > 1 else "alone"}
+SCHEME = "round-robin: round i of every variant (own worker process each) before round i+1"
+
+
+def reference_index(jobs: List[JobSpec]) -> int:
+    """The group's reference: the dense fp32 job (``analysis.matrix``'s baseline), else the first."""
+    return next((i for i, j in enumerate(jobs) if j.precision == "fp32" and j.pruning == "none"), 0)
+
+
+def chunk_plan(jobs: List[JobSpec], cap: int) -> List[List[int]]:
+    """Job indices per chunk; every chunk of a split group starts with the reference. The other jobs are
+    packed by pruning level (whole levels where they fit) in their order, ``cap - 1`` per chunk."""
+    if len(jobs) <= cap:
+        return [list(range(len(jobs)))]
+    ref = reference_index(jobs)
+    levels: Dict[str, List[int]] = {}
+    for i, j in enumerate(jobs):
+        if i != ref:
+            levels.setdefault(j.pruning, []).append(i)
+    room = max(1, cap - 1)
+    chunks: List[List[int]] = [[]]
+    for level in levels.values():
+        if chunks[-1] and len(chunks[-1]) + len(level) > room:
+            chunks.append([])
+        for i in level:  # a level larger than a chunk is split
+            if len(chunks[-1]) == room:
+                chunks.append([])
+            chunks[-1].append(i)
+    return [[ref] + c for c in chunks]
+
+
+def measure(jobs: List[JobSpec], cmd: List[str], tmp: str, window_s: float, cap: int,
+            started: List[Worker]) -> List[Worker]:
+    """Run a group (see the module docstring): the closed workers in job order, each with its ``result`` and
+    ``info``. ``started`` collects every worker as it starts, so an interrupt can kill them."""
+    plan = chunk_plan(jobs, cap)
+    ref_i = plan[0][0] if len(plan) > 1 else None
+    done: Dict[int, Worker] = {}
+    ref: Optional[Worker] = None
+    chunk_rounds: List[Dict[str, Any]] = []
+    if ref_i is not None:
+        ref = start_workers([jobs[ref_i]], cmd, tmp, "-ref", started)[0]
+        ref.budget_s = jobs[ref_i].timeout_s * len(plan)
+    for k, idx in enumerate(plan):
+        others = [i for i in idx if i != ref_i]
+        ws = start_workers([jobs[i] for i in others], cmd, tmp, "-c%d" % k, started)
+        members = ([ref] if ref is not None else []) + ws
+        first = ref.rounds_done if ref is not None else 0
+        run_rounds(members)
+        energy_phase([w for w in members if w is not ref or k == 0], window_s)
+        for pos, (i, w) in enumerate(zip(others, ws)):
+            w.result = w.close()
+            w.info = {"group": w.job.group, "position": pos + (ref is not None), "rounds": w.rounds_done,
+                      "partners": [o.job.job_key for o in members if o is not w],
+                      "scheme": SCHEME if len(members) > 1 else "alone", "max_live_workers": cap}
+            if ref is not None:
+                w.info.update(chunk=k, chunks=len(plan))
+            done[i] = w
+        if ref is not None:
+            chunk_rounds.append({"chunk": k, "first_round": first, "rounds": ref.rounds_done - first,
+                                 "partners": [w.job.job_key for w in ws]})
+    if ref is not None and ref_i is not None:
+        ref.result = ref.close()
+        ref.info = {"group": ref.job.group, "position": 0, "rounds": ref.rounds_done, "reference": True,
+                    "partners": [p for c in chunk_rounds for p in c["partners"]], "scheme": SCHEME,
+                    "max_live_workers": cap, "chunks": len(plan), "chunk_rounds": chunk_rounds}
+        done[ref_i] = ref
+    return [done[i] for i in range(len(jobs))]

@@ -61,6 +61,9 @@ class TimingPlan:
     #: budget for the timed part; values per round shrink (with a warning) to stay inside it
     max_timed_s: float = 20.0
     disable_gc: bool = True
+    #: variants of one model measured interleaved keep at most this many worker processes alive at once
+    #: (memory on small boards); a larger group runs in chunks, each with the group's reference
+    max_live_workers: int = 8
 
     @classmethod
     def from_dict(cls, data: Dict[str, Any]) -> "TimingPlan":

@@ -10,7 +10,6 @@ import shutil
 import signal
 import sys
 import tempfile
-import time
 from typing import IO, Any, Dict, List, Optional, Set, Tuple
 
 from . import envinfo, interleave
@@ -104,21 +103,20 @@ class Agent:
         before["family"] = family_environment(self.req.sampling.families, self.req.sampling.root)
         session = SamplingSession(self.plans if sampling else [], self.req.sampling.interval_s).start()
         window_s = self.energy_window_s() if sampling else 0.0
+        cap = min(j.timing.max_live_workers for j in jobs)
         try:
-            self._workers = interleave.start_workers(jobs, _self_command() + ["worker", "--artifacts",
-                                                                              self.artifacts_dir], self.tmp)
-            interleave.run_rounds(self._workers)
-            interleave.energy_phase(self._workers, window_s)
-            results = [w.close() for w in self._workers]
+            cmd = _self_command() + ["worker", "--artifacts", self.artifacts_dir]
+            workers = interleave.measure(jobs, cmd, self.tmp, window_s, cap, self._workers)
+            results = [w.result for w in workers]
         finally:
             self.kill_child()
+            self._workers = []
             session.stop()
-        workers, self._workers = self._workers, []
         pi_after = read_throttled() if is_pi else None
         after = envinfo.job_snapshot(self.req.sampling.root)
         after["family"] = family_environment(self.req.sampling.families, self.req.sampling.root)
         idle_w = pre.get("idle", {}).get("power_w")
-        for pos, (w, res) in enumerate(zip(workers, results)):
+        for w, res in zip(workers, results):
             res["started_at_unix"] = w.started_unix
             res["duration_s"] = (w.t1_ns - w.t0_ns) / 1e9
             res["env"] = {"before": before, "after": after}
@@ -126,7 +124,7 @@ class Agent:
             mem["sys_available_before_bytes"] = before["mem"]["available"]
             mem["sys_available_after_bytes"] = after["mem"]["available"]
             if len(workers) > 1 or w.job.group:
-                res["interleave"] = interleave.interleave_info(workers, pos)
+                res["interleave"] = w.info
             windows = [(r["t_start_ns"], r["t_end_ns"]) for r in res.get("timing", {}).get("rounds", [])]
             summary = session.summary(windows, span=(w.t0_ns, w.t1_ns))
             summary["interval_s"] = self.req.sampling.interval_s

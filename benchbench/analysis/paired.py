@@ -46,8 +46,15 @@ class PairedVerdict:
         return self.verdict in CLAIMS
 
 
-def _round_medians(j: JobRecord) -> list[float]:
+def _round_medians(j: JobRecord, other: JobRecord) -> list[float]:
+    """Per-round medians of ``j`` measured alongside ``other``. A group larger than the agent's live-worker
+    cap runs in chunks, its reference in every chunk with one set of rounds per chunk (``chunk_rounds``):
+    only the chunk ``other`` was in pairs with it, round for round."""
     rounds: list[dict[str, Any]] = j.raw.get("latency_rounds") or []
+    for c in (j.details.get("interleave") or {}).get("chunk_rounds") or ():
+        if other.job_key in (c.get("partners") or ()):
+            rounds = rounds[c["first_round"]:c["first_round"] + c["rounds"]]
+            break
     return [statistics.median(r["values_s"]) for r in rounds if r.get("values_s")]
 
 
@@ -66,7 +73,7 @@ def paired_verdict(base: JobRecord, var: JobRecord, min_effect: float = MIN_EFFE
     plain = b50 / v50 if b50 and v50 else None
     if not interleaved_with(base, var):
         return PairedVerdict(plain, "not claimed: not interleaved")
-    b, v = _round_medians(base), _round_medians(var)
+    b, v = _round_medians(base, var), _round_medians(var, base)
     n = min(len(b), len(v))
     ratios = tuple(b[i] / v[i] for i in range(n) if b[i] > 0 and v[i] > 0)
     if not ratios:
@@ -74,7 +81,7 @@ def paired_verdict(base: JobRecord, var: JobRecord, min_effect: float = MIN_EFFE
     med = statistics.median(ratios)
     who = [x for x, j in (("baseline", base), ("variant", var)) if contended(j)]
     if who:
-        return PairedVerdict(med, "not claimed: contended (%s)" % " and ".join(who), ratios)
+        return PairedVerdict(med, f"not claimed: contended ({' and '.join(who)})", ratios)
     if len(ratios) < MIN_PAIRS:
         return PairedVerdict(med, "unclear", ratios, test=f"only {len(ratios)} paired rounds (< {MIN_PAIRS})")
     lo, hi = 1 / (1 + min_effect), 1 + min_effect

@@ -49,6 +49,8 @@ class TimingSettings(BaseModel):
     values_per_round: PositiveInt = Field(default=10, le=1_000_000)
     max_timed_s: PositiveFloat = Field(default=20.0, le=3600)
     disable_gc: bool = True
+    #: live worker processes per interleaved group of variants (the reference plus up to N-1 variants)
+    max_live_workers: int = Field(default=8, ge=2, le=256)
 
     @model_validator(mode="after")
     def _bounded(self) -> TimingSettings:

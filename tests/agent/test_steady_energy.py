@@ -95,6 +95,7 @@ def test_pytest_benchmark_job_loops_its_target(tmp_path: Path) -> None:
     assert "benchmark() target only" in res["energy_phase"]["holds"]
     # the window held the target, not pytest: per call it is the benchmark's own latency
     bench_median = res["extra"]["benchmark"]["stats"]["median"]
-    assert 0.5 * bench_median < got["per_call_s"] < 3 * bench_median
+    # (pytest's start-up in the window would make it ~100x; 10x leaves room for a loaded shared machine)
+    assert 0.2 * bench_median < got["per_call_s"] < 10 * bench_median
     # no calibration warning for a benchmark that pytest-benchmark calibrated itself
     assert not any(w.code == "calibration" for w in job_metrics(res, {}, min_value_s=0.0001)[1])

@@ -171,5 +171,6 @@ def test_pytest_benchmark_job_energy_over_ssh(energy_run: Any) -> None:
     assert abs(err) < 0.10
     assert "benchmark() target only" in job.details["energy_phase"]["holds"]
     bench_median = job.details["extra"]["benchmark"]["stats"]["median"]
-    assert 0.3 * bench_median < per_call_s < 3 * bench_median  # the window held the target, not pytest
+    # the window held the target, not pytest (its start-up would make it ~100x; 10x: a loaded machine)
+    assert 0.2 * bench_median < per_call_s < 10 * bench_median
     assert "calibration" not in [w.code for w in job.warnings]
