@@ -52,7 +52,8 @@ def _started_at(doc: dict[str, Any]) -> float | None:
 
 def _snapshot(machine: dict[str, Any]) -> dict[str, Any]:
     """pytest-benchmark's machine_info in the field names of our board snapshot (unknowns stay as they are)."""
-    cpu = machine.get("cpu") if isinstance(machine.get("cpu"), dict) else {}
+    found = machine.get("cpu")
+    cpu: dict[str, Any] = found if isinstance(found, dict) else {}
     return {"hostname": machine.get("node"), "arch": machine.get("machine"), "os": machine.get("system"),
             "kernel": machine.get("release"), "cpu_model": cpu.get("brand_raw"), "cpu_count": cpu.get("count"),
             "python": {"version": machine.get("python_version"),
