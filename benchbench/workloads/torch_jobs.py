@@ -119,7 +119,7 @@ def _byo_inputs(path: Path, fmt: str, shapes: dict[str, list[int]]) -> list[list
         if shape is None or any(d is None for d in shape):
             raise ConfigError(f"input {n!r} of {path.name} has no static shape: give --shape {n}=1x3x224x224",
                               key="shape")
-        out.append([n, [int(d) for d in shape], dtypes[n]])
+        out.append([n, [int(d) for d in shape if d is not None], dtypes[n]])
     if fmt == "exported" and shapes:
         args = [torch.zeros(s, dtype=getattr(torch, d)) for _, s, d in out]
         try:

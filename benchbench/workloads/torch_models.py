@@ -13,7 +13,7 @@ tensor ``[layers, 2, 1, heads, max_len, head_dim]`` (the ONNX graphs keep one in
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import onnx
@@ -53,8 +53,9 @@ class _Convs:
         if tuple(w.shape) != tuple(conv.weight.shape):
             raise ValueError(f"{name}: ONNX weight {w.shape} does not fit the torch conv {tuple(conv.weight.shape)}")
         with torch.no_grad():
-            conv.weight.copy_(_t(w))  # type: ignore[operator]
-            conv.bias.copy_(_t(b))  # type: ignore[operator]
+            assert conv.bias is not None  # built with bias=True
+            conv.weight.copy_(_t(w))
+            conv.bias.copy_(_t(b))
         self.modules[name] = conv
         return name
 
@@ -69,7 +70,8 @@ class _MBV2Block(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         h = self.act(self.expand(x)) if self.expand is not None else x
         h = self.project(self.act(self.dw(h)))
-        return x + h if self.residual else h
+        out: torch.Tensor = x + h if self.residual else h
+        return out
 
 
 class _ResBlock(nn.Module):
@@ -82,7 +84,8 @@ class _ResBlock(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         h = self.conv2(self.relu1(self.conv1(x)))
         skip = self.down(x) if self.down is not None else x
-        return self.relu2(h + skip)
+        out: torch.Tensor = self.relu2(h + skip)
+        return out
 
 
 class CNN(nn.Module):
@@ -141,7 +144,8 @@ class CNN(nn.Module):
         y = self.blocks(self.pool(self.stem_act(self.stem_conv(image))))
         if self.head_conv is not None:
             y = self.head_act(self.head_conv(y))
-        return self.fc(torch.flatten(torch.mean(y, dim=(2, 3), keepdim=True), 1))
+        out: torch.Tensor = self.fc(torch.flatten(torch.mean(y, dim=(2, 3), keepdim=True), 1))
+        return out
 
 
 class _RMSNorm(nn.Module):
@@ -170,11 +174,16 @@ class _Layer(nn.Module):
 
 
 class DecoderCore(nn.Module):
+    rope_cos: torch.Tensor
+    rope_sin: torch.Tensor
+    positions: torch.Tensor
+    causal: torch.Tensor
+
     def __init__(self, llm: dict[str, Any], arrays: dict[str, np.ndarray]) -> None:
         super().__init__()
         self.n_layers, self.n_heads, self.hd = int(llm["layers"]), int(llm["heads"]), int(llm["head_dim"])
         self.seq, self.max_len = int(llm["seq_len"]), int(llm["max_len"])
-        self.embed = nn.Embedding.from_pretrained(_t(arrays["embed.weight"]), freeze=True)
+        self.embed = nn.Embedding.from_pretrained(_t(arrays["embed.weight"]), freeze=True)  # type: ignore[no-untyped-call]
         self.layers = nn.ModuleList(_Layer(arrays, f"layers.{i}.") for i in range(self.n_layers))
         self.final_norm = _RMSNorm(arrays["final_norm.weight"])
         self.lm_head = _linear(arrays["lm_head"])
@@ -204,7 +213,8 @@ class DecoderCore(nn.Module):
             allowed = self.positions <= position
             write = (self.positions == position).view(1, 1, self.max_len, 1)
         presents = []
-        for i, layer in enumerate(self.layers):
+        for i, module in enumerate(self.layers):
+            layer = cast(_Layer, module)  # the ModuleList holds _Layer only (built above)
             h = layer.attn_norm(x)
             q = self.rope(self.heads(layer.q(h), s), cos, sin)
             k = self.rope(self.heads(layer.k(h), s), cos, sin)

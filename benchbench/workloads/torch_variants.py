@@ -191,8 +191,10 @@ def load_artifact(path: Path) -> Callable[..., Any]:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         if path.suffix == ".pt2":
-            return torch.export.load(str(path)).module()  # type: ignore[no-any-return]
-        return torch.jit.load(str(path), map_location="cpu")  # type: ignore[no-untyped-call]
+            module: Callable[..., Any] = torch.export.load(str(path)).module()
+            return module
+        loaded: Callable[..., Any] = torch.jit.load(str(path), map_location="cpu")  # type: ignore[no-untyped-call]
+        return loaded
 
 
 def make_torch_variant(model: ModelArtifact, precision: str, pruning: str, target_arch: str, cache_dir: Path,
