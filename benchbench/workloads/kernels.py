@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, PositiveInt
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from . import onnx_ops
 from .registry import WorkloadDef, Work, register
@@ -10,39 +12,69 @@ from .registry import WorkloadDef, Work, register
 _BYTES = {"fp64": 8, "fp32": 4, "fp16": 2, "int8": 1}
 
 
+#: kernels are reference probes, not stress tests: operands beyond this would swap or OOM a board
+MAX_OPERAND_BYTES = 4 << 30
+Dim = Annotated[int, Field(gt=0, le=1 << 20)]
+
+
 class _P(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
+    def operand_elements(self) -> int:
+        return 0
+
+    @model_validator(mode="after")
+    def _fits(self) -> "_P":
+        need = self.operand_elements() * 8  # fp64 is the widest precision a kernel runs at
+        if need > MAX_OPERAND_BYTES:
+            raise ValueError(f"operands need {need / (1 << 30):.3g} GiB at fp64; the largest allowed is "
+                             f"{MAX_OPERAND_BYTES >> 30} GiB")
+        return self
+
 
 class GemmParams(_P):
-    m: PositiveInt = 512
-    k: PositiveInt = 512
-    n: PositiveInt = 512
+    m: Dim = 512
+    k: Dim = 512
+    n: Dim = 512
+
+    def operand_elements(self) -> int:
+        return self.m * self.k + self.k * self.n + self.m * self.n
 
 
 class ConvParams(_P):
-    batch: PositiveInt = 1
-    channels: PositiveInt = 64
-    out_channels: PositiveInt | None = None
-    height: PositiveInt = 56
-    width: PositiveInt = 56
-    kernel: PositiveInt = 3
+    batch: Dim = 1
+    channels: Dim = 64
+    out_channels: Dim | None = None
+    height: Dim = 56
+    width: Dim = 56
+    kernel: Annotated[int, Field(gt=0, le=15)] = 3
+
+    def operand_elements(self) -> int:
+        out = self.out_channels or self.channels
+        return self.batch * (self.channels + out) * self.height * self.width + out * self.channels * self.kernel ** 2
 
 
 class DwConvParams(_P):
-    batch: PositiveInt = 1
-    channels: PositiveInt = 256
-    height: PositiveInt = 28
-    width: PositiveInt = 28
-    kernel: PositiveInt = 3
+    batch: Dim = 1
+    channels: Dim = 256
+    height: Dim = 28
+    width: Dim = 28
+    kernel: Annotated[int, Field(gt=0, le=15)] = 3
+
+    def operand_elements(self) -> int:
+        return 2 * self.batch * self.channels * self.height * self.width + self.channels * self.kernel ** 2
 
 
 class TriadParams(_P):
-    n: PositiveInt = 4_000_000
+    n: Annotated[int, Field(gt=0, le=1 << 31)] = 4_000_000
+
+    def operand_elements(self) -> int:
+        return 3 * self.n
 
 
 class BusyParams(_P):
-    n: PositiveInt = 1000
+    #: pure-Python loop iterations: 10⁹ is already tens of seconds on a fast core
+    n: Annotated[int, Field(gt=0, le=10**9)] = 1000
 
 
 def _ops_unit(precision: str) -> str:

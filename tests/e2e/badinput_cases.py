@@ -111,10 +111,11 @@ suite("param-nan", job(params="{m: .nan}"), "jobs[0].params", "non-finite")
 suite("param-inf", job(params="{m: .inf}"), "jobs[0].params", "non-finite")
 suite("param-unknown", job(params="{zzz: 1}"), "jobs[0].params.zzz", "unknown key")
 suite("param-null", job(params="{m: null}"), "jobs[0].params.m")
-suite("param-huge-gemm", job(params="{m: 100000000, k: 100000000, n: 100000000}"), "jobs[0].params",
-      xfail="kernel parameter bounds live in workloads/kernels.py (the lead's)")
+suite("param-huge-gemm", job(params="{m: 100000000, k: 100000000, n: 100000000}"), "jobs[0].params.m",
+      "less than or equal")
+suite("param-gemm-too-much-memory", job(params="{m: 1000000, k: 1000000, n: 8}"), "jobs[0].params", "GiB")
 suite("busy-huge", "name: x\njobs:\n  - workload: busy\n    params: {n: 100000000000000000000000000}\n",
-      "jobs[0].params.n", xfail="kernel parameter bounds live in workloads/kernels.py (the lead's)")
+      "jobs[0].params.n", "less than or equal")
 suite("timeout-0", job(timeout_s="0"), "jobs[0].timeout_s", "greater than")
 suite("timeout-inf", job(timeout_s=".inf"), "jobs[0].timeout_s", "non-finite")
 suite("timeout-huge", job(timeout_s="1e12"), "jobs[0].timeout_s", "less than")
