@@ -44,6 +44,8 @@ MISSING_REASON = "rknn-toolkit2 venv not found: run scripts/setup-rknn-venv.sh"
 MAX_OPSET = 19
 RECIPE_VERSION = 1
 CONVERT_TIMEOUT_S = 900.0
+#: the isolated interpreter's default homes when ``$BENCHBENCH_RKNN_PYTHON`` is not set
+DEFAULT_VENV_PYTHONS = (Path("~/.cache/benchbench/rknn-venv/bin/python"), Path("/opt/benchbench-rknn-venv/bin/python"))
 
 
 def check_applicable(model: ModelArtifact, precision: str) -> str | None:
@@ -76,6 +78,8 @@ def find_python(rknn_python: str | Path | None = None,
     """The isolated interpreter: (path, toolkit version, None) or (None, None, reason to show the user)."""
     env = os.environ if environ is None else environ
     given = str(rknn_python) if rknn_python else env.get(ENV_VAR, "")
+    if not given:  # where scripts/setup-rknn-venv.sh and .ci/setup put it by default
+        given = next((str(p) for p in DEFAULT_VENV_PYTHONS if p.expanduser().is_file()), "")
     if not given:
         return None, None, f"{MISSING_REASON} (then set {ENV_VAR} to its bin/python)"
     path = Path(given).expanduser()

@@ -3,7 +3,6 @@ simulator run when ``$BENCHBENCH_RKNN_PYTHON`` points at an environment made by 
 
 from __future__ import annotations
 
-import os
 import sys
 from pathlib import Path
 
@@ -36,6 +35,7 @@ def _suite(tmp_path: Path, text: str = SUITE) -> Path:
 def test_missing_toolkit_plans_unsupported_jobs_with_the_setup_hint(tmp_path: Path, cache_dir: Path,
                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv(rknn_convert.ENV_VAR, raising=False)
+    monkeypatch.setattr(rknn_convert, "DEFAULT_VENV_PYTHONS", (tmp_path / "no-venv" / "bin" / "python",))
     path = _suite(tmp_path)
     jobs = expand(load_suite(path), str(path), cache_dir)
     assert [j.spec.precision for j in jobs] == ["int8", "fp16"]
@@ -86,8 +86,8 @@ def test_calibration_dataset_is_nchw_npy_per_line(tmp_path: Path) -> None:
 
 
 @pytest.mark.rknn
-@pytest.mark.skipif(not os.environ.get(rknn_convert.ENV_VAR),
-                    reason=f"set {rknn_convert.ENV_VAR} (scripts/setup-rknn-venv.sh) to run rknn-toolkit2")
+@pytest.mark.skipif(rknn_convert.find_python()[0] is None,
+                    reason=f"no rknn-toolkit2 venv (scripts/setup-rknn-venv.sh; or set {rknn_convert.ENV_VAR})")
 def test_real_conversion_and_simulator_fidelity(tmp_path: Path, cache_dir: Path) -> None:
     path = _suite(tmp_path, SUITE.replace("backend: rknn", "backend: rknn\n    pruning: [none, structured-50]"))
     jobs = expand(load_suite(path), str(path), cache_dir)
