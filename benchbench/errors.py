@@ -6,6 +6,7 @@
     ├── ConfigError(file, key)          bad suite / fleet / profile / CLI input   → exit 2
     ├── TransportError                  reaching a board
     │   ├── ConnectError                refused, unreachable, timed out, auth failed
+    │   │   └── BoardBusy               another controller holds the board's lab lease
     │   ├── HostKeyError                unknown or changed host key
     │   ├── CommandFailed(exit_code, stderr_tail)
     │   ├── CommandTimeout
@@ -51,6 +52,11 @@ class TransportError(BenchbenchError):
 
 class ConnectError(TransportError):
     pass
+
+
+class BoardBusy(ConnectError):
+    """Another controller holds the board's lease (lab queue on PostgreSQL); the message is the skip
+    reason, ``busy: <controller> since <time>``."""
 
 
 class HostKeyError(TransportError):

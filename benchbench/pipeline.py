@@ -28,7 +28,7 @@ from .config.suite import Suite
 from .deploy.agent_build import build_agent
 from .deploy.recover import stop_leftover_agent
 from .deploy.remote import deploy_files, make_run_dir
-from .errors import AgentError, BenchbenchError, DeployError, TransportError
+from .errors import AgentError, BenchbenchError, BoardBusy, DeployError, TransportError
 from .ingest import failed_record, job_record
 from .results.store import Store
 from .transport.base import Transport
@@ -150,6 +150,8 @@ class Run:
             return out
         try:
             transport = target.connect()
+        except BoardBusy as exc:  # another controller has the board (lab lease): its jobs are skipped
+            return self._board_failed(target, jobs, out, str(exc))
         except TransportError as exc:
             return self._board_failed(target, jobs, out, f"connect failed: {exc}")
         self._transports[target.name] = transport

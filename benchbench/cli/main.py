@@ -53,11 +53,13 @@ def main(ctx: click.Context, debug: bool, verbose: int) -> None:
               help="With --model: precisions to make (default: every one that applies; repeatable).")
 @click.option("--profile", default=None, metavar="NAME|FILE",
               help="Device profile to use instead of the detected (local) or configured (fleet) one.")
+@click.option("--wait", is_flag=True,
+              help="PostgreSQL --db with --fleet: wait for boards another controller holds (default: skip them).")
 @handle_errors
 def run(suite_name: str | None, db: str, report_path: Path | None, no_report: bool, as_json: bool,
         fleet_file: Path | None, boards: str | None, resume: str | None, accept_new_host_keys: bool,
         ssh_config: Path | None, model_path: Path | None, shapes: tuple[str, ...], fixed_inputs: tuple[str, ...],
-        inputs_npz: str | None, precisions: tuple[str, ...], profile: str | None) -> None:
+        inputs_npz: str | None, precisions: tuple[str, ...], profile: str | None, wait: bool) -> None:
     """Run a suite on this machine (board `local`), or on a fleet over SSH; store results; write a report."""
     from ..transport.sshconfig import DEFAULT_SSH_CONFIG
     from .runcmd import run_command
@@ -79,7 +81,8 @@ def run(suite_name: str | None, db: str, report_path: Path | None, no_report: bo
             raise ConfigError("--shape, --input, --inputs and --precision need --model", key="--model")
         code = run_command(suite_name, db, report_path, no_report, as_json, fleet_file=fleet_file, boards=boards,
                            resume=resume, accept_new_host_keys=accept_new_host_keys,
-                           ssh_config=ssh_config or DEFAULT_SSH_CONFIG, byo=byo, profile=profile)
+                           ssh_config=ssh_config or DEFAULT_SSH_CONFIG, byo=byo, profile=profile,
+                           wait=wait)
     sys.exit(code)
 
 
@@ -155,7 +158,8 @@ def _register_optional() -> None:
     import importlib
     for mod, names in (("benchbench.cli.devices", ("devices",)), ("benchbench.cli.fleet", ("fleet",)),
                        ("benchbench.cli.analysis", ("compare", "history")),
-                       ("benchbench.cli.interop", ("export", "import_", "publish"))):
+                       ("benchbench.cli.interop", ("export", "import_", "publish")),
+                       ("benchbench.cli.queuecmd", ("submit", "worker", "queue"))):
         try:
             m = importlib.import_module(mod)
         except ModuleNotFoundError as exc:

@@ -126,10 +126,21 @@ def _fleet_targets(fleet_file: Path, selectors: str | None, accept_new_host_keys
     return targets
 
 
+def _board_leases(store: Store, runner: Run, wait: bool) -> Any:
+    """On a shared PostgreSQL store, each board's lab lease is taken as it is connected (benchbench.lab)."""
+    from ..lab.engine import is_postgres
+    if not is_postgres(store.url):
+        return None
+    from ..lab.lease import BoardLeases
+    leases = BoardLeases(store.url, wait=wait, cancelled=runner._stop)  # Ctrl-C ends a wait for a lease
+    runner.boards = [leases.wrap(t) for t in runner.boards]
+    return leases
+
+
 def run_command(suite_name: str | None, db: str, report_path: Path | None, no_report: bool, as_json: bool, *,
                 fleet_file: Path | None = None, boards: str | None = None, resume: str | None = None,
                 accept_new_host_keys: bool = False, ssh_config: Path | None = None,
-                byo: Suite | None = None, profile: str | None = None) -> int:
+                byo: Suite | None = None, profile: str | None = None, wait: bool = False) -> int:
     """``profile``: ``--profile NAME|FILE``, overriding the detected (local) or configured (fleet) one."""
     if resume is not None:
         check_run_id(resume, "--resume")
@@ -168,12 +179,16 @@ def run_command(suite_name: str | None, db: str, report_path: Path | None, no_re
                  events=ProgressEvents(progress), run_id=resume, invocation=invocation,
                  board_jobs=runner_jobs)
     signum: int | None = None
+    leases = _board_leases(store, runner, wait) if fleet_file else None
     with progress:
         try:
             outcomes = runner.execute()
         except KeyboardInterrupt as exc:  # Ctrl-C, or SIGTERM/SIGHUP as Interrupted (cli.signals)
             signum = exc.signum if isinstance(exc, Interrupted) else 2
             outcomes = list(runner.outcomes)  # what each board stored before the stop
+        finally:
+            if leases is not None:
+                leases.close()
     interrupted = signum is not None
     report_file = None
     if not no_report:
