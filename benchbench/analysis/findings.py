@@ -23,7 +23,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from ..results.records import BoardInfo, JobRecord
-from .matrix import DENSE, REFERENCE_PRECISION, group_key
+from .matrix import DENSE, REFERENCE_PRECISION, group_key, reference_precision
 from .paired import MIN_EFFECT, MIN_PAIRS, contended, paired_verdict
 
 NO_UNCERTAINTY_EFFECT = 0.10
@@ -194,7 +194,8 @@ def variant_findings(jobs: Iterable[JobRecord]) -> list[VariantFinding]:
     out = []
     for j in ok:
         g = group_key(j)
-        if j.precision != REFERENCE_PRECISION and (base := by.get(g + (REFERENCE_PRECISION, j.pruning))):
+        ref = reference_precision(j)
+        if j.precision != ref and (base := by.get(g + (ref, j.pruning))):
             out.append(compare(base, j))
         if j.pruning != DENSE and (base := by.get(g + (j.precision, DENSE))):
             out.append(compare(base, j))

@@ -23,6 +23,12 @@ from .paired import paired_verdict
 _VARIANT_PARAMS = ("decode_artifact", "inputs_npz")
 DENSE = "none"
 REFERENCE_PRECISION = "fp32"
+#: llama.cpp's GGUF types are compared with f16, the type their quantizer starts from
+GGUF_REFERENCE_PRECISION = "f16"
+
+
+def reference_precision(j: JobRecord) -> str:
+    return GGUF_REFERENCE_PRECISION if j.backend == "llama.cpp" else REFERENCE_PRECISION
 
 
 @dataclass(frozen=True)
@@ -85,8 +91,8 @@ def build_matrix(jobs: Iterable[JobRecord]) -> list[MatrixRow]:
     for j in ok:
         g = group_key(j)
         me = j.value("latency.p50")
-        vs_fp32 = _speedup(by.get(g + (REFERENCE_PRECISION, j.pruning)), j) \
-            if j.precision != REFERENCE_PRECISION else (None, None)
+        ref = reference_precision(j)
+        vs_fp32 = _speedup(by.get(g + (ref, j.pruning)), j) if j.precision != ref else (None, None)
         vs_dense = _speedup(by.get(g + (j.precision, DENSE)), j) if j.pruning != DENSE else (None, None)
         items = j.metric("throughput.items")
         rows.append(MatrixRow(

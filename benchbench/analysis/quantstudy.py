@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 from ..config.suite import params_key
 from ..results.records import JobRecord
+from .matrix import reference_precision
 from .paired import MIN_EFFECT, paired_verdict
 #: per-variant params (artifact names) that must not split a model's group
 _VARIANT_PARAMS = ("decode_artifact", "inputs_npz")
@@ -93,9 +94,10 @@ def compare_variants(jobs: Iterable[JobRecord]) -> list[Comparison]:
     out: list[Comparison] = []
     for key in sorted(groups):
         by = {(j.precision, j.pruning): j for j in groups[key]}
-        fp32 = by.get(("fp32", "none"))
+        ref = reference_precision(groups[key][0])  # fp32, or f16 for llama.cpp's GGUF types
+        fp32 = by.get((ref, "none"))
         for (precision, pruning), j in sorted(by.items()):
-            if pruning == "none" and precision != "fp32" and fp32 is not None:
+            if pruning == "none" and precision != ref and fp32 is not None:
                 c = _compare("precision", fp32, j)
             elif pruning != "none" and (precision, "none") in by:
                 c = _compare("pruning", by[(precision, "none")], j)

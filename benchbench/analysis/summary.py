@@ -132,9 +132,16 @@ def variant_metrics(variant: dict[str, Any]) -> list[Metric]:
     for name, key, unit in (("fidelity.cosine", "cosine_mean", "cosine"), ("fidelity.sqnr_db", "sqnr_db", "dB"),
                             ("fidelity.rel_error", "rel_error", "fraction"),
                             ("fidelity.top1_agreement", "top1_agreement", "fraction"),
-                            ("fidelity.max_abs_err", "max_abs_error", "output units")):
+                            ("fidelity.max_abs_err", "max_abs_error", "output units"),
+                            ("fidelity.perplexity", "perplexity", "perplexity"),
+                            ("fidelity.perplexity_ratio", "perplexity_ratio", "ratio")):
         if fid.get(key) is not None:
             extra = f"; {what} over {fid.get('top1_positions')} positions" if key == "top1_agreement" else ""
+            if fid.get("stream"):  # a GGUF variant vs its f16 source (workloads.gguf_fidelity)
+                extra = f"; EXPLODED (ratio > {fid['explode_threshold']:g})" if fid.get("exploded") else ""
+                out.append(Metric(name, float(fid[key]), unit, source="benchbench.workloads.gguf_fidelity",
+                                  detail=f"vs f16 on {fid['stream']}{extra}"))
+                continue
             out.append(Metric(name, float(fid[key]), unit, source="benchbench.workloads.validation",
                               detail=detail + extra))
     return out
@@ -145,14 +152,29 @@ def llm_metrics(extra: dict[str, Any]) -> list[Metric]:
     if extra.get("ttft_s") is None:
         return []
     n = extra.get("generations")
-    return [Metric("llm.ttft", float(extra["ttft_s"]), "s", source="onnxruntime-llm backend",
-                   detail=f"median of {n} generations; {extra.get('prompt_tokens')}-token prompt; "
-                          f"{extra.get('ttft_window', '')}"),
-            Metric("llm.prefill_tps", float(extra["prefill_tok_per_s"]), "tokens/s",
-                   source="onnxruntime-llm backend", detail="prompt tokens / median TTFT"),
-            Metric("llm.decode_tps", float(extra["decode_tok_per_s"]), "tokens/s",
-                   source="onnxruntime-llm backend",
-                   detail=f"1 / median per-step decode time; {extra.get('decode_window', '')}")]
+    src = str(extra.get("llm_source") or "onnxruntime-llm backend")
+    out = [Metric("llm.ttft", float(extra["ttft_s"]), "s", source=src,
+                  detail=f"median of {n} generations; {extra.get('prompt_tokens')}-token prompt; "
+                         f"{extra.get('ttft_window', '')}"),
+           Metric("llm.prefill_tps", float(extra["prefill_tok_per_s"]), "tokens/s",
+                  source=src, detail="prompt tokens / median TTFT"),
+           Metric("llm.decode_tps", float(extra["decode_tok_per_s"]), "tokens/s",
+                  source=src, detail=f"1 / median per-step decode time; {extra.get('decode_window', '')}")]
+    lb = extra.get("llama_bench") or {}
+    if lb.get("error"):
+        out.append(Metric("llm.decode_vs_llama_bench", None, "ratio", unavailable_reason=str(lb["error"])))
+    for kind, name in (("tg", "decode"), ("pp", "prefill")):
+        if lb.get(f"{kind}_tok_per_s") is None:
+            continue
+        what = f"llama-bench {kind}{extra.get('new_tokens' if kind == 'tg' else 'prompt_tokens')}"
+        out.append(Metric(f"llm.llama_bench_{name}_tps", float(lb[f"{kind}_tok_per_s"]), "tokens/s",
+                          source="llama-bench", detail=f"{what}, mean of {lb.get('reps')} repetitions, same model "
+                                                      f"and settings, same job; {lb.get('window', '')}"))
+        ratio = extra.get(f"llama_bench_{name}_ratio")
+        if ratio is not None:
+            out.append(Metric(f"llm.{name}_vs_llama_bench", float(ratio), "ratio", source=src,
+                              detail=f"benchbench {name} tokens/s ÷ {what} tokens/s (1 = the same)"))
+    return out
 
 
 def job_metrics(result: dict[str, Any], work: dict[str, Any], precision: str | None = None,

@@ -30,7 +30,8 @@ _BUILTIN_DIR = Path(__file__).resolve().parent.parent / "suites"
 
 #: the agent's backends (agent/backends BACKENDS; a test keeps the two lists equal): any other name would
 #: only turn every job into ``unsupported``
-BACKENDS = ("python", "numpy", "onnxruntime", "onnxruntime-llm", "rknn", "litert", "pytest-benchmark", "torch")
+BACKENDS = ("python", "numpy", "onnxruntime", "onnxruntime-llm", "rknn", "litert", "pytest-benchmark", "torch",
+            "llama.cpp")
 #: a suite that expands to more jobs than this is almost certainly a typo'd sweep; ``max_jobs`` raises it
 DEFAULT_MAX_JOBS = 10_000
 

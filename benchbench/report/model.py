@@ -158,8 +158,13 @@ def _cells(j: JobRecord) -> dict[str, Cell]:
                          title=((j.metric("fidelity.sqnr_db") or Metric("", None, "")).detail or "")
                          + ("" if cos is not None else "; cosine n/a: fewer than 16 elements per sample")) \
         if sqnr is not None else Cell("–", title="no fidelity check: not a model variant")
-    ttft, dec = j.value("llm.ttft"), j.value("llm.decode_tps")
-    c["llm"] = Cell(f"{fmt_seconds(ttft)} · {dec:.4g}", title="medians over generations") \
+    ppl, top1 = j.metric("fidelity.perplexity_ratio"), j.value("fidelity.top1_agreement")
+    if sqnr is None and ppl is not None and ppl.value is not None:  # a GGUF type vs f16 (no SQNR for logits)
+        c["fidelity"] = Cell((f"top-1 {top1:.3f} · " if top1 is not None else "") + f"ppl ×{ppl.value:.3f}"
+                             + (" EXPLODED" if "EXPLODED" in (ppl.detail or "") else ""), title=ppl.detail)
+    ttft, dec, pp = j.value("llm.ttft"), j.value("llm.decode_tps"), j.value("llm.prefill_tps")
+    c["llm"] = Cell(f"{fmt_seconds(ttft)} · {dec:.4g}" if j.backend != "llama.cpp" or pp is None else
+                    f"{fmt_seconds(ttft)} · pp {pp:.4g} · tg {dec:.4g}", title="medians over generations") \
         if ttft is not None and dec is not None else Cell("–", title="not a decoder workload")
     return c
 

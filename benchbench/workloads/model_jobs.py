@@ -27,7 +27,7 @@ from typing import Any
 from ..agent.protocol import JobSpec, TimingPlan
 from ..config.suite import JobEntry, Suite, sweep
 from ..errors import ConfigError
-from . import byo, rknn_convert, tflite_jobs, torch_jobs
+from . import byo, gguf_jobs, rknn_convert, tflite_jobs, torch_jobs
 from .artifacts import ModelArtifact, VariantArtifact
 from .models import REFERENCE_MODELS, build_reference, split_params
 from .pruning import parse_spec
@@ -36,7 +36,7 @@ from .variants import NOT_APPLICABLE, PRECISIONS, make_variant
 
 log = logging.getLogger(__name__)
 
-MODEL_WORKLOADS = (*REFERENCE_MODELS, "byo")
+MODEL_WORKLOADS = (*REFERENCE_MODELS, "byo", gguf_jobs.WORKLOAD)
 #: the "suite file" of a ``run --model`` invocation: errors then name the command-line flags
 BYO_FLAGS = "<command line>"
 _FLAG_FOR_KEY = {"model": "--model", "shape": "--shape", "input": "--input", "inputs": "--inputs"}
@@ -200,6 +200,8 @@ def expand_models(entry: JobEntry, i: int, suite: Suite, suite_file: str | None,
         return tflite_jobs.expand_tflite(entry, i, suite, suite_file, cache_dir, seen)
     if torch_jobs.is_torch_entry(entry):  # backend: torch, or a .pt/.pt2: torch variants and the torch backend
         return torch_jobs.expand_torch(entry, i, suite, suite_file, cache_dir, seen, target_arch)
+    if gguf_jobs.is_gguf_entry(entry):  # llm-gguf, backend llama.cpp, or a .gguf: llama.cpp quantization types
+        return gguf_jobs.expand_gguf(entry, i, suite, suite_file, cache_dir, seen)
     where = f"jobs[{i}]"
     cache_dir = cache_dir.resolve()  # the quantization tools run from a scratch directory
     fixed: dict[str, Any] = {k: entry.params[k] for k in ("shapes", "inputs") if k in entry.params}
@@ -338,6 +340,8 @@ def byo_suite(model_path: str | Path, shapes: list[str], inputs: list[str], inpu
     [--precision ...]``: one ``byo`` entry, paths made absolute, flag syntax checked now."""
     if torch_jobs.is_torch_path(model_path):
         return torch_jobs.byo_suite(model_path, shapes, inputs, inputs_npz, precisions)
+    if gguf_jobs.is_gguf_path(model_path):
+        return gguf_jobs.byo_suite(model_path, shapes, inputs, inputs_npz, precisions)
     for s in shapes:
         byo.parse_shape(s)
     for s in inputs:

@@ -18,6 +18,7 @@ BACKENDS: Dict[str, str] = {
     "litert": ".litert",
     "pytest-benchmark": ".pytest_bench",
     "torch": ".torch_backend",
+    "llama.cpp": ".llamacpp",
 }
 
 
