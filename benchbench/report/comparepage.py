@@ -15,8 +15,9 @@ from ..analysis.compare import CompareResult, MetricChange, compare_runs
 from ..analysis.envdiff import differing_paths
 from ..analysis.gates import Gate
 from ..results.records import RunData
+from .paths import slug
 from .render import environment
-from .sitehistory import slug, when
+from .sitehistory import when
 
 #: what the site's run-vs-predecessor pages compare: the centre metrics (Mann–Whitney) and single values.
 #: Tail percentiles need a bootstrap per job (seconds per thousand jobs): `benchbench compare` has them.
@@ -50,12 +51,14 @@ def env_rows(run_a: RunData, run_b: RunData) -> list[dict[str, Any]]:
 
 
 def render_compare(run_a: RunData, run_b: RunData, result: CompareResult, template_dir: Path | None = None,
-                   root: str | None = None) -> str:
-    """``root``: relative path to a published site's root, for links back to it (None: a standalone page)."""
+                   root: str | None = None, changed_only: bool = False) -> str:
+    """``root``: relative path to a published site's root, for links back to it (None: a standalone page).
+    ``changed_only``: list only the changed rows (the site's pages for runs of thousands of jobs)."""
+    shown = [r for r in result.rows if r.changed] if changed_only else result.rows
     rows = [{"label": r.key.label(), "metric": r.metric, "a": _num(r.value_a), "b": _num(r.value_b),
              "change": f"{r.rel_change:+.1%}", "test": r.test or "none", "p": _num(r.p_value),
              "verdict": verdict(r), "cls": f"v-{r.direction}" if r.changed else "", "note": r.note or ""}
-            for r in result.rows]
+            for r in shown]
     gates = [{"gate": v.gate, "label": v.key.label(), "tripped": v.tripped, "basis": v.basis}
              for v in result.verdicts]
     runs = [{"side": side, "id": d.info.run_id, "href": f"{slug(d.info.run_id)}.html", "suite": d.info.suite_name, "started": when(d.info.started_at),
@@ -64,14 +67,15 @@ def render_compare(run_a: RunData, run_b: RunData, result: CompareResult, templa
         title=f"{run_b.info.run_id} vs {run_a.info.run_id}", version=__version__, runs=runs, rows=rows,
         gates=gates, tripped=result.tripped, warnings=result.warnings, env=env_rows(run_a, run_b),
         only_a=[k.label() for k in result.only_in_a], only_b=[k.label() for k in result.only_in_b],
-        n_changed=len(result.changes), alpha=result.alpha, min_change=f"{result.min_change:.1%}", root=root)
+        n_changed=len(result.changes), alpha=result.alpha, min_change=f"{result.min_change:.1%}", root=root,
+        n_hidden=len(result.rows) - len(shown), ids=(run_a.info.run_id, run_b.info.run_id))
 
 
 def compare_page(run_a: RunData, run_b: RunData, gates: Sequence[Gate] = (), *, metrics: Sequence[str] | None = None,
-                 template_dir: Path | None = None, root: str | None = None) -> str:
+                 template_dir: Path | None = None, root: str | None = None, changed_only: bool = False) -> str:
     """Compare ``run_b`` against ``run_a`` with the default thresholds and render the page."""
     res = compare_runs(run_samples(run_a), run_samples(run_b), gates, metrics=metrics)
-    return render_compare(run_a, run_b, res, template_dir, root)
+    return render_compare(run_a, run_b, res, template_dir, root, changed_only)
 
 
 def write_compare(html: str, out: Path) -> Path:

@@ -3,7 +3,9 @@
 Pages (every link relative, so the site works from ``file://`` and any static host)::
 
     index.html                         runs, newest first; history pages per board; the regressions page
-    runs/<run>.html                    the run's self-contained report (``render.render_run``)
+    runs/<run>.html                    the run's self-contained report (``render.render_run``); for a run
+                                       of thousands of jobs a summary, with one page per board:
+    runs/<run>/<board>.html            (see ``siterun``)
     runs/<run>-vs-<previous>.html      the run compared with the previous run of its suite (``comparepage``)
     history/<board>/<workload>.html    trend plots per metric with regression markers, a table beside each
     regressions.html                   every regression across the fleet, largest first
@@ -14,7 +16,8 @@ Incremental: ``manifest.json`` records a content hash per page and a key of what
 A run or comparison page whose runs did not change since the last publish is not even rendered; nor are
 the history, index and devices pages when no run changed, nor the regressions page when its rows are the
 same. Any page that is rendered is written only when its bytes differ, so unchanged files keep their mtime.
-With ``workers`` > 1 run/comparison pages and step detection run in a process pool meanwhile.
+With ``workers`` > 1 run/comparison pages and step detection run in a process pool meanwhile; a run's
+pages and its comparison are made by one task, which reads each run once.
 """
 
 from __future__ import annotations
@@ -37,17 +40,19 @@ from ..analysis.history import DEFAULT_METRICS, Regression, Series, build_histor
 from ..errors import StoreError
 from ..results.records import RunInfo
 from ..results.store import Store
-from .comparepage import SITE_METRICS, compare_page
 from .devices import devices_view
-from .render import environment, render_run
+from .paths import slug
+from .render import environment
 from .sitedata import history_entries
-from .sitehistory import METRIC_TITLES, RunLabels, history_sections, slug, when
+from .sitehistory import METRIC_TITLES, RunLabels, history_sections, when
+from .siterun import SPLIT_ABOVE, Unit, board_href, render_chain, run_href
 
 log = logging.getLogger(__name__)
 
 MANIFEST = "manifest.json"
 _TEMPLATES = ("report.html.j2", "report.css", "compare.html.j2", "site_base.html.j2", "site_index.html.j2",
-              "site_history.html.j2", "site_regressions.html.j2", "site_devices.html.j2", "site.css")
+              "site_history.html.j2", "site_regressions.html.j2", "site_devices.html.j2", "site.css",
+              "site_run.html.j2", "site_run_board.html.j2")
 
 
 @dataclass
@@ -166,25 +171,6 @@ def _no_gc() -> Iterator[None]:
             gc.enable()
 
 
-def _run_page(store: Store, run_id: str, template_dir: Path | None) -> str:
-    with _no_gc():  # a run's records are many small acyclic objects too
-        return render_run(store.load_run(run_id), template_dir)
-
-
-def _compare_page(store: Store, run_a: str, run_b: str, template_dir: Path | None) -> str:
-    with _no_gc():
-        return compare_page(store.load_run(run_a), store.load_run(run_b), metrics=SITE_METRICS,
-                            template_dir=template_dir, root="../")
-
-
-def _render_one(url: str, run_id: str, template_dir: Path | None) -> str:
-    return _run_page(Store(url, readonly=True), run_id, template_dir)
-
-
-def _compare_one(url: str, run_a: str, run_b: str, template_dir: Path | None) -> str:
-    return _compare_page(Store(url, readonly=True), run_a, run_b, template_dir)
-
-
 def predecessors(infos: list[RunInfo]) -> dict[str, str]:
     """Each run's predecessor: the latest earlier run of the same suite (``infos`` newest first)."""
     out: dict[str, str] = {}
@@ -228,41 +214,65 @@ def publish(store: Store, out_dir: Path, template_dir: Path | None = None, worke
     fingerprint = _template_fingerprint(env)
     writer = _SiteWriter(out_dir)
     infos = store.list_runs()  # newest first
-    stale: list[tuple[str, str, str]] = []
-    run_keys: dict[str, str] = {}
-    for info in infos:
-        rel = f"runs/{slug(info.run_id)}.html"
-        key = run_keys[info.run_id] = _key(info.run_id, info.status, info.finished_at, info.n_jobs, fingerprint)
-        if not writer.fresh(rel, key):
-            stale.append((info.run_id, rel, key))
-    # comparisons with the predecessor: (A = previous, B = run, page, key)
-    stale_cmp: list[tuple[str, str, str, str]] = []
-    for run_id, prev in predecessors(infos).items():
-        rel, key = compare_href(run_id, prev), _key("compare", run_keys[prev], run_keys[run_id])
-        if not writer.fresh(rel, key):
-            stale_cmp.append((prev, run_id, rel, key))
+    prev = predecessors(infos)
+    run_keys = {i.run_id: _key(i.run_id, i.status, i.finished_at, i.n_jobs, fingerprint) for i in infos}
+    cmp_rels = {rid: compare_href(rid, p) for rid, p in prev.items()}
+    keys: dict[str, str] = {}  # page -> key, for the pages rendered now
+    units: list[Unit] = []
+    for info in sorted(infos, key=lambda i: (i.suite_name or "", i.started_at or 0.0, i.run_id)):
+        rid = info.run_id
+        stale_run = not _run_fresh(writer, rid, run_keys[rid])
+        cmp_rel = None
+        if rid in prev:
+            key = _key("compare", run_keys[prev[rid]], run_keys[rid])
+            if not writer.fresh(cmp_rels[rid], key):
+                cmp_rel, keys[cmp_rels[rid]] = cmp_rels[rid], key
+        if stale_run or cmp_rel:
+            units.append(Unit(rid, prev.get(rid), stale_run, cmp_rel))
     pool = _pool(store, workers)
     try:
-        pending: list[tuple[str, str, Future[str]]] = []
+        pending: list[Future[dict[str, str]]] = []
         if pool is not None:
-            pending = [(rel, key, pool.submit(_render_one, store.url, run_id, template_dir))
-                       for run_id, rel, key in stale]
-            pending += [(rel, key, pool.submit(_compare_one, store.url, a, b, template_dir))
-                        for a, b, rel, key in stale_cmp]
+            pending = [pool.submit(render_chain, store.url, chunk, cmp_rels, template_dir)
+                       for chunk in _chunks(units, workers)]
         else:
-            for run_id, rel, key in stale:
-                writer.write(rel, _run_page(store, run_id, template_dir), key)
-            for a, b, rel, key in stale_cmp:
-                writer.write(rel, _compare_page(store, a, b, template_dir), key)
+            with _no_gc():  # a run's records are many small acyclic objects too
+                _write_pages(writer, render_chain(store, units, cmp_rels, template_dir), keys, run_keys)
         with _no_gc():
             _aggregate_pages(store, env, writer, infos, fingerprint, _key(sorted(run_keys.values()), fingerprint),
                              pool)
-        for rel, key, fut in pending:
-            writer.write(rel, fut.result(), key)
+        for fut in pending:
+            _write_pages(writer, fut.result(), keys, run_keys)
     finally:
         if pool is not None:
             pool.shutdown(cancel_futures=True)
     return writer.finish()
+
+
+def _run_fresh(writer: _SiteWriter, run_id: str, key: str) -> bool:
+    """A run's page (and its board pages, when it was split) made from the same inputs and intact."""
+    rel = run_href(run_id)
+    subs = [r for r in writer.old if r.startswith(f"runs/{slug(run_id)}/")]
+    if not all(writer.intact(r, key) for r in [rel, *subs]):
+        return False
+    for r in [rel, *subs]:
+        writer.fresh(r, key)
+    return True
+
+
+def _chunks(units: list[Unit], workers: int) -> list[list[Unit]]:
+    """Consecutive runs per task (each run is then read once; a chunk's first comparison reads one more),
+    a few tasks per worker so they finish together."""
+    n = max(1, -(-len(units) // (3 * workers)))
+    return [units[i:i + n] for i in range(0, len(units), n)]
+
+
+def _write_pages(writer: _SiteWriter, pages: dict[str, str], keys: dict[str, str], run_keys: dict[str, str]) -> None:
+    by_slug = {slug(r): k for r, k in run_keys.items()}
+    for rel, html in pages.items():
+        # a comparison has its own key; a run page or board page carries its run's
+        key = keys.get(rel) or by_slug[rel[len("runs/"):].split("/")[0].removesuffix(".html")]
+        writer.write(rel, html, key)
 
 
 #: pages made from every run's jobs together: unchanged when no run changed (their key says so)
@@ -335,5 +345,8 @@ def _latest_findings(store: Store, infos: list[RunInfo]) -> dict[str, Any] | Non
     from .findingsview import findings_view
 
     run = store.load_run(infos[0].run_id)
-    return {"id": infos[0].run_id, "href": f"runs/{slug(infos[0].run_id)}.html",
-            **findings_view(run_findings(run.jobs, run.boards))}
+    view = findings_view(run_findings(run.jobs, run.boards))
+    if len(run.jobs) > SPLIT_ABOVE:  # a split run: each board × model's evidence is on its board's page
+        for g in view["groups"]:
+            g["page_href"] = board_href(run.info.run_id, g["board"])
+    return {"id": infos[0].run_id, "href": run_href(infos[0].run_id), **view}
