@@ -129,6 +129,9 @@ def not_applicable(precision: str, as_given: dict[str, Any], seen: onnx.ModelPro
         found = f"Gemm ×{gemms}, " if gemms else ""
         found += f"MatMul ×{top} without constant 2-D weights" if top else "no MatMul"
         found += f", {inner} MatMul inside control flow" if inner else ""
-        lstm = precision == "int8-dynamic" and _where(seen, {"LSTM"})[0]
+        inits = {t.name for t in seen.graph.initializer}
+        lstm = precision == "int8-dynamic" and any(
+            n.op_type == "LSTM" and len(n.input) > 2 and n.input[1] in inits and n.input[2] in inits
+            for n in seen.graph.node)
         return None if lstm else f"{tool} quantizes MatMul weights and the graph it sees has {found}"
     return None

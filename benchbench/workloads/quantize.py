@@ -181,17 +181,30 @@ def int8_static(src: Path, dst: Path, feeds: list[dict[str, np.ndarray]], target
 
     cls = arch_class(target_arch)
     act = QuantType.QUInt8 if cls == "x86" else QuantType.QInt8
-    reader = type("SeededReader", (_Reader, CalibrationDataReader), {})(feeds)
-    with quiet_tools():
-        quantize_static(str(src), str(dst), reader, quant_format=QuantFormat.QDQ, per_channel=True,
-                        activation_type=act, weight_type=QuantType.QInt8,
-                        calibrate_method=CalibrationMethod.MinMax, op_types_to_quantize=op_types)
+    extra: dict[str, Any] = {}
+
+    def run() -> None:
+        reader = type("SeededReader", (_Reader, CalibrationDataReader), {})(feeds)
+        with quiet_tools():
+            quantize_static(str(src), str(dst), reader, quant_format=QuantFormat.QDQ, per_channel=True,
+                            activation_type=act, weight_type=QuantType.QInt8,
+                            calibrate_method=CalibrationMethod.MinMax, op_types_to_quantize=op_types,
+                            extra_options=extra)
+
+    try:
+        run()
+    except ValueError:
+        # ORT's int32-bias weight-scale adjustment fails on some per-channel layers ("truth value of an
+        # array … is ambiguous"); the quantization without that adjustment is still valid QDQ
+        extra["QDQDisableWeightAdjustForInt32Bias"] = True
+        run()
     _sorted_in_place(dst)
     copy_metadata(onnx.load(str(src), load_external_data=False), dst)
     return {"tool": "onnxruntime.quantization.quantize_static", "format": "QDQ", "per_channel": True,
             "activations": "uint8" if cls == "x86" else "int8", "weights": "int8",
             "flavour": "U8S8" if cls == "x86" else "S8S8", "calibration": "MinMax",
-            "calibration_samples": len(feeds), "op_types": op_types or "default"}
+            "calibration_samples": len(feeds), "op_types": op_types or "default",
+            **({"extra_options": dict(extra)} if extra else {})}
 
 
 def int8_dynamic(src: Path, dst: Path) -> dict[str, Any]:

@@ -26,7 +26,7 @@ QUANT_COMPUTE = {"QLinearConv", "QLinearMatMul", "QGemm", "MatMulInteger", "Conv
 FLOAT_COMPUTE = {"Conv", "FusedConv", "MatMul", "FusedMatMul", "Gemm", "FusedGemm"}
 #: what must be in the variant graph for each precision (before ORT optimisation)
 EXPECTED = {"int8-static": {"QuantizeLinear", "DequantizeLinear"},
-            "int8-dynamic": {"MatMulInteger", "DynamicQuantizeMatMul", "DynamicQuantizeLinear"},
+            "int8-dynamic": {"MatMulInteger", "DynamicQuantizeMatMul", "DynamicQuantizeLinear", "DynamicQuantizeLSTM"},
             "int4": {"MatMulNBits"}}
 
 

@@ -40,7 +40,7 @@ log = logging.getLogger(__name__)
 PRECISIONS = ("fp32", "fp16", "int8-static", "int8-dynamic", "int4")
 NOT_APPLICABLE = "not-applicable"
 #: bump when a recipe's code changes meaningfully, so old cache entries are not reused
-RECIPE_VERSION = 3
+RECIPE_VERSION = 4
 
 
 class NotApplicable(Exception):

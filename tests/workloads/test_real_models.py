@@ -1,7 +1,8 @@
 """Issue 9 on real trained models shipped in PyPI wheels (installed with --no-deps by .ci/setup): PP-OCR's
-det/rec/cls from rapidocr-onnxruntime (opset 11/12, dynamic dims, weights in Constant nodes), every ONNX model of
-openwakeword 0.4.0 (a mel front end, an embedding CNN, Gemm/LSTM/If classifiers with 1-element outputs, an ORT-
-optimised silero VAD with If bodies) and silero-vad's op15 model. Plus the rules they exposed, on small models:
+det/rec/cls from rapidocr-onnxruntime (opset 11/12, dynamic dims, weights in Constant nodes), magika's file-type
+classifier (int32 byte input), faster-whisper's silero VAD v6 (LSTM), every ONNX model of openwakeword 0.4.0
+(a mel front end, an embedding CNN, Gemm/LSTM/If classifiers with 1-element outputs, an ORT-optimised silero
+VAD with If bodies) and silero-vad's op15 model. Plus the rules they exposed, on small models:
 the inputs file is part of every cache key, a pre-quantized model is labelled by what it contains, and a
 requested precision that does not apply fails its own row while the others run."""
 
@@ -23,7 +24,7 @@ import pytest
 from onnx import TensorProto, helper, numpy_helper
 
 from benchbench.results.store import Store
-from benchbench.workloads.byo import load_byo
+from benchbench.workloads.byo import load_byo, parse_input
 from benchbench.workloads.byo_inputs import sample_feeds
 from benchbench.workloads.variants import make_variant
 
@@ -43,6 +44,9 @@ def _corpus() -> list[tuple[str, Path, dict[str, str], dict[str, str]]]:
            ("ppocr-cls", ocr / "ch_ppocr_mobile_v2.0_cls_infer.onnx", {"x": "1x3x48x192"}, {}),
            ("silero-op15", _pkg("silero_vad") / "data" / "silero_vad_16k_op15.onnx",
             {"input": "1x512", "state": "2x1x128"}, {"sr": "16000"})]
+    out += [("magika", _pkg("magika") / "models" / "standard_v3_3" / "model.onnx", {"bytes": "1x2048"},
+             {"bytes": "randint:0:255"}),
+            ("vad-v6", _pkg("faster_whisper") / "assets" / "silero_vad_v6.onnx", {"input": "1x576"}, {})]
     dyn = {"melspectrogram": {"input": "1x1280"}, "embedding_model": {"input_1": "1x76x32x1"},
            "hey_mycroft_v0.1": {"input_1": "1x16x96"}, "silero_vad": {"input": "1x480", "h": "2x1x64", "c": "2x1x64"}}
     for f in sorted(oww.glob("*.onnx")):
@@ -128,7 +132,7 @@ def test_real_model_corpus_end_to_end(tmp_path: Path) -> None:
             assert escape(repr(fid["output"])) in html, (label, fid["output"])  # the report names the worst output
         # fp32 as given vs a plain onnxruntime loop on the same file and inputs, measured in this test
         params = load_byo(path, {k: [int(d) for d in s.split("x")] for k, s in shapes.items()},
-                          {k: float(x) for k, x in inputs.items()}, cache_dir=tmp_path / "t").params
+                          {k: parse_input(f"{k}={x}")[1] for k, x in inputs.items()}, cache_dir=tmp_path / "t").params
         plain = _plain_ort_p50(path, sample_feeds(params, "validation", 0, 1)[0])
         ratio = (ref.value("latency.p50") or 0.0) / plain
         contended = bool((ref.details.get("contention") or {}).get("contended"))
@@ -143,6 +147,15 @@ def _sha256(path: Path) -> str:
     import hashlib
 
     return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def test_dynamic_int8_quantizes_an_lstm_with_constant_weights(tmp_path: Path) -> None:
+    vad = _pkg("faster_whisper") / "assets" / "silero_vad_v6.onnx"
+    art = load_byo(vad, {"input": [1, 576]}, cache_dir=tmp_path)
+    v = make_variant(art, "int8-dynamic", cache_dir=tmp_path, n_calibration=4, n_validation=3)
+    assert v.status == "ok", v.reason
+    assert v.validation["main"]["precision_ops"] == {"com.microsoft.DynamicQuantizeLSTM": 1}
+    assert v.validation["main"]["fidelity"]["outputs_validated"] == 3
 
 
 def _mlp(path: Path, opset: int = 18) -> Path:
