@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import re
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -149,15 +150,44 @@ def preprocess(src: Path, dst: Path, scratch: Path, optimize: bool = True) -> di
             "optimization": "ORT basic" if optimize else "none (shape inference only)"}
 
 
-def fp16(src: Path, dst: Path) -> dict[str, Any]:
-    from onnxruntime.transformers.float16 import convert_float_to_float16
+#: how ORT names the op it cannot run in fp16 ("Could not find an implementation for Mod(13) node…",
+#: 'In Node, ("", GridSample, "", -1) : …')
+_FP16_OP = re.compile(r"(?:implementation|kernel) for (?:[\w.]+\.)?(\w+)\(|In Node, \(\"[^\"]*\", (\w+),")
 
-    model = onnx.load(str(src))
-    with quiet_tools():
-        out = convert_float_to_float16(model, keep_io_types=True)
-    toposort(out.graph)
-    onnx.save(out, str(dst))
-    return {"tool": "onnxruntime.transformers.float16.convert_float_to_float16", "keep_io_types": True}
+
+def fp16(src: Path, dst: Path, max_blocked: int = 6) -> dict[str, Any]:
+    """fp16 weights and compute with fp32 graph inputs/outputs. An op ORT's CPU kernels cannot run in fp16 is
+    kept in fp32 (op_block_list, behind casts) and named, so the variant loads instead of failing."""
+    from onnxruntime.transformers.float16 import DEFAULT_OP_BLOCK_LIST, convert_float_to_float16
+
+    blocked: list[str] = []
+    while True:
+        model = onnx.load(str(src))
+        with quiet_tools():
+            out = convert_float_to_float16(model, keep_io_types=True,
+                                           op_block_list=list(DEFAULT_OP_BLOCK_LIST) + blocked)
+        toposort(out.graph)
+        onnx.save(out, str(dst))
+        op = _unloadable_op(dst)
+        if op is None or op in blocked or len(blocked) >= max_blocked:
+            break
+        blocked.append(op)
+    return {"tool": "onnxruntime.transformers.float16.convert_float_to_float16", "keep_io_types": True,
+            **({"kept_in_fp32": blocked} if blocked else {})}
+
+
+def _unloadable_op(path: Path) -> str | None:
+    """The op type an ORT CPU session refuses in this graph, if its error names one."""
+    import onnxruntime as ort
+
+    so = ort.SessionOptions()
+    so.log_severity_level = 3
+    try:
+        ort.InferenceSession(str(path), sess_options=so, providers=["CPUExecutionProvider"])
+    except Exception as exc:  # ORT's untyped load errors: only the op name is wanted
+        m = _FP16_OP.search(str(exc))
+        return (m.group(1) or m.group(2)) if m else None
+    return None
 
 
 class _Reader:
