@@ -21,6 +21,8 @@ from .sitehistory import when
 
 #: what the site's run-vs-predecessor pages compare: the centre metrics (Mann–Whitney) and single values.
 #: Tail percentiles need a bootstrap per job (seconds per thousand jobs): `benchbench compare` has them.
+#: rows on a site comparison page of big runs (``changed_only``): the largest changes
+SITE_ROWS = 300
 SITE_METRICS = ("latency.p50", "latency.mean", "throughput", "energy_per_inference", "power.mean", "mem_peak")
 
 
@@ -53,8 +55,11 @@ def env_rows(run_a: RunData, run_b: RunData) -> list[dict[str, Any]]:
 def render_compare(run_a: RunData, run_b: RunData, result: CompareResult, template_dir: Path | None = None,
                    root: str | None = None, changed_only: bool = False) -> str:
     """``root``: relative path to a published site's root, for links back to it (None: a standalone page).
-    ``changed_only``: list only the changed rows (the site's pages for runs of thousands of jobs)."""
-    shown = [r for r in result.rows if r.changed] if changed_only else result.rows
+    ``changed_only``: list only the changed rows, the largest :data:`SITE_ROWS` (the site's pages for runs of
+    thousands of jobs)."""
+    shown = list(result.rows)
+    if changed_only:  # the largest changes first, at most SITE_ROWS of them
+        shown = sorted((r for r in result.rows if r.changed), key=lambda r: -abs(r.rel_change))[:SITE_ROWS]
     rows = [{"label": r.key.label(), "metric": r.metric, "a": _num(r.value_a), "b": _num(r.value_b),
              "change": f"{r.rel_change:+.1%}", "test": r.test or "none", "p": _num(r.p_value),
              "verdict": verdict(r), "cls": f"v-{r.direction}" if r.changed else "", "note": r.note or ""}

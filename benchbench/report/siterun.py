@@ -71,8 +71,9 @@ def _params(params: dict[str, Any]) -> str:
                      if v is not None and k not in ("input_shapes", "decode_artifact", "inputs_npz"))
 
 
-def _board_rows(jobs: Sequence[JobRecord]) -> tuple[list[str], list[dict[str, Any]], list[dict[str, Any]]]:
-    """(columns measured by some job, ok rows, failed rows) for one board's page."""
+def _board_rows(jobs: Sequence[JobRecord]) -> tuple[list[tuple[str, str | None]], list[dict[str, Any]],
+                                                    list[dict[str, Any]]]:
+    """((label, shared hover) of the columns some job measured, ok rows, failed rows) for one board's page."""
     ok, failed = [], []
     by_name = [{m.name: m for m in j.metrics} for j in jobs]
     cols = [c for c in _COLUMNS if any(c[0] in d for d, j in zip(by_name, jobs) if j.status == "ok")]
@@ -88,7 +89,14 @@ def _board_rows(jobs: Sequence[JobRecord]) -> tuple[list[str], list[dict[str, An
             and hi.value is not None else "–"
         ok.append({**base, "cells": [_cell(d.get(name), fmt) for name, _, fmt in cols], "ci": ci,
                    "window": j.timed_window or "–", "warnings": "; ".join(w.message for w in j.warnings)})
-    return [label for _, label, _ in cols], ok, failed
+    # a hover every row shares (same sensor, same source) is said once on the column header
+    shared: list[str | None] = []
+    for i in range(len(cols)):
+        hovers = {r["cells"][i][1] for r in ok}
+        shared.append(hovers.pop() if len(hovers) == 1 else None)
+    for r in ok:
+        r["cells"] = [(text, None if hover == shared[i] else hover) for i, (text, hover) in enumerate(r["cells"])]
+    return [(label, shared[i]) for i, (_, label, _) in enumerate(cols)], ok, failed
 
 
 def split_pages(run: RunData, env: Any, compare_rel: str | None) -> dict[str, str]:
