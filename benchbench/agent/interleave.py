@@ -5,14 +5,13 @@ every variant alike and round i of A can be paired with round i of B. Then each 
 steady-state energy loop in turn while the sensors are sampled. A job without a group is a group of one.
 
 A group larger than ``TimingPlan.max_live_workers`` runs in chunks so that no more workers than that are alive
-at once (memory on a Pi 5 or a Jetson Nano). The group's reference (dense fp32, else its first job) keeps ONE
-worker across all chunks and runs its rounds round-robin inside each chunk; its result stores which of its
-rounds belong to which chunk (``chunk_rounds``), so ``analysis.paired`` pairs every variant with the
-reference rounds measured in that variant's own chunk. One reference record with per-chunk rounds is simpler
-and more honest than re-measuring the reference per chunk as extra records: one worker, one calibration, one
-VmHWM, one row in every table, and no job keys that the controller never planned. Variants of one pruning
-level are kept in one chunk where they fit, so "vs fp32 at the same pruning" stays paired; a pair split
-across chunks was not interleaved and is not claimed.
+at once (memory on a Pi 5 or a Jetson Nano). The group's reference (dense fp32, else its first job) — and the
+other dense variants where they fit (``chunk_plan``) — are anchors: each keeps ONE worker across all chunks
+and runs its rounds round-robin inside each chunk; its result stores which of its rounds belong to which
+chunk (``chunk_rounds``), so ``analysis.paired`` pairs every variant with the anchor rounds measured in that
+variant's own chunk. One record with per-chunk rounds is simpler and more honest than re-measuring the
+reference per chunk as extra records: one worker, one calibration, one VmHWM, one row in every table, and
+no job keys the controller never planned. A pair split across chunks was not interleaved: no claim.
 
 Commands and events are JSON lines over a private pipe pair (never the worker's stdout, where a runtime may
 print); a worker that exceeds its own time budget (time spent waiting on it, not on its partners) is killed.
@@ -217,8 +216,10 @@ def reference_index(jobs: List[JobSpec]) -> int:
 
 
 def chunk_plan(jobs: List[JobSpec], cap: int) -> List[List[int]]:
-    """Job indices per chunk; every chunk of a split group starts with the reference. The other jobs are
-    packed by pruning level (whole levels where they fit) in their order, ``cap - 1`` per chunk."""
+    """Job indices per chunk. Every chunk of a split group starts with the same anchors: the reference, plus
+    every other dense variant when they all fit beside the largest pruning level (then "vs dense at the same
+    precision" stays paired too). The other jobs are packed by pruning level, whole levels where they fit, so
+    "vs fp32 at the same pruning" stays paired."""
     if len(jobs) <= cap:
         return [list(range(len(jobs)))]
     ref = reference_index(jobs)
@@ -226,16 +227,20 @@ def chunk_plan(jobs: List[JobSpec], cap: int) -> List[List[int]]:
     for i, j in enumerate(jobs):
         if i != ref:
             levels.setdefault(j.pruning, []).append(i)
-    room = max(1, cap - 1)
+    dense = levels.get("none", []) if jobs[ref].pruning == "none" else []
+    biggest = max((len(v) for k, v in levels.items() if k != "none"), default=0)
+    anchors = [ref] + dense if 1 + len(dense) + biggest <= cap else [ref]
+    room = cap - len(anchors)
     chunks: List[List[int]] = [[]]
     for level in levels.values():
+        level = [i for i in level if i not in anchors]
         if chunks[-1] and len(chunks[-1]) + len(level) > room:
             chunks.append([])
         for i in level:  # a level larger than a chunk is split
             if len(chunks[-1]) == room:
                 chunks.append([])
             chunks[-1].append(i)
-    return [[ref] + c for c in chunks]
+    return [anchors + c for c in chunks if c]
 
 
 def measure(jobs: List[JobSpec], cmd: List[str], tmp: str, window_s: float, cap: int,
@@ -243,35 +248,38 @@ def measure(jobs: List[JobSpec], cmd: List[str], tmp: str, window_s: float, cap:
     """Run a group (see the module docstring): the closed workers in job order, each with its ``result`` and
     ``info``. ``started`` collects every worker as it starts, so an interrupt can kill them."""
     plan = chunk_plan(jobs, cap)
-    ref_i = plan[0][0] if len(plan) > 1 else None
+    split = len(plan) > 1
+    anchor_ix = [i for i in plan[0] if all(i in c for c in plan)] if split else []
+    anchors = start_workers([jobs[i] for i in anchor_ix], cmd, tmp, "-anchor", started)
+    for a in anchors:
+        a.budget_s = a.job.timeout_s * len(plan)
+    chunk_rounds: Dict[int, List[Dict[str, Any]]] = {id(a): [] for a in anchors}
     done: Dict[int, Worker] = {}
-    ref: Optional[Worker] = None
-    chunk_rounds: List[Dict[str, Any]] = []
-    if ref_i is not None:
-        ref = start_workers([jobs[ref_i]], cmd, tmp, "-ref", started)[0]
-        ref.budget_s = jobs[ref_i].timeout_s * len(plan)
     for k, idx in enumerate(plan):
-        others = [i for i in idx if i != ref_i]
+        others = [i for i in idx if i not in anchor_ix]
         ws = start_workers([jobs[i] for i in others], cmd, tmp, "-c%d" % k, started)
-        members = ([ref] if ref is not None else []) + ws
-        first = ref.rounds_done if ref is not None else 0
+        members = anchors + ws
+        first = {id(a): a.rounds_done for a in anchors}
         run_rounds(members)
-        energy_phase([w for w in members if w is not ref or k == 0], window_s)
+        energy_phase([w for w in members if w not in anchors or k == 0], window_s)
+        for a in anchors:
+            chunk_rounds[id(a)].append({"chunk": k, "first_round": first[id(a)],
+                                        "rounds": a.rounds_done - first[id(a)],
+                                        "partners": [o.job.job_key for o in members if o is not a]})
         for pos, (i, w) in enumerate(zip(others, ws)):
             w.result = w.close()
-            w.info = {"group": w.job.group, "position": pos + (ref is not None), "rounds": w.rounds_done,
+            w.info = {"group": w.job.group, "position": len(anchors) + pos, "rounds": w.rounds_done,
                       "partners": [o.job.job_key for o in members if o is not w],
                       "scheme": SCHEME if len(members) > 1 else "alone", "max_live_workers": cap}
-            if ref is not None:
+            if split:
                 w.info.update(chunk=k, chunks=len(plan))
             done[i] = w
-        if ref is not None:
-            chunk_rounds.append({"chunk": k, "first_round": first, "rounds": ref.rounds_done - first,
-                                 "partners": [w.job.job_key for w in ws]})
-    if ref is not None and ref_i is not None:
-        ref.result = ref.close()
-        ref.info = {"group": ref.job.group, "position": 0, "rounds": ref.rounds_done, "reference": True,
-                    "partners": [p for c in chunk_rounds for p in c["partners"]], "scheme": SCHEME,
-                    "max_live_workers": cap, "chunks": len(plan), "chunk_rounds": chunk_rounds}
-        done[ref_i] = ref
+    for pos, (i, a) in enumerate(zip(anchor_ix, anchors)):
+        a.result = a.close()
+        partners = [p for c in chunk_rounds[id(a)] for p in c["partners"]]
+        a.info = {"group": a.job.group, "position": pos, "rounds": a.rounds_done, "anchor": True,
+                  "reference": pos == 0, "partners": sorted(set(partners), key=partners.index),
+                  "scheme": SCHEME, "max_live_workers": cap, "chunks": len(plan),
+                  "chunk_rounds": chunk_rounds[id(a)]}
+        done[i] = a
     return [done[i] for i in range(len(jobs))]

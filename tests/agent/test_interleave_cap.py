@@ -5,6 +5,7 @@ rounds of its own chunk. Real agent (subprocess), the live workers counted from 
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import statistics
@@ -36,8 +37,9 @@ def test_chunks_start_with_the_reference_and_keep_pruning_levels_together() -> N
     for cap in (2, 3, 4, 8, 21, 40):
         plan = chunk_plan(jobs, cap)
         assert all(len(c) <= cap for c in plan)
-        others = [i for c in plan for i in c if i != ref]
-        assert sorted(others) == [i for i in range(21) if i != ref]  # every variant exactly once
+        anchors = set.intersection(*(set(c) for c in plan)) if len(plan) > 1 else set()
+        others = [i for c in plan for i in c if i not in anchors]
+        assert sorted(others + list(anchors)) == list(range(21))  # every variant measured, once
         if cap >= 21:
             assert plan == [list(range(21))]
             continue
@@ -46,7 +48,10 @@ def test_chunks_start_with_the_reference_and_keep_pruning_levels_together() -> N
             for q in prunings[1:]:
                 level = {i for i, j in enumerate(jobs) if j.pruning == q}
                 assert sum(1 for c in plan if level & set(c)) == 1, (cap, q, plan)
-    assert len(chunk_plan(jobs, 8)) == 4  # none(2)+u25, u50+u75, s25+s50, s75
+    # cap 8: the three dense variants fit beside a level of three, so they anchor every chunk
+    dense = {i for i, j in enumerate(jobs) if j.pruning == "none"}
+    assert len(chunk_plan(jobs, 8)) == 6 and all(dense <= set(c) and len(c) == 6 for c in chunk_plan(jobs, 8))
+    assert set.intersection(*(set(c) for c in chunk_plan(jobs, 5))) == {ref}  # 3 + 3 > 5: the reference alone
     assert chunk_plan([_spec("fp16", "none"), _spec("int8", "none"), _spec("int4", "none")], 2) == [[0, 1], [0, 2]]
 
 
@@ -117,3 +122,38 @@ def test_cap_two_with_four_variants_pairs_each_with_the_reference_of_its_chunk(t
     # variants of different chunks were never measured together: no claim between them
     assert paired_verdict(records["busy/fp16/none"], records["busy/fp16/s50"]).verdict == \
         "not claimed: not interleaved"
+
+
+def test_dense_variants_anchor_every_chunk_when_they_fit(tmp_path: Path) -> None:
+    """cap 4, fp32/fp16 x none/s25/s50: both dense jobs live through both chunks, so every variant is paired
+    with its fp32 (same pruning) and its dense (same precision) baseline, and the two dense ones with each
+    other, each time on rounds of one chunk."""
+    plan = dataclasses.replace(PLAN, max_live_workers=4)
+    jobs = [dataclasses.replace(_spec(p, q, n), timing=plan) for p, n in (("fp32", 30000), ("fp16", 15000))
+            for q in ("none", "s25", "s50")]
+    req = RunRequest(run_id="r", board="local", jobs=jobs, sampling=SamplingPlan(families=[],
+                                                                                   measure_overhead=False))
+    lines, most = _run(tmp_path, req)
+    assert most == 4, most
+    res = {line["result"]["job_key"]: line["result"] for line in lines}
+    assert all(r["status"] == "ok" for r in res.values()), res
+    rec = {k: job_record("r", "local", line, None) for k, line in zip(res, lines)}
+    for key in ("busy/fp32/none", "busy/fp16/none"):
+        info = res[key]["interleave"]
+        assert info["anchor"] and info["chunks"] == 2 and len(res[key]["timing"]["rounds"]) == 2 * ROUNDS
+    assert res["busy/fp32/none"]["interleave"]["reference"] and not res["busy/fp16/none"]["interleave"]["reference"]
+    assert res["busy/fp16/s50"]["interleave"]["chunk"] == 1
+    pairs = [("busy/fp32/none", "busy/fp16/none"), ("busy/fp32/s25", "busy/fp16/s25"),
+             ("busy/fp32/s50", "busy/fp16/s50"), ("busy/fp16/none", "busy/fp16/s50"),
+             ("busy/fp32/none", "busy/fp32/s25")]
+    for base, var in pairs:
+        pv = paired_verdict(rec[base], rec[var])
+        assert not pv.verdict.startswith("not claimed: not") and len(pv.ratios) == ROUNDS, (base, var, pv)
+    # fp16/none vs fp16/s50: the anchor's rounds of chunk 1, round for round
+    anchor, var = res["busy/fp16/none"], res["busy/fp16/s50"]
+    (c1,) = [c for c in anchor["interleave"]["chunk_rounds"] if c["chunk"] == 1]
+    mine = anchor["timing"]["rounds"][c1["first_round"]:c1["first_round"] + c1["rounds"]]
+    want = [statistics.median(a["values_s"]) / statistics.median(b["values_s"])
+            for a, b in zip(mine, var["timing"]["rounds"])]
+    assert list(paired_verdict(rec["busy/fp16/none"], rec["busy/fp16/s50"]).ratios) == want
+    assert paired_verdict(rec["busy/fp16/s25"], rec["busy/fp16/s50"]).verdict == "not claimed: not interleaved"
