@@ -11,6 +11,7 @@ cluster (tests/lab/postgres.py) and real sshd lab boards (tests/lab/sshlab.py).
 
 from __future__ import annotations
 
+import itertools
 import json
 import signal
 import subprocess
@@ -22,7 +23,7 @@ from typing import Any
 import psycopg
 import pytest
 
-from benchbench.lab.engine import conninfo
+from benchbench.lab.engine import conninfo, ensure_schema
 from benchbench.results.store import Store
 
 pytest.importorskip("procrastinate")
@@ -72,7 +73,7 @@ def _no_overlap(jobs: Any) -> None:
         by_board.setdefault(j.board, []).append((j.started_at, j.started_at + j.duration_s))
     for board, spans in by_board.items():
         spans.sort()
-        for (_, end), (start, _) in zip(spans, spans[1:]):
+        for (_, end), (start, _) in itertools.pairwise(spans):
             assert start >= end, f"{board}: two jobs overlap ({start} < {end})"
 
 
@@ -85,7 +86,7 @@ def test_three_workers_drain_one_run_one_killed(tmp_path: Path, env: dict[str, s
         (tmp_path / "s.yaml").write_text(SUITE.format(min_value_s=0.02, ns="[20000, 20001, 20002, 20003, 20004]"))
         sub = subprocess.run([sys.executable, "-m", "benchbench", "submit", "--suite", "s.yaml", "--fleet",
                               str(fleet), "--db", postgres_url, "--batch", "2", "--json"], env=env, cwd=tmp_path,
-                             capture_output=True, text=True, timeout=120)
+                             capture_output=True, text=True, check=False, timeout=120)
         assert sub.returncode == 0, sub.stderr
         run_id = json.loads(sub.stdout)["run_id"]
         assert sum(json.loads(sub.stdout)["jobs"].values()) == 40
@@ -123,8 +124,13 @@ def test_three_workers_drain_one_run_one_killed(tmp_path: Path, env: dict[str, s
         controllers = {j.details["controller"] for j in run.jobs}
         assert len(controllers) >= 2 and controllers <= set(workers)
         assert all(b.snapshot.get("controller") in workers for b in run.boards)
+        rep = subprocess.run([sys.executable, "-m", "benchbench", "report", "--db", postgres_url, "--run", run_id,
+                              "-o", "r.html"], env=env, cwd=tmp_path, capture_output=True, text=True, check=False, timeout=120)
+        assert rep.returncode == 0, rep.stderr
+        html = (tmp_path / "r.html").read_text()
+        assert html.count("measured by</th><td colspan=\"3\">lab controller w") == 8
         q = subprocess.run([sys.executable, "-m", "benchbench", "queue", "--db", postgres_url, "--run", run_id,
-                            "--json"], env=env, cwd=tmp_path, capture_output=True, text=True, timeout=60)
+                            "--json"], env=env, cwd=tmp_path, capture_output=True, text=True, check=False, timeout=60)
         assert q.returncode == 0, q.stderr
         rows = json.loads(q.stdout)["boards"]
         assert {r["board"] for r in rows} == {b.name for b in boards}
@@ -146,17 +152,18 @@ def test_three_workers_drain_one_run_one_killed(tmp_path: Path, env: dict[str, s
 def test_two_runs_on_one_board_skip_or_wait(tmp_path: Path, env: dict[str, str], ssh_lab: Any,
                                             fresh_board: Any, postgres_url: str) -> None:
     fleet = _fleet(tmp_path, ssh_lab, [fresh_board])
-    (tmp_path / "slow.yaml").write_text(SUITE.format(min_value_s=0.1, ns="[30000, 30001, 30002]"))
+    (tmp_path / "slow.yaml").write_text(SUITE.format(min_value_s=0.4, ns="[30000, 30001, 30002, 30003, 30004]"))
     (tmp_path / "quick.yaml").write_text(SUITE.format(min_value_s=0.002, ns="[1000]"))
     base = ["run", "--fleet", str(fleet), "--db", postgres_url, "--json", "--no-report",
             "--ssh-config", str(tmp_path / "ssh_config")]
+    ensure_schema(postgres_url)  # so the poll below can read the queue tables before the run creates them
     first = _cli(*base, "--suite", "slow.yaml", env=env, cwd=tmp_path)
     deadline = time.monotonic() + 60
     while not any(r[1] == fresh_board.name and r[3] is None for r in _activity(postgres_url)):
         assert time.monotonic() < deadline and first.poll() is None, "first run never leased the board"
         time.sleep(0.1)
     second = subprocess.run([sys.executable, "-m", "benchbench", *base, "--suite", "quick.yaml"], env=env,
-                            cwd=tmp_path, capture_output=True, text=True, timeout=120)
+                            cwd=tmp_path, capture_output=True, text=True, check=False, timeout=120)
     waiter = _cli(*base, "--suite", "quick.yaml", "--wait", env=env, cwd=tmp_path)
     out1, err1 = first.communicate(timeout=120)
     out3, err3 = waiter.communicate(timeout=120)
@@ -174,19 +181,21 @@ def test_two_runs_on_one_board_skip_or_wait(tmp_path: Path, env: dict[str, str],
     assert run3.jobs[0].started_at >= max(j.started_at + j.duration_s for j in run1.jobs)
 
 
-def test_lab_commands_refuse_sqlite(tmp_path: Path, env: dict[str, str]) -> None:
+def test_lab_commands_refuse_sqlite(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from click.testing import CliRunner
+
+    from benchbench.cli.main import main
+    monkeypatch.chdir(tmp_path)
     (tmp_path / "fleet.yaml").write_text("boards: []\n")
     for args in (["submit", "--fleet", "fleet.yaml"], ["worker", "--fleet", "fleet.yaml"], ["queue"]):
-        res = subprocess.run([sys.executable, "-m", "benchbench", *args, "--db", "lab.db"], env=env, cwd=tmp_path,
-                             capture_output=True, text=True, timeout=60)
-        assert res.returncode == 2, res.stderr
+        res = CliRunner().invoke(main, [*args, "--db", "lab.db"])
+        assert res.exit_code == 2, res.output
         assert "needs PostgreSQL" in res.stderr and "Traceback" not in res.stderr
         assert not (tmp_path / "lab.db").exists()
 
 
 def test_queue_tables_stay_out_of_the_results_schema(postgres_url: str) -> None:
     # the store refuses a database holding foreign tables next to its own: the engine has its own schema
-    from benchbench.lab.engine import ensure_schema
     Store(postgres_url)
     ensure_schema(postgres_url)
     Store(postgres_url)
