@@ -43,6 +43,8 @@ def _relevant(path: str) -> bool:
 
 def env_differences(env_a: Mapping[str, Any], env_b: Mapping[str, Any]) -> list[str]:
     """One short line per relevant difference, e.g. ``kernel: 6.1.0 → 6.6.3``; sorted by path."""
+    if env_a == env_b:  # the common case (a board's jobs share its snapshot): no flattening per job pair
+        return []
     fa, fb = flatten(env_a), flatten(env_b)
     out: list[str] = []
     for path in sorted(set(fa) | set(fb)):
