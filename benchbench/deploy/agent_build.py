@@ -1,7 +1,7 @@
 """Build the agent as a deterministic stdlib ``zipapp`` and name it by its sha256.
 
 The archive holds ``bbagent/`` (a copy of ``benchbench/agent`` — relative imports only, so the package
-name does not matter) and a ``__main__.py``. Entries are sorted and timestamped identically, so the same
+name does not matter; with each module's bytecode for the controller's Python) and a ``__main__.py``. Entries are sorted and timestamped identically, so the same
 source always gives the same bytes and the same hash: a board that has it is not sent it again.
 """
 
@@ -9,6 +9,9 @@ from __future__ import annotations
 
 import hashlib
 import io
+import marshal
+import subprocess
+import sys
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,7 +35,33 @@ class AgentArchive:
 def _sources() -> list[tuple[str, bytes]]:
     root = Path(agent_pkg.__file__).parent
     files = sorted(p for p in root.rglob("*.py") if "__pycache__" not in p.parts)
-    return [(f"{PACKAGE}/{p.relative_to(root).as_posix()}", p.read_bytes()) for p in files]
+    sources = [(f"{PACKAGE}/{p.relative_to(root).as_posix()}", p.read_bytes()) for p in files]
+    pycs = _compile(sources)
+    return [e for name, src in sources for e in ((name, src), (name + "c", pycs[name]))]
+
+
+#: run in a fresh ``python -I -S``: marshal's output depends on the interpreter's state (which objects are
+#: shared), so bytecode compiled here would change with whatever the controller imported before
+_COMPILE = """
+import importlib.util, marshal, sys
+from importlib._bootstrap_external import _code_to_hash_pyc
+out = {}
+for name, src in marshal.loads(sys.stdin.buffer.read()):
+    code = compile(src, name, "exec", dont_inherit=True, optimize=0)
+    out[name] = bytes(_code_to_hash_pyc(code, importlib.util.source_hash(src), checked=False))
+sys.stdout.buffer.write(marshal.dumps(out))
+"""
+
+
+def _compile(sources: list[tuple[str, bytes]]) -> dict[str, bytes]:
+    """Bytecode for this (the controller's) Python, next to each source: zipimport cannot write a cache,
+    so without it every fresh worker process (one per job) compiles the agent again (tens of ms on a
+    2-core board). Unchecked hash-based pycs from a clean interpreter, so the archive stays deterministic;
+    a board whose Python has another magic number ignores them and reads the sources."""
+    res = subprocess.run([sys.executable, "-I", "-S", "-c", _COMPILE], input=marshal.dumps(sources),
+                         capture_output=True, check=True, timeout=120)
+    out: dict[str, bytes] = marshal.loads(res.stdout)
+    return out
 
 
 def build_agent(cache_dir: Path) -> AgentArchive:
