@@ -64,12 +64,14 @@ def pytest_benchmark(spec: str) -> float:
         def warning(self, *a: Any, **k: Any) -> None: ...
 
     node = types.SimpleNamespace(name=spec, _nodeid=spec, callspec=types.SimpleNamespace(id=spec, params={}))
-    fx = BenchmarkFixture(node, disable_gc=False, timer=NameWrapper(time.perf_counter), min_rounds=5,
+    fx = BenchmarkFixture(node, disable_gc=False, timer=NameWrapper(time.perf_counter),  # type: ignore[no-untyped-call]
+                          min_rounds=5,
                           min_time=0.000005, max_time=1.0, warmup=False, warmup_iterations=100000,
                           calibration_precision=10, add_stats=lambda s: None, logger=_Log(),
                           warner=lambda *a, **k: None, disabled=False, cprofile=False, cprofile_loops=None,
                           cprofile_dump=None)
     fx(make(spec))
+    assert fx.stats is not None
     return float(fx.stats.stats.median)
 
 
