@@ -76,37 +76,62 @@ def test_bad_torch_files_exit_2_and_are_never_unpickled(tmp_path: Path, bb, bb_e
     assert res.returncode == 2 and "'image'" in res.stderr and "constraints" in res.stderr, res.stderr
 
 
-@pytest.mark.slow
-@pytest.mark.timeout(1500)  # 60 torch variants made and timed: minutes on a 2-core machine
-def test_torch_suite_precisions_pruning_and_runtimes_side_by_side(tmp_path: Path, bb, bb_env) -> None:
-    cnn = "{width: 0.25, resolution: 32, num_classes: 50, num_threads: 1, validation_samples: 2, calibration_samples: 2}"
-    llm = ("{vocab: 256, hidden: 32, layers: 1, heads: 2, ffn: 64, seq_len: 8, max_len: 16, new_tokens: 4, "
-           "generations: 1, num_threads: 1, validation_samples: 2, calibration_samples: 2}")
-    precisions = "[fp32, fp16, bf16, int8-dynamic, int8-static]"
-    pruning = "[none, unstructured-20, unstructured-50, structured-50]"
-    jobs = "".join(f"  - workload: {w}\n    backend: torch\n    precisions: {precisions}\n    pruning: {pruning}\n"
-                   f"    params: {p}\n" for w, p in (("mobilenetv2", cnn), ("resnet18", cnn), ("decoder", llm)))
+CNN = "{width: 0.25, resolution: 32, num_classes: 50, num_threads: 1, validation_samples: 2, calibration_samples: 2}"
+LLM = ("{vocab: 256, hidden: 32, layers: 1, heads: 2, ffn: 64, seq_len: 8, max_len: 16, new_tokens: 4, "
+       "generations: 1, num_threads: 1, validation_samples: 2, calibration_samples: 2}")
+ALL_PRECISIONS = ["fp32", "fp16", "bf16", "int8-dynamic", "int8-static"]
+ALL_PRUNING = ["none", "unstructured-20", "unstructured-50", "structured-50"]
+
+
+def _torch_suite(tmp_path: Path, bb, bb_env, entries: list[tuple[str, str, list[str], list[str]]]):  # type: ignore[no-untyped-def]
+    """Runs the torch entries plus an ONNX Runtime resnet18 fp32 row; returns the stored run."""
+    jobs = "".join(f"  - workload: {w}\n    backend: torch\n    precisions: [{', '.join(pr)}]\n"
+                   f"    pruning: [{', '.join(pn)}]\n    params: {p}\n" for w, p, pr, pn in entries)
     jobs += ("  - workload: resnet18\n    precisions: [fp32]\n"
              "    params: {width: 0.25, resolution: 32, num_classes: 50, intra_op_threads: 1}\n")
     (tmp_path / "s.yaml").write_text("name: torch\n" + TIMING + "jobs:\n" + jobs)
     res = bb("run", "--suite", "s.yaml", "--db", "r.db", "--json", "--report", "r.html", env=bb_env, cwd=tmp_path,
              timeout=1400)
     assert res.returncode == 0, res.stderr
-    run = Store(tmp_path / "r.db").load_run(json.loads(res.stdout)["run_id"])
+    return Store(tmp_path / "r.db").load_run(json.loads(res.stdout)["run_id"])
+
+
+def _check(run, tmp_path: Path, expected: int) -> set[tuple[str, str, str]]:  # type: ignore[no-untyped-def]
     torch_jobs = [j for j in run.jobs if j.backend == "torch"]
-    assert len(torch_jobs) == 3 * 5 * 4
+    assert len(torch_jobs) == expected
     assert {j.status for j in torch_jobs} <= {"ok", "unsupported"}
     for j in torch_jobs:
-        if j.status == "unsupported":
-            assert j.reason and "not applicable" in j.reason or "no " in (j.reason or ""), j.reason
-    ok = {(j.workload, j.precision, j.pruning) for j in torch_jobs if j.status == "ok"}
-    for w in ("mobilenetv2", "resnet18", "decoder"):
-        for pr in ("none", "unstructured-20", "unstructured-50", "structured-50"):
-            assert {(w, "fp32", pr), (w, "int8-dynamic", pr), (w, "int8-static", pr)} <= ok
-    dec = next(j for j in torch_jobs if (j.workload, j.precision, j.pruning) == ("decoder", "fp32", "none"))
-    assert dec.value("llm.decode_tps") and dec.value("llm.ttft")
+        if j.status == "unsupported":  # not applicable here (e.g. fp16 without native CPU support): says why
+            assert j.reason and ("not applicable" in j.reason or "no " in j.reason), j.reason
     rows = [r for r in build_matrix(run.jobs) if r.workload == "resnet18" and r.precision == "fp32"
             and r.pruning == "none"]
-    assert {r.backend for r in rows} == {"torch", "onnxruntime"}
+    assert {r.backend for r in rows} == {"torch", "onnxruntime"}  # the runtime axis, side by side
     html = (tmp_path / "r.html").read_text()
     assert "torch" in html and "onnxruntime" in html
+    return {(j.workload, j.precision, j.pruning) for j in torch_jobs if j.status == "ok"}
+
+
+@pytest.mark.slow
+def test_torch_suite_every_precision_and_pruning_level_beside_onnxruntime(tmp_path: Path, bb, bb_env) -> None:
+    """Every precision and every pruning level at least once (the cross product is the heavy test below)."""
+    run = _torch_suite(tmp_path, bb, bb_env, [
+        ("mobilenetv2", CNN, ALL_PRECISIONS, ["none"]),
+        ("resnet18", CNN, ["fp32", "int8-static"], ALL_PRUNING),
+        ("decoder", LLM, ["fp32", "int8-dynamic"], ["none"])])
+    ok = _check(run, tmp_path, 5 + 2 * 4 + 2)
+    assert {("mobilenetv2", p, "none") for p in ("fp32", "int8-dynamic", "int8-static")} <= ok
+    assert {("resnet18", p, pn) for p in ("fp32", "int8-static") for pn in ALL_PRUNING} <= ok
+    dec = next(j for j in run.jobs if (j.backend, j.workload, j.precision) == ("torch", "decoder", "fp32"))
+    assert dec.value("llm.decode_tps") and dec.value("llm.ttft")
+    assert ("decoder", "int8-dynamic", "none") in ok
+
+
+@pytest.mark.heavy
+@pytest.mark.timeout(1500)  # 60 torch variants made and timed: ~10 minutes on a loaded 2-core machine
+def test_torch_suite_precisions_pruning_and_runtimes_side_by_side(tmp_path: Path, bb, bb_env) -> None:
+    run = _torch_suite(tmp_path, bb, bb_env, [(w, p, ALL_PRECISIONS, ALL_PRUNING)
+                                              for w, p in (("mobilenetv2", CNN), ("resnet18", CNN), ("decoder", LLM))])
+    ok = _check(run, tmp_path, 3 * 5 * 4)
+    for w in ("mobilenetv2", "resnet18", "decoder"):
+        for pr in ALL_PRUNING:
+            assert {(w, "fp32", pr), (w, "int8-dynamic", pr), (w, "int8-static", pr)} <= ok
