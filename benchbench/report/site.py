@@ -217,6 +217,7 @@ def publish(store: Store, out_dir: Path, template_dir: Path | None = None, worke
     prev = predecessors(infos)
     run_keys = {i.run_id: _key(i.run_id, i.status, i.finished_at, i.n_jobs, fingerprint) for i in infos}
     cmp_rels = {rid: compare_href(rid, p) for rid, p in prev.items()}
+    sizes = {i.run_id: i.n_jobs for i in infos}
     keys: dict[str, str] = {}  # page -> key, for the pages rendered now
     units: list[Unit] = []
     for info in sorted(infos, key=lambda i: (i.suite_name or "", i.started_at or 0.0, i.run_id)):
@@ -233,11 +234,11 @@ def publish(store: Store, out_dir: Path, template_dir: Path | None = None, worke
     try:
         pending: list[Future[dict[str, str]]] = []
         if pool is not None:
-            pending = [pool.submit(render_chain, store.url, chunk, cmp_rels, template_dir)
+            pending = [pool.submit(render_chain, store.url, chunk, cmp_rels, sizes, template_dir)
                        for chunk in _chunks(units, workers)]
         else:
             with _no_gc():  # a run's records are many small acyclic objects too
-                _write_pages(writer, render_chain(store, units, cmp_rels, template_dir), keys, run_keys)
+                _write_pages(writer, render_chain(store, units, cmp_rels, sizes, template_dir), keys, run_keys)
         with _no_gc():
             _aggregate_pages(store, env, writer, infos, fingerprint, _key(sorted(run_keys.values()), fingerprint),
                              pool)

@@ -25,6 +25,7 @@ from .comparepage import SITE_METRICS, compare_page
 from .model import fmt_bytes, fmt_energy, fmt_seconds, row_anchor
 from .paths import slug
 from .render import environment, render_run
+from .sitedata import site_run
 from .sitehistory import when
 
 #: runs with more jobs than this get a summary page and one page per board
@@ -134,10 +135,11 @@ def run_pages(run: RunData, template_dir: Path | None, compare_rel: str | None) 
     return split_pages(run, environment(template_dir), compare_rel)
 
 
-def render_chain(store: Store | str, units: Sequence[Unit], compare_rels: dict[str, str],
+def render_chain(store: Store | str, units: Sequence[Unit], compare_rels: dict[str, str], sizes: dict[str, int],
                  template_dir: Path | None) -> dict[str, str]:
-    """Pages of consecutive runs of one suite (oldest first); each run is loaded once. ``store``: a URL in
-    a pool process. ``compare_rels``: each run's comparison page, for the link from its summary."""
+    """Pages of consecutive runs of one suite (oldest first); each run is loaded once (a big one without
+    what its pages do not show, ``sitedata.site_run``). ``store``: a URL in a pool process. ``compare_rels``:
+    each run's comparison page, for the link from its summary; ``sizes``: each run's job count."""
     store = Store(store, readonly=True) if isinstance(store, str) else store
     loaded: dict[str, RunData] = {}
     out: dict[str, str] = {}
@@ -145,7 +147,7 @@ def render_chain(store: Store | str, units: Sequence[Unit], compare_rels: dict[s
         wanted = {u.run_id} | ({u.previous} if u.compare_rel and u.previous else set())
         loaded = {k: v for k, v in loaded.items() if k in wanted}  # keep the one the next unit compares with
         for rid in sorted(wanted - set(loaded)):
-            loaded[rid] = store.load_run(rid)
+            loaded[rid] = site_run(store, rid) if sizes.get(rid, 0) > SPLIT_ABOVE else store.load_run(rid)
         run = loaded[u.run_id]
         if u.run_pages:
             out.update(run_pages(run, template_dir, compare_rels.get(u.run_id)))

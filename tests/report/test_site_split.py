@@ -9,8 +9,10 @@ from pathlib import Path
 import pytest
 from lab.storegen import matrix, store_run
 
-from benchbench.report import site, siterun
+from benchbench.report import render, site, siterun
+from benchbench.report.comparepage import SITE_METRICS, compare_page
 from benchbench.report.site import publish, slug
+from benchbench.report.sitedata import site_run
 from benchbench.results.store import Store
 
 ODD = "orin <nano> & co"
@@ -60,3 +62,20 @@ def test_big_runs_get_a_summary_and_board_pages(small_split: None, tmp_path: Pat
     fixed = publish(store, www)
     assert fixed.written == ["runs/n01/pi5.html"]  # the run is made again; only the damaged page differs
     assert "<tr id=" in (www / "runs/n01/pi5.html").read_text()
+
+
+def test_lean_load_gives_the_same_pages(tmp_path: Path) -> None:
+    """Big runs are read without the columns their pages do not show: the pages must not change."""
+    store = Store(tmp_path / "r.db")
+    specs = matrix(["pi5", ODD], ["resnet18"], ["fp32", "int8"])
+    for i in range(2):
+        store_run(store, f"n{i:02d}", specs, seed=i, started_at=1.7e9 + 86400 * i,
+                  throttled=frozenset({ODD}) if i == 1 else frozenset())
+    full = [store.load_run(f"n{i:02d}") for i in range(2)]
+    lean = [site_run(store, f"n{i:02d}") for i in range(2)]
+    assert any(j.details.get("throttle", {}).get("throttled") for j in lean[1].jobs)
+    env = render.environment()
+    assert siterun.split_pages(lean[1], env, None) == siterun.split_pages(full[1], env, None)
+    for changed_only in (False, True):
+        assert compare_page(*lean, metrics=SITE_METRICS, root="../", changed_only=changed_only) == \
+            compare_page(*full, metrics=SITE_METRICS, root="../", changed_only=changed_only)
