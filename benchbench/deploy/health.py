@@ -19,6 +19,7 @@ from ..config.fleet import BoardSpec
 from ..config.profiles import load_profile
 from ..errors import BenchbenchError, DeployError
 from ..transport.base import Transport
+from . import boardside
 from .agent_build import build_agent
 from .remote import deploy_files
 
@@ -31,24 +32,6 @@ RUNTIMES = ("onnxruntime", "onnxruntime-gpu", "rknn-toolkit-lite2", "ai-edge-lit
 QUANTITY_UNITS = {"power": "W", "energy": "J", "temperature": "C", "clock": "MHz", "load": "%", "memory": "bytes",
                   "voltage": "V", "current": "A"}
 
-_BASICS = r"""
-import glob, json, os, platform, sys
-d = os.path.expanduser(sys.argv[1])
-p = d
-while not os.path.exists(p):
-    p = os.path.dirname(p)
-st = os.statvfs(p)
-temps = []
-for f in glob.glob("/sys/class/thermal/thermal_zone*/temp"):
-    try:
-        with open(f) as fh:
-            temps.append(int(fh.read().strip()) / 1000.0)
-    except (OSError, ValueError):
-        pass
-print(json.dumps({"python": platform.python_version(), "version_info": list(sys.version_info[:2]),
-                  "arch": platform.machine(), "free_bytes": st.f_bavail * st.f_frsize,
-                  "temps_c": temps}))
-"""
 
 
 @dataclass
@@ -79,7 +62,7 @@ def check_board(board: BoardSpec, transport: Transport, agent_cache: Path, *, ti
                 ) -> BoardHealth:
     """Everything is recorded as reasons; only a dead connection raises (the caller records that)."""
     h = BoardHealth(name=board.name, reachable=True)
-    res = transport.run([board.python, "-c", _BASICS, board.work_dir], timeout_s=timeout_s)
+    res = transport.run([board.python, "-c", boardside.source("basics"), board.work_dir], timeout_s=timeout_s)
     if not res.ok:
         h.reasons.append(f"'{board.python}' did not run (exit {res.exit_code}): "
                          f"{(res.stderr_tail.strip().splitlines() or [''])[-1]}")

@@ -1,7 +1,8 @@
 """Content-addressed deploy into a board's work dir, through any Transport (local or SSH).
 
-All board-side work is done by the board's own Python (3.8+) running one fixed ``-c`` script whose only
-input is a JSON document passed as an argv element — never a shell string holding values. Per deploy:
+All board-side work is done by the board's own Python (3.8+) running one fixed program
+(``boardside/deploy_ops.py``, sent with ``-c``) whose only input is a JSON document passed as an argv
+element — never a shell string holding values. Per deploy:
 one exec inspects (hashes what is there, clears stale partial uploads, reports free disk), the missing
 files go up through ``Transport.put`` to a staging name, and one exec verifies each staged file's sha256
 and renames it into place. A file that fails verification is deleted, never left under its final name.
@@ -21,85 +22,12 @@ from typing import Any
 
 from ..errors import DeployError, TransferError, TransportError
 from ..transport.base import Transport
+from . import boardside
 
 log = logging.getLogger(__name__)
 
 STALE_PARTIAL_S = 600.0  # partial uploads older than this are from an aborted deploy: removed
 
-_SCRIPT = r"""
-import hashlib, json, os, sys, time
-req = json.loads(sys.argv[1])
-def sha(p):
-    h = hashlib.sha256()
-    with open(p, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-def rm(p):
-    try:
-        os.unlink(p)
-    except OSError:
-        pass
-op = req["op"]
-if op == "inspect":
-    d = os.path.abspath(os.path.expanduser(req["dir"]))
-    os.makedirs(d, mode=0o700, exist_ok=True)
-    st = os.stat(d)
-    tightened = None
-    if st.st_mode & 0o022:
-        if st.st_uid != os.getuid() or st.st_mode & 0o1000:
-            print(json.dumps({"refused": "%s is writable by other users (mode %o, owner uid %d)"
-                              % (d, st.st_mode & 0o7777, st.st_uid)}))
-            sys.exit(0)
-        os.chmod(d, st.st_mode & 0o755)
-        tightened = "%o" % (st.st_mode & 0o7777)
-    now = time.time()
-    for root, _, names in os.walk(d):
-        for n in names:
-            p = os.path.join(root, n)
-            if (".bbpart-" in n or ".bbstage-" in n) and now - os.lstat(p).st_mtime > req["stale_s"]:
-                rm(p)
-    missing = []
-    for name, (digest, size) in sorted(req["files"].items()):
-        p = os.path.join(d, name)
-        try:
-            ok = os.path.getsize(p) == size and sha(p) == digest
-        except OSError:
-            ok = False
-        if not ok:
-            missing.append(name)
-            os.makedirs(os.path.dirname(p), mode=0o700, exist_ok=True)
-    st = os.statvfs(d)
-    out = {"dir": d, "missing": missing, "free_bytes": st.f_bavail * st.f_frsize, "tightened": tightened}
-elif op == "commit":
-    bad = []
-    for staged, final, digest in req["items"]:
-        try:
-            good = sha(staged) == digest
-        except OSError:
-            good = False
-        if good:
-            os.replace(staged, final)
-        else:
-            bad.append(os.path.basename(final))
-            rm(staged)
-    out = {"bad": bad}
-elif op == "discard":
-    for p in req["paths"]:
-        rm(p)
-    out = {}
-elif op == "rundir":
-    parent = os.path.abspath(os.path.expanduser(req["parent"]))
-    os.makedirs(parent, mode=0o700, exist_ok=True)
-    p = os.path.join(parent, req["name"])
-    try:
-        os.mkdir(p, 0o700)
-    except FileExistsError:
-        pass
-    os.chmod(p, 0o700)
-    out = {"dir": p}
-print(json.dumps(out))
-"""
 
 
 @dataclass(frozen=True)
@@ -145,7 +73,8 @@ def board_call_script(transport: Transport, python: str, script: str, args: Sequ
 
 def board_call(transport: Transport, python: str, request: Mapping[str, Any], timeout_s: float) -> Any:
     """Run the deploy script with one JSON request; its JSON reply, or DeployError."""
-    return board_call_script(transport, python, _SCRIPT, [json.dumps(request)], timeout_s, what=request["op"])
+    return board_call_script(transport, python, boardside.source("deploy_ops"), [json.dumps(request)], timeout_s,
+                             what=request["op"])
 
 
 def deploy_files(transport: Transport, python: str, remote_dir: str, files: Mapping[str, Path], *,

@@ -1,0 +1,15 @@
+"""Programs that run on a board before (or without) the agent, with the board's own Python (3.8+, stdlib).
+
+Each is a real module here — linted and type-checked like the rest — and is sent to the board as its source
+text through ``python -c`` with JSON/argv arguments only (never a shell string holding values).
+``source(name)`` returns that text; nothing in this package is imported on the controller.
+"""
+
+from __future__ import annotations
+
+from importlib import resources
+
+
+def source(name: str) -> str:
+    """The source of the board-side program ``name`` (``deploy_ops``, ``stop_agent`` or ``basics``)."""
+    return resources.files(__name__).joinpath(f"{name}.py").read_text(encoding="utf-8")
