@@ -16,7 +16,6 @@ from markupsafe import Markup
 from ..analysis.findings import run_findings
 from ..errors import StoreError
 from ..results.records import JobRecord, RunData
-from . import figures
 from .bars import bars_view
 from .findingsview import findings_view
 from .model import ReportModel, build, fmt_bytes, fmt_seconds
@@ -44,6 +43,8 @@ def _json_text(v: Any) -> str:
 
 def render_run(run: RunData, template_dir: Path | None = None, profile_dirs: Sequence[Path] | None = None) -> str:
     """``profile_dirs``: where the boards' device profiles are looked up (default: the packaged ones)."""
+    from . import figures  # matplotlib: only full reports draw with it (the site's big-run pages do not)
+
     model = build(run)
     groups: dict[str, list[JobRecord]] = defaultdict(list)
     for row in model.rows:
