@@ -168,12 +168,13 @@ def llm_metrics(extra: dict[str, Any]) -> list[Metric]:
             continue
         what = f"llama-bench {kind}{extra.get('new_tokens' if kind == 'tg' else 'prompt_tokens')}"
         out.append(Metric(f"llm.llama_bench_{name}_tps", float(lb[f"{kind}_tok_per_s"]), "tokens/s",
-                          source="llama-bench", detail=f"{what}, mean of {lb.get('reps')} repetitions, same model "
+                          source="llama-bench", detail=f"{what}, median of {lb.get('reps')} runs, same model "
                                                       f"and settings, same job; {lb.get('window', '')}"))
         ratio = extra.get(f"llama_bench_{name}_ratio")
         if ratio is not None:
             out.append(Metric(f"llm.{name}_vs_llama_bench", float(ratio), "ratio", source=src,
-                              detail=f"benchbench {name} tokens/s ÷ {what} tokens/s (1 = the same)"))
+                              detail=f"benchbench {name} tokens/s ÷ {what} tokens/s, median of "
+                                     f"{lb.get('reps')} alternated pairs (1 = the same)"))
     return out
 
 

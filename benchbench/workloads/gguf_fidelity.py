@@ -34,14 +34,31 @@ def _llama() -> Any:
     return llama_cpp
 
 
+_LOG: dict[str, Any] = {}
+
+
+def _log_lines(lc: Any) -> list[str]:
+    """llama.cpp's log lines, captured (not printed). One callback for the process, never freed: llama.cpp keeps
+    the pointer globally, so a callback owned by a short-lived object would be called after it is gone."""
+    if "lines" not in _LOG:
+        lines: list[str] = []
+
+        def cb(level: int, text: bytes, user: Any) -> None:
+            lines.append(text.decode("utf-8", "replace"))
+            del lines[:-500]
+        _LOG.update(lines=lines, cb=lc.llama_log_callback(cb))
+    lc.llama_log_set(_LOG["cb"], ctypes.c_void_p())  # again each time: another component may have set its own
+    out: list[str] = _LOG["lines"]
+    return out
+
+
 class _Model:
     """A model + context on the controller's CPU, logs silenced (llama.cpp's own stderr lines)."""
 
     def __init__(self, path: Path, n_ctx: int) -> None:
         lc = self.lc = _llama()
-        lines: list[str] = []
-        self._cb = lc.llama_log_callback(lambda level, text, user: lines.append(text.decode("utf-8", "replace")))
-        lc.llama_log_set(self._cb, ctypes.c_void_p())
+        lines = _log_lines(lc)
+        del lines[:]
         lc.llama_backend_init()
         mp = lc.llama_model_default_params()
         mp.n_gpu_layers = 0

@@ -4,7 +4,8 @@ Used twice by the ``llama.cpp`` backend: beside llama-cpp-python for the side-by
 trust, same model and settings, same job), and alone on a board without llama-cpp-python (then it is the
 measurement). llama-bench times ``pp N`` (the prompt decoded in ``n_batch`` chunks from an empty cache) and
 ``tg N`` (N single-token decodes from position 0) with random tokens, no tokenization, no sampling; each
-repetition is one sample (``samples_ns``) after one warm-up run. Stdlib only.
+repetition is one sample (``samples_ns``) after one warm-up run. benchbench asks for tg after an ``n_prompt``-token context (``-d``), the
+positions its own decode steps run at. Stdlib only.
 """
 
 from __future__ import annotations
@@ -44,11 +45,15 @@ def _fa_arg(binary: str, flash_attn: Any) -> str:
     return "1" if value == "on" else "0"
 
 
-def argv(binary: str, model: str, s: Dict[str, Any], reps: int, n_prompt: int, n_gen: int) -> List[str]:
-    """The command for the job's settings (``s``: threads, batch, ubatch, n_gpu_layers, flash_attn)."""
+def argv(binary: str, model: str, s: Dict[str, Any], reps: int, n_prompt: int, n_gen: int,
+         depth: bool = True) -> List[str]:
+    """The command for the job's settings (``s``: threads, batch, ubatch, n_gpu_layers, flash_attn). With
+    ``depth``, ``-d 0,N``: pp from an empty cache and tg after an N-token context, the positions benchbench's
+    decode steps run at (on a small model attention over N more positions is a visible part of a step)."""
     return [binary, "-m", model, "-p", str(n_prompt), "-n", str(n_gen), "-t", str(s["threads"]),
             "-b", str(s["batch"]), "-ub", str(s["ubatch"]), "-ngl", str(s["n_gpu_layers"]),
-            "-fa", _fa_arg(binary, s["flash_attn"]), "-r", str(reps), "-o", "json"]
+            "-fa", _fa_arg(binary, s["flash_attn"]), "-r", str(reps), "-o", "json"] + (
+                ["-d", "0,%d" % n_prompt] if depth else [])
 
 
 def parse(text: str) -> Dict[str, Any]:
@@ -69,7 +74,11 @@ def parse(text: str) -> Dict[str, Any]:
                 raise ValueError("llama-bench row without %r" % need)
         kind = "pp" if int(r["n_prompt"]) > 0 and int(r["n_gen"]) == 0 else (
             "tg" if int(r["n_gen"]) > 0 and int(r["n_prompt"]) == 0 else "pg")
-        out[kind] = r
+        depth = int(r.get("n_depth") or 0)
+        prev = out.get(kind)  # pp: the shallowest row (empty cache); tg: the deepest (after the prompt)
+        if prev is None or (depth < int(prev.get("n_depth") or 0) if kind == "pp" else
+                            depth > int(prev.get("n_depth") or 0)):
+            out[kind] = r
     first = rows[0]
     out["build"] = {k: first.get(k) for k in ("build_commit", "build_number", "cpu_info", "gpu_info", "backends",
                                               "model_type", "model_size", "model_n_params", "n_threads",
@@ -79,8 +88,17 @@ def parse(text: str) -> Dict[str, Any]:
 
 def run(binary: str, model: str, s: Dict[str, Any], reps: int, n_prompt: int, n_gen: int,
         timeout_s: float) -> Dict[str, Any]:
-    """Run and parse; raises RuntimeError with llama-bench's last stderr line when it fails."""
-    cmd = argv(binary, model, s, reps, n_prompt, n_gen)
+    """Run and parse; raises RuntimeError with llama-bench's last stderr line when it fails. A build without
+    ``-d`` (before 2025) is run again without it (then tg starts at position 0: ``tg_depth`` says so)."""
+    try:
+        return _run(argv(binary, model, s, reps, n_prompt, n_gen), timeout_s)
+    except RuntimeError as exc:
+        if "-d" not in str(exc) and "depth" not in str(exc) and "invalid" not in str(exc).lower():
+            raise
+    return _run(argv(binary, model, s, reps, n_prompt, n_gen, depth=False), timeout_s)
+
+
+def _run(cmd: List[str], timeout_s: float) -> Dict[str, Any]:
     try:
         proc = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                               timeout=timeout_s, check=False)
@@ -96,4 +114,5 @@ def run(binary: str, model: str, s: Dict[str, Any], reps: int, n_prompt: int, n_
     except ValueError as exc:
         raise RuntimeError("unreadable llama-bench output: %s" % exc) from None
     res["argv"] = cmd[1:]
+    res["tg_depth"] = int((res.get("tg") or {}).get("n_depth") or 0)
     return res

@@ -27,7 +27,7 @@ import ctypes
 import os
 import random
 import time
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any, Dict, List, Tuple
 
 from ..protocol import JobSpec
 from . import Prepared, Unsupported, WorkloadFailed, llamabench
@@ -62,6 +62,9 @@ def _median(values: List[float]) -> float:
     return s[n // 2] if n % 2 else (s[n // 2 - 1] + s[n // 2]) / 2
 
 
+_LOG_CB: List[Any] = []  # the one callback of this process: llama.cpp keeps its pointer globally, never freed
+
+
 class _Logs:
     """llama.cpp's log lines, kept (not printed) so a failed load can say why."""
 
@@ -72,15 +75,15 @@ class _Logs:
             if text:
                 self.lines.append(text.decode("utf-8", "replace").rstrip())
                 del self.lines[:-200]
-        self.cb = lc.llama_log_callback(cb)  # kept referenced: llama.cpp calls it later
-        lc.llama_log_set(self.cb, ctypes.c_void_p())
+        _LOG_CB.append(lc.llama_log_callback(cb))
+        lc.llama_log_set(_LOG_CB[-1], ctypes.c_void_p())
 
     def why(self) -> str:
         errs = [ln for ln in self.lines if "error" in ln.lower() or "unknown" in ln.lower()]
         return (errs or self.lines or ["no log output"])[-1].strip()[:300]
 
 
-def _attach_threadpool(lc: Any, ctx: Any, n_threads: int) -> str:
+def _attach_threadpool(lc: Any, ctx: Any, n_threads: int) -> Tuple[str, Any]:
     """A persistent ggml threadpool, as llama-cli/llama-bench attach; without it ggml spawns threads per graph.
     llama-cpp-python does not bind these functions, so they are looked up in its shared libraries."""
     libdir = os.path.join(os.path.dirname(lc.__file__), "lib")
@@ -93,12 +96,14 @@ def _attach_threadpool(lc: Any, ctx: Any, n_threads: int) -> str:
         cpu.ggml_threadpool_new.restype = ctypes.c_void_p
         pool = cpu.ggml_threadpool_new(buf)
         if not pool:
-            return "none (ggml_threadpool_new failed): ggml threads created per graph"
+            return "none (ggml_threadpool_new failed): ggml threads created per graph", None
         llama.llama_attach_threadpool.argtypes = [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p]
         llama.llama_attach_threadpool(ctx, ctypes.c_void_p(pool), ctypes.c_void_p(pool))
     except (OSError, AttributeError) as exc:
-        return "none (%s): ggml threads created per graph" % str(exc)[:120]
-    return "persistent ggml threadpool of %d threads (default params, as llama-bench)" % n_threads
+        return "none (%s): ggml threads created per graph" % str(exc)[:120], None
+    cpu.ggml_threadpool_free.argtypes = [ctypes.c_void_p]
+    return ("persistent ggml threadpool of %d threads (default params, as llama-bench)" % n_threads,
+            lambda: cpu.ggml_threadpool_free(ctypes.c_void_p(pool)))
 
 
 def _load(lc: Any, path: str, s: Dict[str, Any], n_ctx: int) -> Tuple[Any, Any, _Logs]:
@@ -142,7 +147,7 @@ def prepare(job: JobSpec, artifacts_dir: str) -> Prepared:
     t_load = time.perf_counter()
     model, ctx, logs = _load(lc, path, s, n_prompt + n_gen + 1)
     load_s = time.perf_counter() - t_load
-    pool = _attach_threadpool(lc, ctx, s["threads"])
+    pool, free_pool = _attach_threadpool(lc, ctx, s["threads"])
     vocab = lc.llama_model_get_vocab(model)
     n_vocab = int(lc.llama_vocab_n_tokens(vocab))
     mem = lc.llama_get_memory(ctx)
@@ -154,17 +159,25 @@ def prepare(job: JobSpec, artifacts_dir: str) -> Prepared:
     one = (lc.llama_token * 1)(0)
     clock = time.perf_counter_ns
 
-    def decode(arr: Any, n: int) -> None:
-        rc = lc.llama_decode(ctx, lc.llama_batch_get_one(arr, n))
+    batches = [lc.llama_batch_get_one(arr, len(arr)) for arr in chunks]
+    one_batch = lc.llama_batch_get_one(one, 1)  # reads one[0] at each llama_decode: built once
+    view: Dict[str, Any] = {"addr": None, "arr": None}
+
+    def decode(batch: Any) -> None:
+        rc = lc.llama_decode(ctx, batch)
         if rc != 0:
             raise WorkloadFailed("llama_decode returned %d (%s)" % (rc, logs.why()))
 
     def prefill() -> None:
-        for arr in chunks:
-            decode(arr, len(arr))
+        for b in batches:
+            decode(b)
 
     def argmax_last() -> int:
-        return int(np.ctypeslib.as_array(lc.llama_get_logits_ith(ctx, -1), shape=(n_vocab,)).argmax())
+        ptr = lc.llama_get_logits_ith(ctx, -1)
+        addr = ctypes.addressof(ptr.contents)
+        if addr != view["addr"]:  # a numpy view made once per logits buffer (making one costs ~6 us)
+            view.update(addr=addr, arr=np.ctypeslib.as_array(ptr, shape=(n_vocab,)))
+        return int(view["arr"].argmax())
 
     def generate() -> Dict[str, Any]:
         lc.llama_memory_clear(mem, True)
@@ -174,7 +187,7 @@ def prepare(job: JobSpec, artifacts_dir: str) -> Prepared:
         t1 = clock()
         for _ in range(n_gen - 1):
             one[0] = token
-            decode(one, 1)
+            decode(one_batch)
             token = argmax_last()
         t2 = clock()
         return {"ttft_s": (t1 - t0) / 1e9, "decode_s": (t2 - t1) / 1e9}
@@ -186,11 +199,10 @@ def prepare(job: JobSpec, artifacts_dir: str) -> Prepared:
         "system_info": (lc.llama_print_system_info() or b"").decode("utf-8", "replace").strip()}
     generate()  # warm-up, as llama-bench's
     g = max(1, int(job.params.get("generations", 3)))
-    runs = [generate() for _ in range((g + 1) // 2)]
-    if bench:  # between the two halves: a load change hits both tools alike
-        extra["llama_bench"] = _side_by_side(bench, path, s, job)
-    runs += [generate() for _ in range(g // 2)]
+    runs = [generate() for _ in range(g)]
     steps = n_gen - 1
+    if bench:  # its paired generations count as generations too: more samples for the medians
+        extra["llama_bench"] = _side_by_side(bench, path, s, job, generate, steps, runs)
     ttft = [r["ttft_s"] for r in runs]
     step_s = [r["decode_s"] / steps for r in runs]
     extra.update({
@@ -203,14 +215,14 @@ def prepare(job: JobSpec, artifacts_dir: str) -> Prepared:
         "decode_window": "per step: llama_decode of one token + reading its logits + %s; %d steps averaged, "
                          "positions %d..%d" % (_SAMPLING, steps, n_prompt + 1, n_prompt + steps)})
     lb = extra.get("llama_bench") or {}
-    if lb.get("tg_tok_per_s"):
-        extra["llama_bench_decode_ratio"] = extra["decode_tok_per_s"] / lb["tg_tok_per_s"]
-    if lb.get("pp_tok_per_s"):
-        extra["llama_bench_prefill_ratio"] = extra["prefill_tok_per_s"] / lb["pp_tok_per_s"]
+    if lb.get("tg_ratio"):  # median of the paired ratios (one benchbench generation / one llama-bench run)
+        extra["llama_bench_decode_ratio"] = lb["tg_ratio"]
+    if lb.get("pp_ratio"):
+        extra["llama_bench_prefill_ratio"] = lb["pp_ratio"]
     lc.llama_memory_clear(mem, True)
     prefill()
     one[0] = argmax_last()
-    step_batch = lc.llama_batch_get_one(one, 1)
+    step_batch = one_batch
 
     def step() -> None:
         lc.llama_memory_seq_rm(mem, 0, n_prompt, -1)  # the previous call's entry: every call at one position
@@ -220,6 +232,8 @@ def prepare(job: JobSpec, artifacts_dir: str) -> Prepared:
     def teardown() -> None:
         lc.llama_free(ctx)
         lc.llama_model_free(model)
+        if free_pool is not None:
+            free_pool()
 
     return Prepared(fn=step, extra=extra, teardown=teardown,
                     implementation="llama.cpp via llama-cpp-python %s (%s), %d threads"
@@ -235,19 +249,37 @@ def _desc(lc: Any, model: Any) -> str:
     return buf.value.decode("utf-8", "replace")
 
 
-def _side_by_side(bench: str, path: str, s: Dict[str, Any], job: JobSpec) -> Dict[str, Any]:
-    reps = max(1, int(job.params.get("llama_bench_reps", 3)))
-    try:
-        res = llamabench.run(bench, path, s, reps, s["n_prompt"], s["n_gen"], timeout_s=max(10.0, 0.4 * job.timeout_s))
-    except RuntimeError as exc:
-        return {"binary": bench, "error": str(exc)}
-    out: Dict[str, Any] = {"binary": bench, "argv": res["argv"], "build": res["build"], "reps": reps,
-                           "window": "llama-bench: pp = prompt decode only, tg = %d single-token decodes from "
-                                     "position 0; random tokens, no sampling; one warm-up run" % s["n_gen"]}
+def _side_by_side(bench: str, path: str, s: Dict[str, Any], job: JobSpec, generate: Any,
+                  steps: int, runs: List[Dict[str, Any]]) -> Dict[str, Any]:
+    """Pairs of (one benchbench generation, one llama-bench run ``-r 1``), alternated ``llama_bench_reps`` times,
+    so a change of background load hits both tools alike; the ratios are per pair, their median reported."""
+    pairs = max(1, int(job.params.get("llama_bench_reps", 3)))
+    rows: Dict[str, List[float]] = {"pp": [], "tg": []}
+    own: List[Dict[str, Any]] = []
+    res: Dict[str, Any] = {}
+    for _ in range(pairs):
+        own.append(generate())
+        try:
+            res = llamabench.run(bench, path, s, 1, s["n_prompt"], s["n_gen"],
+                                 timeout_s=max(10.0, 0.4 * job.timeout_s / pairs))
+        except RuntimeError as exc:
+            return {"binary": bench, "error": str(exc)}
+        for kind, got in rows.items():
+            if res.get(kind):
+                got.append(float(res[kind]["avg_ts"]))
+    out: Dict[str, Any] = {"binary": bench, "argv": res["argv"], "build": res["build"], "reps": pairs,
+                           "tg_depth": res["tg_depth"],
+                           "window": "llama-bench -r 1, %d times, each after one benchbench generation: pp = the "
+                                     "prompt decoded from an empty cache, tg = %d single-token decodes after a "
+                                     "%d-token context; random tokens, no sampling; one warm-up run each"
+                                     % (pairs, s["n_gen"], res["tg_depth"])}
+    mine = {"tg": [steps / r["decode_s"] for r in own], "pp": [s["n_prompt"] / r["ttft_s"] for r in own]}
     for kind in ("pp", "tg"):
-        row: Optional[Dict[str, Any]] = res.get(kind)
-        if row:
-            out["%s_tok_per_s" % kind] = float(row["avg_ts"])
-            out["%s_stddev_tok_per_s" % kind] = float(row.get("stddev_ts") or 0.0)
-            out["%s_samples_ts" % kind] = row.get("samples_ts")
+        if rows[kind]:
+            out["%s_tok_per_s" % kind] = _median(rows[kind])
+            out["%s_samples_ts" % kind] = rows[kind]
+            out["%s_paired_ratios" % kind] = [a / b for a, b in zip(mine[kind], rows[kind])]
+            out["%s_ratio" % kind] = _median(out["%s_paired_ratios" % kind])
+    out["benchbench_tg_samples_tok_per_s"] = mine["tg"]
+    runs.extend(own)
     return out
