@@ -16,15 +16,19 @@ import statistics
 import subprocess
 import sys
 import time
+import zipfile
 from pathlib import Path
 
 import pytest
+
+from benchbench.deploy.agent_build import build_agent
 
 pytestmark = pytest.mark.perf
 OUT = Path(os.environ.get("BENCHBENCH_PERF_OUT", "perf-results")) / "startup.json"
 N = int(os.environ.get("BENCHBENCH_STARTUP_N", "7"))
 
-#: what a quick-suite job's worker does before its first timed iteration, cumulatively
+#: what a quick-suite job's worker does before its first timed iteration, cumulatively (from the source
+#: tree; the deployed zipapp's agent imports are added in the test)
 STEPS = {
     "interpreter": "pass",
     "agent worker imports": "import benchbench.agent.worker",
@@ -53,12 +57,27 @@ def _wall(code: str) -> float:
     return time.perf_counter() - t0
 
 
-def test_per_job_startup() -> None:
+def _zipapps(tmp: Path) -> dict[str, Path]:
+    """The agent as deployed (with bytecode), and the same archive with its sources only (as before)."""
+    built = build_agent(tmp)
+    bare = tmp / "sources-only.pyz"
+    with zipfile.ZipFile(built.path) as src, zipfile.ZipFile(bare, "w") as dst:
+        for info in src.infolist():
+            if not info.filename.endswith(".pyc"):
+                dst.writestr(info, src.read(info))
+    return {"zipapp with bytecode": built.path, "zipapp sources only": bare}
+
+
+def test_per_job_startup(tmp_path: Path) -> None:
     la0 = os.getloadavg()
-    samples: dict[str, list[float]] = {k: [] for k in STEPS}
+    steps = dict(STEPS)
+    for label, pyz in _zipapps(tmp_path).items():
+        # what a deployed worker imports before its job: the agent from the zipapp (same modules as above)
+        steps[f"agent worker imports ({label})"] = f"import sys; sys.path.insert(0, {str(pyz)!r}); import bbagent.worker"
+    samples: dict[str, list[float]] = {k: [] for k in steps}
     session: list[float] = []
     for _ in range(N):  # interleaved, so load changes hit every step alike
-        for k, code in STEPS.items():
+        for k, code in steps.items():
             samples[k].append(_wall(code))
         out = subprocess.run([sys.executable, "-c", SESSION], check=True, capture_output=True, text=True)
         session.append(float(out.stdout.strip()))
