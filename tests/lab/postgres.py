@@ -12,6 +12,7 @@ import pwd
 import shutil
 import socket
 import subprocess
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -36,9 +37,13 @@ def _free_port() -> int:
 
 
 @pytest.fixture(scope="session")
-def postgres_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """SQLAlchemy URL (psycopg 3) of a fresh database on a private server; its unix socket lives in tmp."""
-    base = tmp_path_factory.mktemp("pg")
+def postgres_url() -> Iterator[str]:
+    """SQLAlchemy URL (psycopg 3) of a fresh database on a private server; its unix socket lives in tmp.
+
+    The cluster gets its own directory directly under the system temp dir, not under pytest's
+    ``pytest-of-<user>``: pytest resets that root to 0700 at every session start, which would lock the
+    ``postgres`` user out of a running cluster whenever another pytest session starts on the machine."""
+    base = Path(tempfile.mkdtemp(prefix="bb-pg-"))
     data, sock = base / "data", base / "sock"
     sock.mkdir()
     as_user: list[str] = []
@@ -46,13 +51,6 @@ def postgres_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         pw = pwd.getpwnam("postgres")
         for p in (base, sock):
             os.chown(p, pw.pw_uid, pw.pw_gid)
-        # the temp root may be private to root: let the postgres user reach its own directory
-        for parent in base.parents:
-            if parent == Path("/"):
-                break
-            mode = parent.stat().st_mode
-            if not mode & 0o001:
-                os.chmod(parent, mode | 0o001)
         as_user = ["runuser", "-u", "postgres", "--"]
     user = "postgres" if as_user else pwd.getpwuid(os.geteuid()).pw_name
     port = _free_port()
@@ -68,3 +66,4 @@ def postgres_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     finally:
         subprocess.run([*as_user, _pg_bin("pg_ctl"), "-D", str(data), "-m", "fast", "-w", "stop"],
                        capture_output=True, timeout=60, check=False)
+        shutil.rmtree(base, ignore_errors=True)
