@@ -6,7 +6,7 @@ from typing import Any
 
 from .analysis.summary import job_metrics, variant_metrics
 from .results.records import JobRecord
-from .workloads.registry import PlannedJob
+from .workloads.plan import PlannedJob
 
 
 def job_record(run_id: str, board: str, payload: dict[str, Any], planned: PlannedJob | None,

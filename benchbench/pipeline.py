@@ -33,8 +33,8 @@ from .ingest import failed_record, job_record
 from .results.store import Store
 from .transport.base import Transport
 from .variant_groups import assign_groups
+from .workloads.plan import PlannedJob
 from .workloads.providers import with_board_providers
-from .workloads.registry import PlannedJob
 
 log = logging.getLogger(__name__)
 

@@ -10,8 +10,17 @@ import click
 
 from .. import __version__
 from ..errors import ConfigError
-from .common import (DEFAULT_DB, OneLineErrors, cache_dir, err, handle_errors, out, print_json, setup_logging,
-                     template_errors, term_safe)
+from .common import (
+    DEFAULT_DB,
+    OneLineErrors,
+    err,
+    handle_errors,
+    out,
+    print_json,
+    setup_logging,
+    template_errors,
+    term_safe,
+)
 
 
 @click.group(cls=OneLineErrors, context_settings={"help_option_names": ["-h", "--help"]})
@@ -75,7 +84,7 @@ def run(suite_name: str | None, db: str, report_path: Path | None, no_report: bo
         if model_path is not None:
             if suite_name:
                 raise ConfigError("--model and --suite are exclusive", key="--model")
-            from ..workloads.model_jobs import byo_suite
+            from ..workloads.registry import byo_suite
             byo = byo_suite(model_path, list(shapes), list(fixed_inputs), inputs_npz, list(precisions) or None)
         elif shapes or fixed_inputs or inputs_npz or precisions:
             raise ConfigError("--shape, --input, --inputs and --precision need --model", key="--model")
@@ -109,8 +118,9 @@ def report(db: str, run_id: str | None, output: Path | None, list_runs: bool, as
             return
         from rich.table import Table
         table = Table("run", "suite", "status", "jobs", "started")
-        from rich.markup import escape
         import datetime as dt
+
+        from rich.markup import escape
         for r in runs:
             table.add_row(escape(term_safe(r.run_id)), escape(term_safe(r.suite_name)), escape(term_safe(r.status)),
                           str(r.n_jobs),
@@ -136,7 +146,7 @@ def workloads() -> None:
 def workloads_list(as_json: bool) -> None:
     """List workloads with their precisions, backends and parameters."""
     from ..config.suite import builtin_suites
-    from ..workloads.registry import workloads as catalogue
+    from ..workloads.kernels import catalogue
     rows: list[dict[str, Any]] = []
     for name, d in sorted(catalogue().items()):
         rows.append({"name": name, "kind": d.kind, "description": d.description, "precisions": d.backends,

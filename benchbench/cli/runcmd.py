@@ -15,18 +15,18 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from ..config.profiles import DeviceProfile, snapshot_facts
 from ..config.suite import Suite, load_suite, resolve_suite_path, suite_hash
 from ..deploy.detect import choose_profile, detect_board
-from ..errors import ConfigError
-from ..errors import BenchbenchError
+from ..errors import BenchbenchError, ConfigError
 from ..pipeline import BoardOutcome, BoardTarget, Run, summarize
 from ..report.paths import report_path as default_report_path
 from ..results.ids import check_run_id
 from ..results.store import Store
 from ..transport.local import LocalTransport
-from ..workloads.model_jobs import BYO_FLAGS, byo_suite_hash, local_arch
+from ..workloads.model_jobs import byo_suite_hash
+from ..workloads.plan import local_arch
 from ..workloads.registry import expand
+from ..workloads.staging import BYO_FLAGS
 from .common import EXIT_FAILED_JOBS, cache_dir, err, out, print_json, term_safe
 from .signals import Interrupted
-
 
 log = logging.getLogger(__name__)
 

@@ -19,7 +19,8 @@ from ..config.suite import load_suite, suite_hash
 from ..pipeline import controller_snapshot, new_run_id
 from ..results.store import Store
 from ..variant_groups import assign_groups
-from ..workloads.registry import PlannedJob, expand
+from ..workloads.plan import PlannedJob
+from ..workloads.registry import expand
 from .engine import BATCH_TASK, board_lock, board_queue, ensure_schema, sync_app
 
 log = logging.getLogger(__name__)
@@ -52,7 +53,7 @@ def submit(store: Store, suite_path: Path, fleet_file: Path, selectors: str | No
            batch_size: int = DEFAULT_BATCH, priority: int = 0) -> Submitted:
     from ..config.fleet import load_fleet, select_boards
     from ..config.profiles import load_profile
-    from ..workloads.model_jobs import local_arch
+    from ..workloads.plan import local_arch
     ensure_schema(store.url)
     suite = load_suite(suite_path)
     inventory = load_fleet(fleet_file)

@@ -24,7 +24,8 @@ from ..errors import BenchbenchError
 from ..pipeline import BoardOutcome, BoardTarget, Run
 from ..results.records import JobRecord
 from ..results.store import Store
-from ..workloads.registry import PlannedJob, expand
+from ..workloads.plan import PlannedJob
+from ..workloads.registry import expand
 from .engine import BATCH_TASK, QUEUE_SCHEMA, async_app, board_queue, conninfo, ensure_schema
 from .recovery import recover_stalled
 
@@ -225,7 +226,7 @@ class LabWorker:
 
     def _planned(self, run_id: str, target: BoardTarget) -> dict[str, PlannedJob]:
         """The run's jobs for this board's CPU arch, rebuilt once per run from the suite text it was submitted with."""
-        from ..workloads.model_jobs import local_arch
+        from ..workloads.plan import local_arch
         arch = target.arch or local_arch()
         with self._runs_lock:
             rj = self._runs.get(run_id)

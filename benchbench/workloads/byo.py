@@ -18,8 +18,7 @@ import numpy as np
 import onnx
 
 from ..errors import ConfigError
-from . import applicability
-from . import byo_inputs
+from . import applicability, byo_inputs
 from . import flops as flops_mod
 from .artifacts import ModelArtifact, read_sidecar, sha256_file, sha256_json, write_sidecar
 

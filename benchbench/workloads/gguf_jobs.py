@@ -22,7 +22,8 @@ from ..agent.protocol import JobSpec, TimingPlan
 from ..config.suite import JobEntry, Suite, sweep
 from ..errors import ConfigError
 from . import gguf_models, gguf_quant
-from .registry import PlannedJob, Work, job_key
+from .plan import ExpandContext, PlannedJob, Work, job_key
+from .staging import BYO_FLAGS, resolve_path, safe_name, stage
 
 WORKLOAD = "llm-gguf"
 BACKEND = "llama.cpp"
@@ -33,6 +34,19 @@ _CONTROLLER_KEYS = ("n_eval",)
 
 def is_gguf_path(path: str | Path) -> bool:
     return str(path).lower().endswith(".gguf")
+
+
+NAMES = (WORKLOAD,)
+BYO_SUFFIXES = (".gguf",)
+
+
+def handles(entry: JobEntry) -> bool:
+    return is_gguf_entry(entry)
+
+
+def expand(entry: JobEntry, i: int, ctx: ExpandContext) -> list[PlannedJob]:
+    """llama.cpp quantization types of the reference GGUF model or a .gguf file."""
+    return expand_gguf(entry, i, ctx.suite, ctx.suite_file, ctx.cache_dir, ctx.seen)
 
 
 def is_gguf_entry(entry: JobEntry) -> bool:
@@ -55,8 +69,6 @@ def _meta(facts: dict[str, Any], v: dict[str, Any], kind: str) -> dict[str, Any]
 
 def expand_gguf(entry: JobEntry, i: int, suite: Suite, suite_file: str | None, cache_dir: Path,
                 seen: set[str]) -> list[PlannedJob]:
-    from .model_jobs import BYO_FLAGS, _resolve, _safe, _stage
-
     where = f"jobs[{i}]"
     file = None if suite_file == BYO_FLAGS else suite_file
     if entry.backend not in (None, BACKEND):
@@ -87,9 +99,9 @@ def expand_gguf(entry: JobEntry, i: int, suite: Suite, suite_file: str | None, c
         params = {k: v for k, v in combo.items() if k in _RUNTIME_KEYS}
         try:
             if byo:
-                base = _resolve(str(combo.get("model", "")), suite_file)
+                base = resolve_path(str(combo.get("model", "")), suite_file)
                 facts = gguf_models.describe(base)
-                workload, kind = f"byo:{_safe(base.stem)}", "byo-gguf"
+                workload, kind = f"byo:{safe_name(base.stem)}", "byo-gguf"
             else:
                 base, facts = gguf_models.build_reference(builder, entry.seed, cache_dir)
                 workload, kind = WORKLOAD, "gguf"
@@ -124,7 +136,7 @@ def expand_gguf(entry: JobEntry, i: int, suite: Suite, suite_file: str | None, c
                                       precheck_failure=reason))
                 continue
             path = Path(v["path"])
-            staged = _stage(path, f"{_safe(path.stem)}-{str(v['sha256'])[:12]}.gguf", cache_dir / "deploy")
+            staged = stage(path, f"{safe_name(path.stem)}-{str(v['sha256'])[:12]}.gguf", cache_dir / "deploy")
             out.append(PlannedJob(spec=JobSpec(artifact=staged.name, **spec_args), work=work, meta=meta,
                                   artifact_path=staged))
     return out

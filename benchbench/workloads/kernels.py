@@ -2,12 +2,47 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+import hashlib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated, Callable
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from ..agent.protocol import JobSpec, TimingPlan
+from ..config.loader import load_model
+from ..config.suite import JobEntry, sweep
+from ..errors import ConfigError
 from . import onnx_ops
-from .registry import WorkloadDef, Work, register
+from .plan import ExpandContext, PlannedJob, Work, job_key
+
+
+@dataclass(frozen=True)
+class WorkloadDef:
+    name: str
+    description: str
+    params_model: type[BaseModel]
+    #: precision → backend that runs it by default
+    backends: dict[str, str]
+    work: Callable[[BaseModel, str], Work]
+    #: builds the artifact bytes (an ONNX model) for (params, precision, seed); None when not needed
+    artifact: Callable[[BaseModel, str, int], bytes] | None = None
+    #: backends that need the artifact (e.g. numpy GEMM does not)
+    artifact_backends: tuple[str, ...] = ("onnxruntime",)
+    kind: str = "kernel"
+
+
+_REGISTRY: dict[str, WorkloadDef] = {}
+
+
+def register(defn: WorkloadDef) -> None:
+    _REGISTRY[defn.name] = defn
+
+
+def catalogue() -> dict[str, WorkloadDef]:
+    """The reference kernels by name (``benchbench workloads list``)."""
+    return dict(_REGISTRY)
+
 
 _BYTES = {"fp64": 8, "fp32": 4, "fp16": 2, "int8": 1}
 
@@ -134,3 +169,58 @@ register(WorkloadDef("triad", "STREAM-like triad a = b + s·c (memory bandwidth)
                      {"fp64": "numpy", "fp32": "numpy"}, _triad_work))
 register(WorkloadDef("busy", "pure-Python busy loop of known cost (timer checks)", BusyParams,
                      {"fp64": "python"}, lambda p, prec: Work()))
+
+
+NAMES = tuple(_REGISTRY)
+
+
+def handles(entry: JobEntry) -> bool:
+    return entry.workload in _REGISTRY
+
+
+def _artifact(defn: WorkloadDef, params: BaseModel, precision: str, seed: int, cache_dir: Path) -> Path:
+    assert defn.artifact is not None
+    # the recipe (workload, params, precision, seed, builder version) names the cached file
+    recipe = f"{defn.name}|{params.model_dump_json()}|{precision}|{seed}|v1".encode()
+    path = cache_dir / f"{defn.name}-{hashlib.sha256(recipe).hexdigest()[:20]}.onnx"
+    if not path.exists():
+        cache_dir.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(".tmp")
+        tmp.write_bytes(defn.artifact(params, precision, seed))
+        tmp.replace(path)
+    return path
+
+
+def expand(entry: JobEntry, i: int, ctx: ExpandContext) -> list[PlannedJob]:
+    """A reference kernel entry: (precision × param combination) jobs, artifacts built and cached."""
+    where = f"jobs[{i}]"
+    suite, suite_file, cache_dir, seen = ctx.suite, ctx.suite_file, ctx.cache_dir, ctx.seen
+    defn = _REGISTRY[entry.workload]
+    precisions = entry.precisions or list(defn.backends)
+    out: list[PlannedJob] = []
+    for j, precision in enumerate(precisions):
+        backend = entry.backend or defn.backends.get(precision)
+        if precision not in defn.backends or backend is None:
+            raise ConfigError(f"precision {precision!r} does not apply to {entry.workload} (available: "
+                              f"{', '.join(defn.backends)})", file=suite_file, key=f"{where}.precisions[{j}]")
+        for pruning in entry.pruning:
+            if pruning != "none":
+                raise ConfigError(f"pruning {pruning!r} does not apply to kernel {entry.workload}",
+                                  file=suite_file, key=f"{where}.pruning")
+            for combo in sweep(entry.params):
+                params = load_model(defn.params_model, combo, suite_file or "", prefix=(where, "params"))
+                pdict = params.model_dump()
+                key = job_key(defn.name, backend, precision, pruning, pdict)
+                if key in seen:
+                    continue
+                seen.add(key)
+                art = None
+                if defn.artifact is not None and backend in defn.artifact_backends:
+                    art = _artifact(defn, params, precision, entry.seed, cache_dir)
+                timing = entry.timing or suite.timing
+                spec = JobSpec(job_key=key, workload=defn.name, backend=backend, precision=precision,
+                               params=pdict, pruning=pruning, artifact=art.name if art else None,
+                               timing=TimingPlan(**timing.model_dump()), timeout_s=entry.timeout_s,
+                               seed=entry.seed)
+                out.append(PlannedJob(spec=spec, work=defn.work(params, precision), artifact_path=art))
+    return out

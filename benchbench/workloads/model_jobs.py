@@ -17,28 +17,24 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import os
-import platform
-import re
-import shutil
 from pathlib import Path
 from typing import Any
 
 from ..agent.protocol import JobSpec, TimingPlan
 from ..config.suite import JobEntry, Suite, sweep
 from ..errors import ConfigError
-from . import byo, gguf_jobs, rknn_convert, tflite_jobs, torch_jobs
-from .artifacts import ModelArtifact, VariantArtifact
+from . import byo, rknn_convert
+from .artifacts import ModelArtifact
+from .model_facts import model_work, variant_meta
 from .models import REFERENCE_MODELS, build_reference, split_params
+from .plan import ExpandContext, PlannedJob, Work, job_key
 from .pruning import parse_spec
-from .registry import PlannedJob, Work, job_key
+from .staging import BYO_FLAGS, relocated, resolve_path, safe_name, stage
 from .variants import NOT_APPLICABLE, PRECISIONS, make_variant
 
 log = logging.getLogger(__name__)
 
-MODEL_WORKLOADS = (*REFERENCE_MODELS, "byo", gguf_jobs.WORKLOAD)
-#: the "suite file" of a ``run --model`` invocation: errors then name the command-line flags
-BYO_FLAGS = "<command line>"
+NAMES = (*REFERENCE_MODELS, "byo")
 _FLAG_FOR_KEY = {"model": "--model", "shape": "--shape", "input": "--input", "inputs": "--inputs"}
 _BYO_KEYS = ("model", "shapes", "inputs", "inputs_npz")
 _CONTROLLER_KEYS = ("calibration_samples", "validation_samples")
@@ -53,22 +49,10 @@ _RKNN_KEYS = ("target_platform", "core_mask")
 _BYO_KEY_PATH = {"model": "model", "shape": "shapes", "input": "inputs", "inputs": "inputs_npz"}
 
 
-def is_model_workload(name: str) -> bool:
-    return name in MODEL_WORKLOADS
-
-
-def local_arch() -> str:
-    """Target architecture for the int8 flavour when the board is the local machine (the controller)."""
-    return platform.machine() or "x86_64"
-
-
-def _relocated(exc: ConfigError, file: str | None, key: str) -> ConfigError:
-    """The same error, pointed at the suite file and the entry's key path."""
-    msg = str(exc)
-    prefix = ":".join(p for p in (exc.file, exc.key) if p)
-    if prefix and msg.startswith(prefix + ": "):
-        msg = msg[len(prefix) + 2:]
-    return ConfigError(msg, file=file, key=key, hint=exc.hint)
+def handles(entry: JobEntry) -> bool:
+    """Reference models and ONNX bring-your-own entries (the registry asks the runtime-specific expanders —
+    TFLite, PyTorch, llama.cpp — first)."""
+    return entry.workload in NAMES
 
 
 def _named_values(value: Any, parse: Any, what: str) -> dict[str, Any]:
@@ -83,17 +67,6 @@ def _named_values(value: Any, parse: Any, what: str) -> dict[str, Any]:
                       key="shape" if what == "shapes" else "input")
 
 
-def _shape_value(text: str) -> tuple[str, list[int]]:
-    return byo.parse_shape(text)
-
-
-def _resolve(path: str, suite_file: str | None) -> Path:
-    p = Path(path).expanduser()
-    if p.is_absolute() or suite_file is None or not Path(suite_file).is_file():
-        return p
-    return Path(suite_file).resolve().parent / p
-
-
 def _load(entry: JobEntry, combo: dict[str, Any], suite_file: str | None, where: str,
           cache_dir: Path) -> tuple[ModelArtifact, dict[str, Any]]:
     """Build or load the model; returns it with the params that go to the agent."""
@@ -103,15 +76,15 @@ def _load(entry: JobEntry, combo: dict[str, Any], suite_file: str | None, where:
                               key=f"{where}.params.model")
         try:
             shapes = {k: [int(d) for d in v] if isinstance(v, list) else v
-                      for k, v in _named_values(combo.get("shapes"), _shape_value, "shapes").items()}
+                      for k, v in _named_values(combo.get("shapes"), byo.parse_shape, "shapes").items()}
             fixed = _named_values(combo.get("inputs"), byo.parse_input, "inputs")
-            npz = _resolve(combo["inputs_npz"], suite_file) if combo.get("inputs_npz") else None
-            model = byo.load_byo(_resolve(str(combo["model"]), suite_file), shapes, fixed, npz, cache_dir,
+            npz = resolve_path(combo["inputs_npz"], suite_file) if combo.get("inputs_npz") else None
+            model = byo.load_byo(resolve_path(str(combo["model"]), suite_file), shapes, fixed, npz, cache_dir,
                                  seed=entry.seed)
         except ConfigError as exc:
             if suite_file == BYO_FLAGS:
-                raise _relocated(exc, None, _FLAG_FOR_KEY.get(exc.key or "", "--model")) from None
-            raise _relocated(exc, suite_file, f"{where}.params.{_BYO_KEY_PATH.get(exc.key or '', 'model')}") from None
+                raise relocated(exc, None, _FLAG_FOR_KEY.get(exc.key or "", "--model")) from None
+            raise relocated(exc, suite_file, f"{where}.params.{_BYO_KEY_PATH.get(exc.key or '', 'model')}") from None
         runtime = {k: v for k, v in combo.items() if k not in _BYO_KEYS}
         runtime.update(byo.agent_inputs(model))
         return model, runtime
@@ -119,7 +92,7 @@ def _load(entry: JobEntry, combo: dict[str, Any], suite_file: str | None, where:
     try:
         model = build_reference(entry.workload, builder, cache_dir)
     except ConfigError as exc:
-        raise _relocated(exc, suite_file, f"{where}.params") from None
+        raise relocated(exc, suite_file, f"{where}.params") from None
     return model, runtime
 
 
@@ -141,69 +114,15 @@ def as_given_precision(model: ModelArtifact) -> str:
     return str((model.meta.get("as_given") or {}).get("precision", "fp32"))
 
 
-def _stage(src: Path, name: str, deploy_dir: Path) -> Path:
-    """A uniquely named hard link (or copy) of ``src``: the board's artifacts directory is flat."""
-    deploy_dir.mkdir(parents=True, exist_ok=True)
-    dst = deploy_dir / name
-    if dst.exists():
-        if os.path.samefile(src, dst) or dst.stat().st_size == src.stat().st_size:
-            return dst
-        dst.unlink()
-    tmp = deploy_dir / (name + ".tmp")
-    if tmp.exists():
-        tmp.unlink()
-    try:
-        os.link(src, tmp)
-    except OSError:  # another filesystem: copy
-        shutil.copyfile(src, tmp)
-    tmp.replace(dst)
-    return dst
-
-
-def _safe(text: str) -> str:
-    return re.sub(r"[^A-Za-z0-9._-]+", "_", text)
-
-
-def variant_meta(model: ModelArtifact, v: VariantArtifact) -> dict[str, Any]:
-    """What the stored record keeps about the variant (details["variant"])."""
-    return {"status": v.status, "reason": v.reason, "model": model.name, "model_kind": model.kind,
-            "model_sha256": model.sha256, "precision": v.precision, "pruning": v.pruning,
-            "target_arch": v.target_arch, "sha256": v.sha256, "size_bytes": v.size_bytes,
-            "size_bytes_by_role": v.extra.get("size_bytes_by_role", {}), "flops": v.flops,
-            "flops_by_role": v.extra.get("flops_by_role", {}), "recipe": v.recipe,
-            "tool_versions": v.tool_versions, "tool": v.extra.get("tool"), "pruning_info": v.extra.get("pruning"),
-            "validation": v.validation, "primary_role": "main" if "main" in model.files else "prefill",
-            "generate_s": v.extra.get("generate_s"), "from_cache": v.from_cache,
-            "as_given": model.meta.get("as_given"), "transforms": v.extra.get("transforms"),
-            "calibration": v.extra.get("calibration"),
-            "input_sources": model.params.get("input_sources") if model.kind == "byo" else None}
-
-
-def _work(model: ModelArtifact, v: VariantArtifact) -> Work:
-    unit = "OP" if v.precision.startswith("int8") else "FLOP"
-    if model.kind == "llm":  # the engine times one decode step
-        flops = v.extra.get("flops_by_role", {}).get("decode")
-        return Work(ops_per_call=float(flops) if flops else None, ops_unit=unit, item_unit="token")
-    flops = v.flops or model.flops
-    return Work(ops_per_call=float(flops) if flops else None, ops_unit=unit,
-                item_unit="image" if model.kind == "cnn" else "inference")
-
-
-def expand_models(entry: JobEntry, i: int, suite: Suite, suite_file: str | None, cache_dir: Path,
-                  seen: set[str], target_arch: str) -> list[PlannedJob]:
+def expand(entry: JobEntry, i: int, ctx: ExpandContext) -> list[PlannedJob]:
     """All (param combination × precision × pruning) jobs of one model entry, variants made and validated.
 
-    ``target_arch`` picks the int8 flavour (U8S8 on x86, S8S8 on ARM/NPU); the fleet path passes each
-    board's architecture, the local run passes ``local_arch()``.
+    ``ctx.target_arch`` picks the int8 flavour (U8S8 on x86, S8S8 on ARM/NPU); the fleet path passes each
+    board's architecture, the local run ``plan.local_arch()``.
     """
-    if tflite_jobs.is_tflite_entry(entry):  # a .tflite runs as-is on the litert backend: no ONNX variants
-        return tflite_jobs.expand_tflite(entry, i, suite, suite_file, cache_dir, seen)
-    if torch_jobs.is_torch_entry(entry):  # backend: torch, or a .pt/.pt2: torch variants and the torch backend
-        return torch_jobs.expand_torch(entry, i, suite, suite_file, cache_dir, seen, target_arch)
-    if gguf_jobs.is_gguf_entry(entry):  # llm-gguf, backend llama.cpp, or a .gguf: llama.cpp quantization types
-        return gguf_jobs.expand_gguf(entry, i, suite, suite_file, cache_dir, seen)
+    suite, suite_file, seen, target_arch = ctx.suite, ctx.suite_file, ctx.seen, ctx.target_arch
     where = f"jobs[{i}]"
-    cache_dir = cache_dir.resolve()  # the quantization tools run from a scratch directory
+    cache_dir = ctx.cache_dir.resolve()  # the quantization tools run from a scratch directory
     fixed: dict[str, Any] = {k: entry.params[k] for k in ("shapes", "inputs") if k in entry.params}
     rest = {k: v for k, v in entry.params.items() if k not in fixed}
     deploy_dir = cache_dir / "deploy"
@@ -239,16 +158,16 @@ def expand_models(entry: JobEntry, i: int, suite: Suite, suite_file: str | None,
             try:
                 method, _ = parse_spec(pruning)
             except ConfigError as exc:
-                raise _relocated(exc, suite_file, f"{where}.pruning[{k}]") from None
+                raise relocated(exc, suite_file, f"{where}.pruning[{k}]") from None
             if method == "structured" and not model.meta.get("prune_groups"):
                 raise ConfigError(f"structured pruning does not apply to {model.name}: it has no prune groups "
                                   "(bring-your-own models support unstructured pruning only)",
                                   file=suite_file, key=f"{where}.pruning[{k}]")
-        workload = entry.workload if entry.workload != "byo" else f"byo:{_safe(model.name)}"
+        workload = entry.workload if entry.workload != "byo" else f"byo:{safe_name(model.name)}"
         npz_name = None
         if model.kind == "byo" and model.params.get("npz"):
             npz = Path(model.params["npz"])
-            npz_name = f"inputs-{_safe(npz.stem)}-{str(model.params['npz_sha256'])[:12]}.npz"
+            npz_name = f"inputs-{safe_name(npz.stem)}-{str(model.params['npz_sha256'])[:12]}.npz"
         for precision in precisions:
             for pruning in entry.pruning:
                 key = job_key(workload, backend, precision, pruning, combo)
@@ -278,26 +197,26 @@ def _job(entry: JobEntry, suite: Suite, model: ModelArtifact, combo: dict[str, A
     if v.status == NOT_APPLICABLE:  # requested by name → a failed job (exit 1); by default → a visible row
         spec = JobSpec(job_key=key, workload=workload, backend=backend, precision=precision, params=params,
                        pruning=pruning, timing=timing, timeout_s=entry.timeout_s, seed=entry.seed)
-        return PlannedJob(spec=spec, work=_work(model, v), meta=meta, precheck_status="failed" if explicit
+        return PlannedJob(spec=spec, work=model_work(model, v), meta=meta, precheck_status="failed" if explicit
                           else "unsupported", precheck_failure=f"not applicable: {v.reason}")
     if v.status != "ok":
         spec = JobSpec(job_key=key, workload=workload, backend=backend, precision=precision, params=params,
                        pruning=pruning, timing=timing, timeout_s=entry.timeout_s, seed=entry.seed)
-        return PlannedJob(spec=spec, work=_work(model, v), meta=meta,
+        return PlannedJob(spec=spec, work=model_work(model, v), meta=meta,
                           precheck_failure=v.reason or f"{precision}/{pruning} variant failed")
-    stem = _safe(v.path.parent.name)
-    staged = {role: _stage(p, f"{stem}.{role}.onnx", deploy_dir) for role, p in sorted(v.files.items())}
+    stem = safe_name(v.path.parent.name)
+    staged = {role: stage(p, f"{stem}.{role}.onnx", deploy_dir) for role, p in sorted(v.files.items())}
     primary = staged.get("main") or staged["prefill"]
     extra = [p for role, p in staged.items() if p != primary]
     if model.kind == "llm":
         params["decode_artifact"] = staged["decode"].name
     if npz_name:
-        extra.append(_stage(Path(model.params["npz"]), npz_name, deploy_dir))
+        extra.append(stage(Path(model.params["npz"]), npz_name, deploy_dir))
         params["inputs_npz"] = npz_name
     spec = JobSpec(job_key=key, workload=workload, backend=backend, precision=precision, params=params,
                    pruning=pruning, artifact=primary.name, timing=timing, timeout_s=entry.timeout_s,
                    seed=entry.seed)
-    return PlannedJob(spec=spec, work=_work(model, v), artifact_path=primary, meta=meta,
+    return PlannedJob(spec=spec, work=model_work(model, v), artifact_path=primary, meta=meta,
                       extra_artifacts=tuple(extra))
 
 
@@ -326,11 +245,11 @@ def _rknn_job(entry: JobEntry, suite: Suite, model: ModelArtifact, combo: dict[s
                                        n_validation=n_val)
     meta = variant_meta(model, v)
     if v.status != "ok":
-        return PlannedJob(spec=spec(), work=_work(model, v), meta=meta,
+        return PlannedJob(spec=spec(), work=model_work(model, v), meta=meta,
                           precheck_failure=v.reason or f"rknn {precision}/{pruning} variant failed")
     params["inputs"] = v.extra["board_inputs"]
-    staged = _stage(v.path, f"{_safe(v.path.parent.name)}.rknn", deploy_dir)
-    return PlannedJob(spec=spec(staged.name), work=_work(model, v),
+    staged = stage(v.path, f"{safe_name(v.path.parent.name)}.rknn", deploy_dir)
+    return PlannedJob(spec=spec(staged.name), work=model_work(model, v),
                       artifact_path=staged, meta=meta)
 
 
@@ -338,10 +257,6 @@ def byo_suite(model_path: str | Path, shapes: list[str], inputs: list[str], inpu
               precisions: list[str] | None) -> Suite:
     """The suite behind ``benchbench run --model PATH [--shape ...] [--input ...] [--inputs F.npz]
     [--precision ...]``: one ``byo`` entry, paths made absolute, flag syntax checked now."""
-    if torch_jobs.is_torch_path(model_path):
-        return torch_jobs.byo_suite(model_path, shapes, inputs, inputs_npz, precisions)
-    if gguf_jobs.is_gguf_path(model_path):
-        return gguf_jobs.byo_suite(model_path, shapes, inputs, inputs_npz, precisions)
     for s in shapes:
         byo.parse_shape(s)
     for s in inputs:
@@ -357,7 +272,7 @@ def byo_suite(model_path: str | Path, shapes: list[str], inputs: list[str], inpu
     unknown = [p for p in precisions or [] if p not in PRECISIONS]
     if unknown:
         raise ConfigError(f"unknown precision {unknown[0]!r} (known: {', '.join(PRECISIONS)})", key="--precision")
-    return Suite(name=f"byo-{_safe(path.stem)}", description=f"bring-your-own model {path.name}",
+    return Suite(name=f"byo-{safe_name(path.stem)}", description=f"bring-your-own model {path.name}",
                  jobs=[JobEntry(workload="byo", precisions=list(precisions) if precisions else None,
                                 params=params)])
 

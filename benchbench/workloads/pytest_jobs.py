@@ -21,7 +21,7 @@ from typing import Any
 from ..agent.protocol import JobSpec, TimingPlan
 from ..config.suite import JobEntry, Suite
 from ..errors import ConfigError
-from .registry import PlannedJob, Work, job_key
+from .plan import ExpandContext, PlannedJob, Work, job_key
 
 WORKLOAD = "pytest-benchmark"
 BACKEND = "pytest-benchmark"
@@ -55,6 +55,18 @@ def _resolve(path: str, suite_file: str | None) -> Path:
     if p.is_absolute() or not suite_file or not Path(suite_file).is_file():
         return p
     return Path(suite_file).resolve().parent / p
+
+
+NAMES = (WORKLOAD,)
+
+
+def handles(entry: JobEntry) -> bool:
+    return entry.workload == WORKLOAD
+
+
+def expand(entry: JobEntry, i: int, ctx: ExpandContext) -> list[PlannedJob]:
+    """One job per benchmark test of the file (collected on the controller)."""
+    return expand_pytest(entry, i, ctx.suite, ctx.suite_file, ctx.cache_dir, ctx.seen)
 
 
 def expand_pytest(entry: JobEntry, i: int, suite: Suite, suite_file: str | None, cache_dir: Path,

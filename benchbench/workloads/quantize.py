@@ -206,8 +206,13 @@ class _Reader:
 
 def int8_static(src: Path, dst: Path, feeds: list[dict[str, np.ndarray]], target_arch: str,
                 op_types: list[str] | None) -> dict[str, Any]:
-    from onnxruntime.quantization import CalibrationDataReader, CalibrationMethod, QuantFormat, QuantType
-    from onnxruntime.quantization import quantize_static
+    from onnxruntime.quantization import (
+        CalibrationDataReader,
+        CalibrationMethod,
+        QuantFormat,
+        QuantType,
+        quantize_static,
+    )
 
     cls = arch_class(target_arch)
     act = QuantType.QUInt8 if cls == "x86" else QuantType.QInt8

@@ -17,12 +17,27 @@ from ..agent.protocol import JobSpec, TimingPlan
 from ..config.suite import JobEntry, Suite, sweep
 from ..errors import ConfigError
 from .artifacts import sha256_file
-from .registry import PlannedJob, Work, job_key
+from .byo import parse_shape
+from .plan import ExpandContext, PlannedJob, Work, job_key
+from .staging import BYO_FLAGS, resolve_path, safe_name, stage
 
 _KEYS = ("model", "shapes", "num_threads")
 #: TFLite schema enum TensorType → precision label
 _PRECISION = {0: "fp32", 1: "fp16", 3: "uint8", 7: "int16", 9: "int8"}
 AS_IS = "as-is"
+
+
+#: suite workloads this expander owns (a .tflite file is a ``byo`` entry)
+NAMES: tuple[str, ...] = ()
+
+
+def handles(entry: JobEntry) -> bool:
+    return is_tflite_entry(entry)
+
+
+def expand(entry: JobEntry, i: int, ctx: ExpandContext) -> list[PlannedJob]:
+    """A .tflite runs as-is on the litert backend: no variants."""
+    return expand_tflite(entry, i, ctx.suite, ctx.suite_file, ctx.cache_dir, ctx.seen)
 
 
 def is_tflite_entry(entry: JobEntry) -> bool:
@@ -93,8 +108,6 @@ def precision_label(path: Path) -> str:
 
 def expand_tflite(entry: JobEntry, i: int, suite: Suite, suite_file: str | None, cache_dir: Path,
                   seen: set[str]) -> list[PlannedJob]:
-    from .model_jobs import BYO_FLAGS, _resolve, _safe, _shape_value, _stage
-
     where = f"jobs[{i}]"
     file_for_errors = None if suite_file == BYO_FLAGS else suite_file
     if entry.backend not in (None, "litert"):
@@ -107,7 +120,7 @@ def expand_tflite(entry: JobEntry, i: int, suite: Suite, suite_file: str | None,
     if "model" not in entry.params:
         raise ConfigError("byo needs params.model: PATH to a .tflite file", file=file_for_errors,
                           key=f"{where}.params.model")
-    path = _resolve(str(entry.params["model"]), suite_file)
+    path = resolve_path(str(entry.params["model"]), suite_file)
     if not path.is_file():
         raise ConfigError(f"model file not found: {path}", file=file_for_errors, key=f"{where}.params.model")
     try:
@@ -122,8 +135,8 @@ def expand_tflite(entry: JobEntry, i: int, suite: Suite, suite_file: str | None,
         raise ConfigError("pruning does not apply to a .tflite model (it runs as-is)", file=file_for_errors,
                           key=f"{where}.pruning")
     sha = sha256_file(path)
-    staged = _stage(path, f"{_safe(path.stem)}-{sha[:12]}.tflite", cache_dir.resolve() / "deploy")
-    workload = f"byo:{_safe(path.stem)}"
+    staged = stage(path, f"{safe_name(path.stem)}-{sha[:12]}.tflite", cache_dir.resolve() / "deploy")
+    workload = f"byo:{safe_name(path.stem)}"
     meta = {"status": "ok", "model": path.stem, "model_kind": "tflite", "model_sha256": sha, "precision": precision,
             "pruning": "none", "sha256": sha, "size_bytes": path.stat().st_size, "tool": "as-is",
             "precision_source": "first input tensor type in the .tflite flatbuffer", "primary_role": "main"}
@@ -134,7 +147,7 @@ def expand_tflite(entry: JobEntry, i: int, suite: Suite, suite_file: str | None,
         params: dict[str, Any] = {"model": str(entry.params["model"]), **combo}
         if fixed:
             shapes = fixed["shapes"]
-            params["input_shapes"] = (dict(_shape_value(s) for s in shapes) if isinstance(shapes, list)
+            params["input_shapes"] = (dict(parse_shape(s) for s in shapes) if isinstance(shapes, list)
                                       else {str(k): [int(d) for d in v] for k, v in shapes.items()})
         key = job_key(workload, "litert", precision, "none", params)
         if key in seen:

@@ -23,7 +23,8 @@ from typing import Any
 from ..agent.protocol import JobSpec, TimingPlan
 from ..config.suite import JobEntry, Suite, sweep
 from ..errors import ConfigError
-from .registry import PlannedJob, Work, job_key
+from .plan import ExpandContext, PlannedJob, Work, job_key
+from .staging import BYO_FLAGS, relocated, resolve_path, safe_name, stage
 
 TORCH_SUFFIXES = (".pt", ".pt2")
 _RUNTIME_KEYS = ("device", "num_threads", "compile", "new_tokens", "generations")
@@ -35,6 +36,19 @@ SAVE_HINT = ("save a deployable model instead: torch.jit.save(torch.jit.script(m
 
 def is_torch_path(path: str | Path) -> bool:
     return str(path).lower().endswith(TORCH_SUFFIXES)
+
+
+NAMES: tuple[str, ...] = ()  # reference models with ``backend: torch`` and ``byo`` .pt/.pt2 files
+BYO_SUFFIXES = TORCH_SUFFIXES
+
+
+def handles(entry: JobEntry) -> bool:
+    return is_torch_entry(entry)
+
+
+def expand(entry: JobEntry, i: int, ctx: ExpandContext) -> list[PlannedJob]:
+    """Torch variants for the torch backend: reference models or a .pt/.pt2 file."""
+    return expand_torch(entry, i, ctx.suite, ctx.suite_file, ctx.cache_dir, ctx.seen, ctx.target_arch)
 
 
 def is_torch_entry(entry: JobEntry) -> bool:
@@ -139,8 +153,6 @@ def _unsupported(spec: JobSpec, reason: str, meta: dict[str, Any]) -> PlannedJob
 
 def expand_torch(entry: JobEntry, i: int, suite: Suite, suite_file: str | None, cache_dir: Path, seen: set[str],
                  target_arch: str) -> list[PlannedJob]:
-    from .model_jobs import BYO_FLAGS, _resolve, _safe, _stage
-
     where = f"jobs[{i}]"
     file_for_errors = None if suite_file == BYO_FLAGS else suite_file
     if entry.backend not in (None, "torch"):
@@ -169,8 +181,8 @@ def expand_torch(entry: JobEntry, i: int, suite: Suite, suite_file: str | None, 
         n_cal, n_val = int(runtime.pop("calibration_samples", 16)), int(runtime.pop("validation_samples", 8))
         params = {k: v for k, v in combo.items() if k not in _CONTROLLER_KEYS}
         if byo:
-            path = _resolve(str(combo.get("model", "")), suite_file)
-            workload = f"byo:{_safe(path.stem)}"
+            path = resolve_path(str(combo.get("model", "")), suite_file)
+            workload = f"byo:{safe_name(path.stem)}"
         else:
             path, workload = None, entry.workload
         precisions = entry.precisions or (["fp32"] if byo else ["fp32", "fp16", "bf16", "int8-dynamic", "int8-static"])
@@ -189,10 +201,10 @@ def expand_torch(entry: JobEntry, i: int, suite: Suite, suite_file: str | None, 
             out += [_unsupported(spec(k, pr, pn, params), MISSING_TORCH, {"model": workload}) for pr, pn, k in jobs]
             continue
         if byo:
-            out += _byo_jobs(entry, where, file_for_errors, path, params, jobs, spec, deploy, _safe, _stage)
+            out += _byo_jobs(entry, where, file_for_errors, path, params, jobs, spec, deploy, safe_name, stage)
             continue
         out += _reference_jobs(entry, where, suite_file, builder, params, jobs, spec, cache_dir, deploy,
-                               target_arch, n_cal, n_val, _safe, _stage)
+                               target_arch, n_cal, n_val, safe_name, stage)
     return out
 
 
@@ -234,7 +246,7 @@ def _byo_jobs(entry: JobEntry, where: str, file: str | None, path: Path | None, 
 def _reference_jobs(entry: JobEntry, where: str, suite_file: str | None, builder: dict[str, Any],
                     params: dict[str, Any], jobs: list[tuple[str, str, str]], spec: Any, cache_dir: Path,
                     deploy: Path, target_arch: str, n_cal: int, n_val: int, safe: Any, stage: Any) -> list[PlannedJob]:
-    from .model_jobs import _relocated, _work, variant_meta
+    from .model_facts import model_work, variant_meta
     from .models import build_reference
     from .pruning import parse_spec
     from .torch_variants import make_torch_variant
@@ -242,12 +254,12 @@ def _reference_jobs(entry: JobEntry, where: str, suite_file: str | None, builder
     try:
         model = build_reference(entry.workload, builder, cache_dir)
     except ConfigError as exc:
-        raise _relocated(exc, suite_file, f"{where}.params") from None
+        raise relocated(exc, suite_file, f"{where}.params") from None
     for k, pruning in enumerate(entry.pruning):
         try:
             parse_spec(pruning)
         except ConfigError as exc:
-            raise _relocated(exc, suite_file, f"{where}.pruning[{k}]") from None
+            raise relocated(exc, suite_file, f"{where}.pruning[{k}]") from None
     out = []
     for precision, pruning, key in jobs:
         v = make_torch_variant(model, precision, pruning, target_arch, cache_dir, n_cal, n_val)
@@ -262,7 +274,7 @@ def _reference_jobs(entry: JobEntry, where: str, suite_file: str | None, builder
             p["quantized_engine"] = v.extra["quantized_engine"]
         if v.status != "ok":
             reason = v.reason or f"torch {precision}/{pruning} variant failed"
-            out.append(PlannedJob(spec=spec(key, precision, pruning, p), work=_work(model, v), meta=meta,
+            out.append(PlannedJob(spec=spec(key, precision, pruning, p), work=model_work(model, v), meta=meta,
                                   precheck_failure=reason,
                                   precheck_status="unsupported" if v.status == "unsupported" else "failed"))
             continue
@@ -271,7 +283,7 @@ def _reference_jobs(entry: JobEntry, where: str, suite_file: str | None, builder
         primary = staged.get("main") or staged["prefill"]
         if "decode" in staged:
             p["decode_artifact"] = staged["decode"].name
-        out.append(PlannedJob(spec=spec(key, precision, pruning, p, primary.name), work=_work(model, v), meta=meta,
+        out.append(PlannedJob(spec=spec(key, precision, pruning, p, primary.name), work=model_work(model, v), meta=meta,
                               artifact_path=primary, extra_artifacts=tuple(s for s in staged.values() if s != primary)))
     return out
 

@@ -25,13 +25,19 @@ from typing import Any
 import onnx
 
 from ..errors import ConfigError, WorkloadError
-from . import applicability
+from . import applicability, quantize
 from . import feeds as feeds_mod
 from . import flops as flops_mod
 from . import pruning as pruning_mod
-from . import quantize
-from .artifacts import (ModelArtifact, VariantArtifact, files_digest, read_sidecar, sha256_json, tool_versions,
-                        write_sidecar)
+from .artifacts import (
+    ModelArtifact,
+    VariantArtifact,
+    files_digest,
+    read_sidecar,
+    sha256_json,
+    tool_versions,
+    write_sidecar,
+)
 from .byo_inputs import identical_samples
 from .validation import ValidationFailed, output_names, reference_outputs, validate_role
 

@@ -72,3 +72,67 @@ def test_protocol_family_list_matches_the_agent_registry():
     from benchbench.agent.protocol import SAMPLER_FAMILIES
     from benchbench.agent.samplers import FAMILIES
     assert set(SAMPLER_FAMILIES) == set(FAMILIES)
+
+
+def _module_graph() -> dict[str, set[str]]:
+    """benchbench module → the benchbench modules it imports anywhere (function-level imports included: a
+    lazy import still ties the two modules together)."""
+    mods: dict[str, Path] = {}
+    for path in ROOT.rglob("*.py"):
+        parts = list(path.relative_to(ROOT.parent).with_suffix("").parts)
+        mods[".".join(parts[:-1] if parts[-1] == "__init__" else parts)] = path
+    graph: dict[str, set[str]] = {m: set() for m in mods}
+    for name, path in mods.items():
+        pkg = name if path.name == "__init__.py" else name.rsplit(".", 1)[0]
+        for node in ast.walk(ast.parse(path.read_text())):
+            targets: list[str] = []
+            if isinstance(node, ast.ImportFrom):
+                base = pkg.split(".")[: len(pkg.split(".")) - (node.level - 1)] if node.level else []
+                mod = ".".join(base + ([node.module] if node.module else []))
+                targets = [f"{mod}.{a.name}" if f"{mod}.{a.name}" in mods else mod for a in node.names]
+            elif isinstance(node, ast.Import):
+                targets = [a.name for a in node.names]
+            # a module importing its own package's __init__ (or the package's submodules) is not an arrow back
+            graph[name] |= {t for t in targets if t in mods and t != name and not name.startswith(t + ".")}
+    return graph
+
+
+def test_no_import_cycles_in_benchbench():
+    graph = _module_graph()
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    cycles: list[list[str]] = []
+
+    def visit(v: str) -> None:  # Tarjan's strongly connected components
+        index[v] = low[v] = len(index)
+        stack.append(v)
+        for w in graph[v]:
+            if w not in index:
+                visit(w)
+                low[v] = min(low[v], low[w])
+            elif w in stack:
+                low[v] = min(low[v], index[w])
+        if low[v] == index[v]:
+            comp = []
+            while True:
+                w = stack.pop()
+                comp.append(w)
+                if w == v:
+                    break
+            if len(comp) > 1:
+                cycles.append(sorted(comp))
+
+    sys.setrecursionlimit(max(sys.getrecursionlimit(), 10_000))
+    for v in graph:
+        if v not in index:
+            visit(v)
+    assert cycles == []
+
+
+def test_every_expander_has_the_one_interface_and_its_line_in_the_registry():
+    from benchbench.workloads import registry
+
+    for expander in registry.EXPANDERS:
+        assert callable(expander.handles) and callable(expander.expand) and isinstance(expander.NAMES, tuple)
+        assert not any("model_jobs" in m for m in _module_graph()[expander.__name__] if expander.__name__ != m)

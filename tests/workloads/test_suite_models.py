@@ -18,8 +18,9 @@ from onnx import TensorProto, helper, numpy_helper
 from benchbench.config.suite import load_suite
 from benchbench.errors import ConfigError
 from benchbench.results.store import Store
-from benchbench.workloads.model_jobs import BYO_FLAGS, byo_suite
-from benchbench.workloads.registry import PlannedJob, expand
+from benchbench.workloads.plan import PlannedJob
+from benchbench.workloads.registry import byo_suite, expand
+from benchbench.workloads.staging import BYO_FLAGS
 
 
 def silero_model(name: str = "silero_vad_16k_op15.onnx") -> Path:
