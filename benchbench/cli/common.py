@@ -11,8 +11,8 @@ import re
 import signal
 import sys
 import traceback
-from pathlib import Path
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any, Callable, TypeVar
 
 import click
