@@ -1,5 +1,5 @@
 """A procrastinate worker with benchbench's engine settings (schema, pool, search path) and a no-op task, for
-tests/perf/test_lab_queue.py: measures the engine alone, without boards. Prints its CPU time as JSON."""
+tests/perf/test_lab_queue_throughput.py: measures the engine alone, without boards. Prints its CPU time as JSON."""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 """Lab queue engine benchmarks (issue 15; pytest-benchmark, marked perf; run on demand):
 
-    python -m pytest tests/perf/test_lab_queue.py -m perf --benchmark-json=perf-results/lab-queue.json
+    python -m pytest tests/perf/test_lab_queue_throughput.py -m perf --benchmark-json=perf-results/lab-queue.json
 
 On a private PostgreSQL cluster, eight procrastinate worker processes with benchbench's engine settings and a
 no-op task (tests/perf/lab_queue_worker.py), so only the engine is measured:
