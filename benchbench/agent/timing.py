@@ -122,6 +122,10 @@ def calibrate(fn: Callable[[], Any], min_value_s: float, timer: TimerInfo,
 OVERHEAD_SAMPLES = 7
 
 
+#: untimed calls at the start of every round, in seconds
+REWARM_S = 0.02
+
+
 def _empty() -> None:
     return None
 
@@ -185,6 +189,14 @@ class TimedLoop:
                 gc.collect()
                 gc.disable()
             out: List[float] = []
+            # untimed values first (at least REWARM_S): interleaved rounds start after other variants ran or
+            # after the coordinator let this worker's pool go quiet (cold caches, sleeping threads, a core
+            # that clocked down); the timed values measure the warm, steady state
+            t_rewarm = self.clock()
+            while True:
+                _time_calls(self.fn, self.number, self.clock)
+                if self.clock() - t_rewarm >= REWARM_S * 1e9:
+                    break
             t_start = time.monotonic_ns()
             for _ in range(self.values):
                 out.append(_time_calls(self.fn, self.number, self.clock) / 1e9 / self.number)

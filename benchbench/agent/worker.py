@@ -89,6 +89,7 @@ class JobSession:
         if not self._guard(step):
             return None
         self.rounds_evidence.append(contention.between(before, contention.snapshot()))
+        settle_threads()
         return out
 
     def energy(self, window_s: float) -> Optional[Dict[str, Any]]:
@@ -184,6 +185,7 @@ def serve(job: JobSpec, artifacts_dir: str, cmd_in: IO[str], ev_out: IO[str]) ->
     """Follow the coordinator's commands; the result is returned once ``finish`` arrives (or the job ends)."""
     s = JobSession(job, artifacts_dir)
     ok = s.start()
+    settle_threads()  # warm-up and calibration leave the runtime's pool spinning: quiet before the next starts
     _send(ev_out, {"event": "ready" if ok else "ended", "self_timed": s.self_timed,
                    "rounds": job.timing.rounds, "status": s.res["status"]})
     if not ok:
@@ -196,6 +198,7 @@ def serve(job: JobSpec, artifacts_dir: str, cmd_in: IO[str], ev_out: IO[str]) ->
             _send(ev_out, dict(ev, event="round") if ev is not None else ENDED)
         elif what == "energy":
             ev2 = s.energy(float(cmd["window_s"]))
+            settle_threads()
             _send(ev_out, dict(ev2, event="energy") if ev2 is not None else ENDED)
         elif what == "run_self":
             done = s.run_self(float(cmd.get("energy_window_s") or 0.0))
@@ -226,3 +229,16 @@ def _write(out_path: str, res: Dict[str, Any]) -> None:
     with open(tmp, "w") as fh:
         json.dump(res, fh, default=str)
     os.replace(tmp, out_path)
+
+
+def settle_threads(quiet_s: float = 0.005, max_s: float = 0.25) -> float:
+    """Wait until this process stops using the CPU: a runtime's thread pool spins for a while after its last
+    call (onnxruntime: ~40 ms at 100 % of a core), which would steal the CPU from the next variant's round.
+    Returns the seconds waited."""
+    t0 = time.monotonic()
+    while time.monotonic() - t0 < max_s:
+        c0 = time.process_time()  # every thread of this process
+        time.sleep(quiet_s)
+        if time.process_time() - c0 < 0.2 * quiet_s:  # under a fifth of a core: the pool is asleep
+            break
+    return time.monotonic() - t0

@@ -14,23 +14,14 @@ from typing import Any
 
 import pytest
 from lab import counter_sim
+from lab.slow_suite import SPIN_BENCH
 
 from benchbench.agent.protocol import JobSpec, RunRequest, SamplingPlan, TimingPlan
 from benchbench.analysis.summary import job_metrics
 
 POWER_W = 12.5
 PLAN = TimingPlan(warmup_s=0.05, min_value_s=0.01, rounds=3, values_per_round=5, max_timed_s=2.0)
-BENCH = """\
-def spin(n):
-    acc = 0
-    for i in range(n):
-        acc += i
-    return acc
-
-
-def test_spin(benchmark):
-    benchmark(spin, 20000)
-"""
+BENCH = SPIN_BENCH
 
 
 def _run_agent(tmp: Path, step_s: float, jobs: list[JobSpec]) -> list[dict[str, Any]]:

@@ -10,23 +10,11 @@ import sys
 import time
 from pathlib import Path
 
+from lab.slow_suite import SLOW_SUITE, agent_processes
+
 from benchbench.report.render import render_run
 from benchbench.results.records import JobRecord, Metric
 from benchbench.results.store import Store
-
-SLOW_SUITE = """\
-name: slow
-timing: {warmup_s: 0.05, min_value_s: 0.05, rounds: 4, values_per_round: 5, max_timed_s: 60}
-sampling: {interval_s: 0.05, measure_overhead: false}
-jobs:
-  - workload: busy
-    params: {n: [20000, 20001, 20002, 20003, 20004, 20005]}
-"""
-
-
-def _agent_processes(marker: str) -> list[str]:
-    out = subprocess.run(["ps", "-eo", "pid,args"], capture_output=True, text=True).stdout
-    return [ln for ln in out.splitlines() if marker in ln and "ps -eo" not in ln]
 
 
 def test_ctrl_c_keeps_finished_jobs_and_marks_interrupted(tmp_path: Path, bb, bb_env):
@@ -55,7 +43,7 @@ def test_ctrl_c_keeps_finished_jobs_and_marks_interrupted(tmp_path: Path, bb, bb
     assert 1 <= len(jobs) < 6 and all(j.status == "ok" for j in jobs)
     # nothing left running on the (local) board
     time.sleep(0.5)
-    assert _agent_processes(os.path.join(bb_env["BENCHBENCH_CACHE"], "boards")) == []
+    assert agent_processes(os.path.join(bb_env["BENCHBENCH_CACHE"], "boards")) == []
     rep = subprocess.run([sys.executable, "-m", "benchbench", "report", "--db", "i.db", "-o", "i.html"],
                          env=bb_env, cwd=tmp_path, capture_output=True, text=True)
     assert rep.returncode == 0, rep.stderr

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from lab.slow_suite import SPIN_BENCH
 
 from benchbench.results.records import JobRecord, RunData
 from benchbench.results.store import Store
@@ -42,17 +43,7 @@ jobs:
   - workload: pytest-benchmark
     params: {file: bench_spin.py}
 """
-BENCH = """\
-def spin(n):
-    acc = 0
-    for i in range(n):
-        acc += i
-    return acc
-
-
-def test_spin(benchmark):
-    benchmark(spin, 20000)
-"""
+BENCH = SPIN_BENCH
 #: pure-Python packages pytest-benchmark needs (import names, then distribution metadata for entry points)
 PYTEST_PACKAGES = ("pytest", "_pytest", "py.py", "pluggy", "iniconfig", "packaging", "pygments", "cpuinfo",
                    "pytest_benchmark")

@@ -15,23 +15,13 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+from lab.slow_suite import SLOW_SUITE, agent_processes
 
 from benchbench.results.store import Store
 
-SLOW_SUITE = """\
-name: slow
-timing: {warmup_s: 0.05, min_value_s: 0.05, rounds: 4, values_per_round: 5, max_timed_s: 60}
-sampling: {interval_s: 0.05, measure_overhead: false}
-jobs:
-  - workload: busy
-    params: {n: [20000, 20001, 20002, 20003, 20004, 20005]}
-"""
 
-
-def _agents(marker: str) -> list[str]:
-    out = subprocess.run(["ps", "-eo", "pid,args"], capture_output=True, text=True).stdout
-    return [ln for ln in out.splitlines() if marker in ln and ".pyz" in ln and "ps -eo" not in ln]
-
+def agent_processes_pyz(marker: str) -> list[str]:
+    return agent_processes(marker, zipapp_only=True)
 
 def _wait_for_a_stored_job(db: Path, proc: subprocess.Popen[str]) -> None:
     deadline = time.monotonic() + 120
@@ -78,7 +68,7 @@ def test_signal_stops_a_local_run_cleanly(sig: int, tmp_path: Path, bb_env: dict
                                 db, sig)
     _check_interrupted(db, out, err, code, sig)
     time.sleep(0.5)
-    assert _agents(bb_env["BENCHBENCH_CACHE"]) == []
+    assert agent_processes_pyz(bb_env["BENCHBENCH_CACHE"]) == []
     assert list(scratch.glob("bb-agent-*")) == [], "the agent's scratch directory was left behind"
 
 
@@ -97,7 +87,7 @@ def test_signal_stops_a_lab_board_run_cleanly(sig: int, tmp_path: Path, bb_env: 
                                  "--no-report", "--ssh-config", str(tmp_path / "ssh_config")], tmp_path, env, db, sig)
     _check_interrupted(db, out, err, code, sig)
     time.sleep(1.0)
-    assert _agents(str(board.work_dir)) == [], "the agent was left running on the board"
+    assert agent_processes_pyz(str(board.work_dir)) == [], "the agent was left running on the board"
 
 
 MARKER = "Pw-MARKER-7f3c9e"

@@ -148,3 +148,16 @@ def read_number(path: str, scale: float = 1.0) -> Optional[float]:
 def under(root: str, path: str) -> str:
     """``path`` (absolute, as on a real board) resolved under the probe root."""
     return os.path.join(root, path.lstrip("/"))
+
+
+def thermal_zones(root: str) -> List["tuple[str, str]"]:
+    """(zone type, temp file) of every thermal zone under ``root`` that has both, in sysfs order."""
+    import glob
+
+    out = []
+    for zone in sorted(glob.glob(under(root, "/sys/class/thermal/thermal_zone*"))):
+        ztype = (read_text(os.path.join(zone, "type")) or "").strip()
+        temp = os.path.join(zone, "temp")
+        if ztype and os.path.exists(temp):
+            out.append((ztype, temp))
+    return out

@@ -20,7 +20,7 @@ import re
 from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
 
 from . import tegrastats
-from .base import Channel, OpenFiles, Plan, Unavailable, read_text, under
+from .base import Channel, OpenFiles, Plan, Unavailable, read_text, thermal_zones, under
 from .cmd import have, run_argv
 
 FAMILY = "jetson"
@@ -96,12 +96,9 @@ def _gpu_entries(root: str) -> List[Entry]:
 
 def _thermal_entries(root: str) -> List[Entry]:
     out: List[Entry] = []
-    for zone in sorted(glob.glob(under(root, "/sys/class/thermal/thermal_zone*"))):
-        ztype = (read_text(os.path.join(zone, "type")) or "").strip()
-        temp = os.path.join(zone, "temp")
-        if ztype and os.path.exists(temp):
-            out.append((Channel(ztype.lower().replace("-", "_") + "_temp", "temperature", "C", temp),
-                        "temp", (temp,), 1e-3))
+    for ztype, temp in thermal_zones(root):
+        out.append((Channel(ztype.lower().replace("-", "_") + "_temp", "temperature", "C", temp),
+                    "temp", (temp,), 1e-3))
     return out
 
 

@@ -18,7 +18,7 @@ import os
 import re
 from typing import Any, Dict, List, Optional, Tuple, Union
 
-from .base import Channel, Plan, SysfsValuePlan, Unavailable, read_number, read_text, under
+from .base import Channel, Plan, SysfsValuePlan, Unavailable, read_number, read_text, thermal_zones, under
 from .cmd import CompositePlan, PolledCommandPlan, have, run_argv
 
 FAMILY = "rk3588"
@@ -56,13 +56,10 @@ def parse_driver_version(text: str) -> Optional[str]:
 
 def _zone_entries(root: str) -> List[Entry]:
     out: List[Entry] = []
-    for zone in sorted(glob.glob(under(root, "/sys/class/thermal/thermal_zone*"))):
-        ztype = (read_text(os.path.join(zone, "type")) or "").strip()
-        temp = os.path.join(zone, "temp")
-        if ztype and os.path.exists(temp):
-            known = ztype in MAINLINE_ZONES or ztype in VENDOR_ZONES
-            out.append((Channel(ztype.replace("-thermal", "").replace("-", "_") + "_temp", "temperature", "C",
-                                temp, label=None if known else "unrecognised zone type " + ztype), temp, 1e-3))
+    for ztype, temp in thermal_zones(root):
+        known = ztype in MAINLINE_ZONES or ztype in VENDOR_ZONES
+        out.append((Channel(ztype.replace("-thermal", "").replace("-", "_") + "_temp", "temperature", "C",
+                            temp, label=None if known else "unrecognised zone type " + ztype), temp, 1e-3))
     return out
 
 
