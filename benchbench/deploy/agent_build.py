@@ -10,8 +10,10 @@ from __future__ import annotations
 import hashlib
 import io
 import marshal
+import os
 import subprocess
 import sys
+import threading
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -80,7 +82,9 @@ def build_agent(cache_dir: Path) -> AgentArchive:
     cache_dir.mkdir(parents=True, exist_ok=True)
     path = cache_dir / f"agent-{digest[:16]}.pyz"
     if not path.exists():
-        tmp = path.with_suffix(".tmp")
+        # a private temp name: boards are checked and deployed from parallel threads, which may all build
+        # the same (identical) archive at once
+        tmp = path.with_name(f"{path.stem}.{os.getpid()}.{threading.get_ident()}.tmp")
         tmp.write_bytes(data)
         tmp.replace(path)
     return AgentArchive(path=path, sha256=digest)
