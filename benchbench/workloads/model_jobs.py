@@ -143,11 +143,11 @@ def expand(entry: JobEntry, i: int, ctx: ExpandContext) -> list[PlannedJob]:
         rknn = backend == "rknn"
         precisions = entry.precisions or (list(rknn_convert.PRECISIONS) if rknn else default_precisions(model))
         for j, precision in enumerate(precisions):
-            # only an unknown name is bad input; a known precision that does not apply is a visible row
-            known = rknn_convert.PRECISIONS if rknn else PRECISIONS
-            why = rknn_convert.check_applicable(model, precision) if rknn else None
-            if precision not in known or (why and model.kind == "llm"):
-                why = why or f"unknown precision {precision!r} (known: {', '.join(known)})"
+            # only an unknown name (or an LLM on rknn) is bad input; a known precision that does not apply is
+            # decided per variant and becomes a visible row
+            why = (rknn_convert.check_applicable(model, precision) if rknn else None if precision in PRECISIONS
+                   else f"unknown precision {precision!r} (known: {', '.join(PRECISIONS)})")
+            if why:
                 if suite_file == BYO_FLAGS:
                     raise ConfigError(why, key="--precision")
                 raise ConfigError(why, file=suite_file, key=f"{where}.precisions[{j}]")

@@ -53,14 +53,6 @@ class NotApplicable(Exception):
     """Internal: the recipe does not apply to the graph its tool would see."""
 
 
-def check_applicable(model: ModelArtifact, precision: str) -> str | None:
-    """A cheap first answer from the model as given (unknown precision, already quantized); the final one
-    comes from ``make_variant`` on the graph the quantizer sees."""
-    if precision not in PRECISIONS:
-        return f"unknown precision {precision!r} (known: {', '.join(PRECISIONS)})"
-    return applicability.not_applicable(precision, _as_given(model), None)
-
-
 def _as_given(model: ModelArtifact) -> dict[str, Any]:
     return dict(model.meta.get("as_given") or {"precision": "fp32"})
 
