@@ -23,13 +23,14 @@ from pathlib import Path
 from typing import Any, Callable, Protocol
 
 from . import __version__
-from .agent.protocol import ProtocolError, RunRequest, SamplingPlan, parse_line
+from .agent.protocol import RunRequest, SamplingPlan
 from .config.suite import Suite
 from .deploy.agent_build import build_agent
 from .deploy.recover import stop_leftover_agent
 from .deploy.remote import deploy_files, make_run_dir
-from .errors import AgentError, BenchbenchError, BoardBusy, DeployError, TransportError
-from .ingest import failed_record, job_record
+from .errors import AgentError, BoardBusy, DeployError, TransportError
+from .ingest.lines import LineHandler
+from .ingest.records import failed_record
 from .results.store import Store
 from .transport.base import Transport
 from .variant_groups import assign_groups
@@ -189,9 +190,7 @@ class Run:
         run_dir = make_run_dir(tr, t.python, posixpath.join(sync.remote_dir, "runs"), self.run_id)
         by_key = {j.spec.job_key: j for j in jobs}
         results_path = posixpath.join(run_dir, "results.jsonl")
-        handler = _LineHandler(self, t.name, by_key, out, t.headline_channel)
-        handler.profile = t.profile
-        handler.facts = t.profile_facts or {}
+        handler = LineHandler(self, t.name, by_key, out, t.headline_channel, t.profile, t.profile_facts)
         if self.resuming:
             # a controller that died left the agent running: stop it, keep what it finished since
             stop_leftover_agent(tr, t.python, run_dir)
@@ -227,7 +226,7 @@ class Run:
             raise AgentError(f"{t.name}: agent exited with status {res.exit_code}: "
                              f"{res.stderr_tail.strip()[-500:]}")
 
-    def _reconcile(self, tr: Transport, board: str, results_path: str, handler: "_LineHandler",
+    def _reconcile(self, tr: Transport, board: str, results_path: str, handler: LineHandler,
                    missing_ok: bool = False) -> None:
         """Pull the board's results file and store any job whose stdout line was lost."""
         with tempfile.TemporaryDirectory() as tmp:
@@ -246,53 +245,6 @@ class Run:
             out.stored += 1
             out.statuses[rec.status] = out.statuses.get(rec.status, 0) + 1
             self.events("job_done", rec.board, record=rec)
-
-
-class _LineHandler:
-    def __init__(self, run: Run, board: str, by_key: dict[str, PlannedJob], out: BoardOutcome,
-                 headline: str | None = None) -> None:
-        self.run, self.board, self.by_key, self.out = run, board, by_key, out
-        self.headline = headline
-        self.profile: str | None = None
-        self.facts: dict[str, Any] = {}
-        self.end_status: str | None = None
-        self.lock = threading.Lock()
-        #: errors met while handling lines; raised after the agent finishes (a callback that raised would
-        #: stop draining the agent's stdout and could stall it)
-        self.errors: list[BenchbenchError] = []
-
-    def __call__(self, line: str, from_file: bool = False) -> None:
-        if not line.startswith("{"):
-            return
-        try:
-            self._handle(parse_line(line), from_file)
-        except ProtocolError as exc:
-            self.errors.append(AgentError(f"{self.board}: {exc} (old agent on the board?)"))
-        except BenchbenchError as exc:
-            log.error("%s: %s", self.board, exc)
-            self.errors.append(exc)
-
-    def raise_first(self) -> None:
-        if self.errors:
-            raise self.errors[0]
-
-    def _handle(self, msg: dict[str, Any], from_file: bool) -> None:
-        with self.lock:
-            kind = msg["type"]
-            if kind == "board" and not from_file:
-                snapshot = {**msg["snapshot"], **self.facts, **({"profile": self.profile} if self.profile else {})}
-                self.run.store.record_board(self.run.run_id, self.board, snapshot, status="running")
-                self.run.events("snapshot", self.board, snapshot=msg["snapshot"])
-            elif kind == "overhead" and not from_file:
-                self.run.store.record_board(self.run.run_id, self.board, overhead=msg["overhead"])
-            elif kind == "job":
-                key = msg["result"]["job_key"]
-                rec = job_record(self.run.run_id, self.board, msg, self.by_key.get(key), headline=self.headline,
-                                 power_limits=self.facts.get("power_limits"))
-                self.run.store_record(rec, self.out)
-            elif kind == "end":
-                self.end_status = msg.get("status")
-                self.run.store.record_board(self.run.run_id, self.board, status=msg.get("status"))
 
 
 def _wait_all(futures: list[Any]) -> list[Any]:

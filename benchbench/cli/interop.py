@@ -40,7 +40,7 @@ def import_() -> None:
 @handle_errors
 def import_pytest_benchmark(file: Path, board: str, db: str, run_id: str | None, as_json: bool) -> None:
     """Store a `pytest --benchmark-json` FILE as a run, one job per benchmark."""
-    from ..ingest_pytest import import_pytest_benchmark as do_import
+    from ..ingest.pytest_json import import_pytest_benchmark as do_import
     from ..results.store import Store
     rid, added = do_import(Store(db), file, board, run_id)
     if as_json:

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from benchbench.cli.main import main
-from benchbench.ingest_pytest import import_pytest_benchmark
+from benchbench.ingest.pytest_json import import_pytest_benchmark
 from benchbench.results.records import JobRecord, Metric
 from benchbench.results.store import Store
 

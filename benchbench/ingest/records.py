@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from .analysis.summary import job_metrics, variant_metrics
-from .results.records import JobRecord
-from .workloads.plan import PlannedJob
+from ..analysis.summary import job_metrics, variant_metrics
+from ..results.records import JobRecord
+from ..workloads.plan import PlannedJob
 
 
 def job_record(run_id: str, board: str, payload: dict[str, Any], planned: PlannedJob | None,

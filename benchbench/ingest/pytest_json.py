@@ -18,13 +18,13 @@ import logging
 from pathlib import Path
 from typing import Any
 
-from . import __version__
-from .analysis.stats import latency_stats
-from .config.loader import parse_json, read_text
-from .errors import ConfigError
-from .results.ids import check_run_id
-from .results.records import JobRecord, Metric, Warning_
-from .results.store import Store
+from .. import __version__
+from ..analysis.stats import latency_stats
+from ..config.loader import parse_json, read_text
+from ..errors import ConfigError
+from ..results.ids import check_run_id
+from ..results.records import JobRecord, Metric, Warning_
+from ..results.store import Store
 
 log = logging.getLogger(__name__)
 
