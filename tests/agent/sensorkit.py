@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 TESTS = Path(__file__).resolve().parents[1]
-FIXTURES = Path(__file__).resolve().parent / "fixtures"
+FIXTURES = TESTS / "data" / "sensors"
 PERSONALITIES = TESTS / "lab" / "personalities"
 
 
