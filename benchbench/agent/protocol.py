@@ -18,6 +18,8 @@ AGENT_VERSION = "0.1.0"
 #: sensor families an agent of this protocol version can probe (board options follow an ``@``)
 SAMPLER_FAMILIES = ("cpufreq", "thermal", "memory", "rapl", "hwmon", "jetson", "tegrastats", "rpi", "rk3588",
                     "ascend", "nvml", "ptdaemon")
+#: what a board without a device profile is sampled with (host: ``families_for``; the agent's defaults)
+DEFAULT_FAMILIES = ("cpufreq", "thermal", "memory", "rapl", "hwmon")
 #: where a power/energy number comes from: "total power" means something different on each board
 POWER_SCOPES = ("wall", "board_input", "module_input", "rails_sum", "accelerator", "cpu_package",
                 "gpu_board", "rail")
@@ -75,7 +77,7 @@ class SamplingPlan:
     """Which sensor families to probe and how often to read them."""
 
     interval_s: float = 0.02
-    families: List[str] = field(default_factory=lambda: ["cpufreq", "thermal", "memory", "rapl", "hwmon"])
+    families: List[str] = field(default_factory=lambda: list(DEFAULT_FAMILIES))
     root: str = "/"
     #: measure the latency of a reference kernel with and without sampling at run start
     measure_overhead: bool = True

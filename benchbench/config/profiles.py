@@ -13,7 +13,7 @@ from typing import Any, Literal, Sequence
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from ..agent.protocol import POWER_SCOPES, SAMPLER_FAMILIES
+from ..agent.protocol import DEFAULT_FAMILIES, POWER_SCOPES, SAMPLER_FAMILIES
 from ..errors import ConfigError
 from .loader import load_model, read_yaml
 
@@ -170,6 +170,12 @@ class DeviceProfile(_Model):
             return PowerSource(family="ptdaemon", channel=self.meter.channel_name(), scope="wall",
                                label="external analyzer via PTDaemon (wall power)")
         return self.headline_power
+
+
+def families_for(profile: DeviceProfile | None) -> list[str]:
+    """The sensor families a board is sampled with, by ``run`` and ``fleet check`` alike: its profile's
+    (options and bound meter applied), else the agent's one default list."""
+    return profile.sampler_families() if profile is not None else list(DEFAULT_FAMILIES)
 
 
 def snapshot_facts(profile: DeviceProfile, reason: str) -> dict[str, Any]:
