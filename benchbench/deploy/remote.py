@@ -10,7 +10,6 @@ and renames it into place. A file that fails verification is deleted, never left
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import posixpath
@@ -23,6 +22,7 @@ from typing import Any
 from ..errors import DeployError, TransferError, TransportError
 from ..transport.base import Transport
 from . import boardside
+from .boardside.deploy_ops import sha256_file
 
 log = logging.getLogger(__name__)
 
@@ -36,14 +36,6 @@ class DeployReport:
     kept: tuple[str, ...]
     bytes_sent: int
     remote_dir: str  # absolute path on the board
-
-
-def sha256_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with path.open("rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def _check_name(name: str) -> None:
@@ -68,13 +60,14 @@ def board_call_script(transport: Transport, python: str, script: str, args: Sequ
     try:
         return json.loads(res.stdout.strip().splitlines()[-1])
     except (ValueError, IndexError):
-        raise DeployError(f"{transport.name}: unexpected reply from the board: {res.stdout[-200:]!r}") from None
+        raise DeployError(f"{transport.name}: unexpected reply from the board: {res.stdout[-200:]!r}") \
+            from None
 
 
 def board_call(transport: Transport, python: str, request: Mapping[str, Any], timeout_s: float) -> Any:
     """Run the deploy script with one JSON request; its JSON reply, or DeployError."""
-    return board_call_script(transport, python, boardside.source("deploy_ops"), [json.dumps(request)], timeout_s,
-                             what=request["op"])
+    return board_call_script(transport, python, boardside.source("deploy_ops"), [json.dumps(request)],
+                             timeout_s, what=request["op"])
 
 
 def deploy_files(transport: Transport, python: str, remote_dir: str, files: Mapping[str, Path], *,

@@ -98,7 +98,7 @@ class VariantArtifact:
                 "size_bytes": self.size_bytes, "flops": self.flops, "extra": self.extra}
 
     @classmethod
-    def from_json(cls, data: dict[str, Any], folder: Path) -> "VariantArtifact":
+    def from_json(cls, data: dict[str, Any], folder: Path) -> VariantArtifact:
         data = dict(data)
         data["files"] = {k: folder / v for k, v in data["files"].items()}
         return cls(from_cache=True, **data)

@@ -10,10 +10,11 @@ import json
 import os
 import sys
 import time
-from typing import Any, Dict, List
+from typing import Any, Dict, List, Union
 
 
-def sha(path: str) -> str:
+def sha256_file(path: "Union[str, os.PathLike[str]]") -> str:
+    """The one file hash of the project: the controller imports it too (stdlib only, so it may)."""
     h = hashlib.sha256()
     with open(path, "rb") as fh:
         for chunk in iter(lambda: fh.read(1 << 20), b""):
@@ -35,8 +36,8 @@ def inspect(req: Dict[str, Any]) -> Dict[str, Any]:
     tightened = None
     if st.st_mode & 0o022:
         if st.st_uid != os.getuid() or st.st_mode & 0o1000:
-            return {"refused": "%s is writable by other users (mode %o, owner uid %d)"
-                               % (d, st.st_mode & 0o7777, st.st_uid)}
+            return {"refused": f"{d} is writable by other users (mode {st.st_mode & 0o7777:o}, "
+                               f"owner uid {st.st_uid})"}
         os.chmod(d, st.st_mode & 0o755)
         tightened = "%o" % (st.st_mode & 0o7777)
     now = time.time()
@@ -49,7 +50,7 @@ def inspect(req: Dict[str, Any]) -> Dict[str, Any]:
     for name, (digest, size) in sorted(req["files"].items()):
         p = os.path.join(d, name)
         try:
-            ok = os.path.getsize(p) == size and sha(p) == digest
+            ok = os.path.getsize(p) == size and sha256_file(p) == digest
         except OSError:
             ok = False
         if not ok:
@@ -63,7 +64,7 @@ def commit(req: Dict[str, Any]) -> Dict[str, Any]:
     bad: List[str] = []
     for staged, final, digest in req["items"]:
         try:
-            good = sha(staged) == digest
+            good = sha256_file(staged) == digest
         except OSError:
             good = False
         if good:
