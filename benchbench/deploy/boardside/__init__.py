@@ -2,7 +2,8 @@
 
 Each is a real module here — linted and type-checked like the rest — and is sent to the board as its source
 text through ``python -c`` with JSON/argv arguments only (never a shell string holding values).
-``source(name)`` returns that text; nothing in this package is imported on the controller.
+``source(name)`` returns that text. The controller imports one thing from here, ``deploy_ops.sha256_file``,
+so both sides hash files with the same (stdlib) code.
 """
 
 from __future__ import annotations
