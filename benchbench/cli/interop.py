@@ -54,7 +54,7 @@ def import_pytest_benchmark(file: Path, board: str, db: str, run_id: str | None,
               help="Site directory (created; pages whose content did not change are left untouched).")
 @click.option("--db", default=DEFAULT_DB, show_default=True, help="Results database: a path or SQLAlchemy URL.")
 @click.option("--templates", type=click.Path(path_type=Path, file_okay=False, exists=True), default=None,
-              help="Directory with template overrides (e.g. reports/templates).")
+              help="Directory of templates overriding the packaged ones (names as in reports/templates/).")
 @click.option("--workers", default=min(os.cpu_count() or 1, 8), show_default="CPU count, at most 8",
               type=click.IntRange(1, 64),
               help="Processes rendering changed run pages (helps a first publish of a large store).")

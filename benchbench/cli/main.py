@@ -39,7 +39,7 @@ def main(ctx: click.Context, debug: bool, verbose: int) -> None:
 @click.option("--suite", "suite_name", default=None, help="Suite file or built-in name (default: quick).")
 @click.option("--db", default=DEFAULT_DB, show_default=True, help="Results database: a path or SQLAlchemy URL.")
 @click.option("-o", "--report", "report_path", type=click.Path(path_type=Path), default=None,
-              help="Where to write the HTML report (default: benchbench-reports/<run>.html).")
+              help="Where to write the HTML report (default: reports/out/<run>.html).")
 @click.option("--no-report", is_flag=True, help="Do not render a report.")
 @click.option("--json", "as_json", is_flag=True, help="Print the outcome as JSON.")
 @click.option("--fleet", "fleet_file", type=click.Path(path_type=Path, dir_okay=False), default=None,
@@ -98,11 +98,12 @@ def run(suite_name: str | None, db: str, report_path: Path | None, no_report: bo
 @main.command()
 @click.option("--db", default=DEFAULT_DB, show_default=True, help="Results database: a path or SQLAlchemy URL.")
 @click.option("--run", "run_id", default=None, help="Run ID (default: the latest run).")
-@click.option("-o", "--output", type=click.Path(path_type=Path), default=None, help="Output HTML path.")
+@click.option("-o", "--output", type=click.Path(path_type=Path), default=None,
+              help="Output HTML path (default: reports/out/<run>.html).")
 @click.option("--list", "list_runs", is_flag=True, help="List stored runs instead.")
 @click.option("--json", "as_json", is_flag=True, help="With --list: print JSON.")
 @click.option("--templates", type=click.Path(path_type=Path, file_okay=False, exists=True), default=None,
-              help="Directory with template overrides (e.g. reports/templates).")
+              help="Directory of templates overriding the packaged ones (names as in reports/templates/).")
 @handle_errors
 def report(db: str, run_id: str | None, output: Path | None, list_runs: bool, as_json: bool,
            templates: Path | None) -> None:

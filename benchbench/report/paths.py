@@ -7,7 +7,7 @@ import hashlib
 import re
 from pathlib import Path
 
-DEFAULT_REPORT_DIR = Path("benchbench-reports")
+DEFAULT_REPORT_DIR = Path("reports") / "out"  # relative to the working directory, like ./benchbench.db
 
 
 def slug(name: str) -> str:
