@@ -11,9 +11,9 @@ import re
 import signal
 import sys
 import traceback
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any, Callable, TypeVar
+from typing import Any, TypeVar
 
 import click
 from rich.console import Console
@@ -31,6 +31,12 @@ EXIT_REGRESSION = 3
 EXIT_INTERRUPTED = 130
 
 DEFAULT_DB = "benchbench.db"
+DB_HELP = "Results database: a path or SQLAlchemy URL."
+
+
+def fmt_num(v: float | None) -> str:
+    """A table cell: 4 significant digits, ``-`` when there is no value."""
+    return "-" if v is None else f"{v:.4g}"
 
 
 def cache_dir() -> Path:
@@ -95,8 +101,8 @@ def template_errors(template_dir: Path | None) -> Iterator[None]:
         raise ConfigError(f"template syntax error: {exc.message}", file=exc.filename or exc.name,
                           key=f"line {exc.lineno}") from None
     except jinja2.TemplateError as exc:
-        raise ConfigError(f"template error: {exc.message or exc}", file=str(template_dir) if template_dir else None,
-                          key="--templates") from None
+        raise ConfigError(f"template error: {exc.message or exc}",
+                          file=str(template_dir) if template_dir else None, key="--templates") from None
 
 
 class OneLineErrors(click.Group):
@@ -125,4 +131,5 @@ def print_json(obj: Any) -> None:
 def setup_logging(verbose: int, debug: bool) -> None:
     from rich.logging import RichHandler
     level = logging.DEBUG if debug else logging.INFO if verbose else logging.WARNING
-    logging.basicConfig(level=level, format="%(message)s", handlers=[RichHandler(console=err, show_path=False)])
+    logging.basicConfig(level=level, format="%(message)s",
+                        handlers=[RichHandler(console=err, show_path=False)])

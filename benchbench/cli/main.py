@@ -165,11 +165,11 @@ def workloads_list(as_json: bool) -> None:
 
 
 def _register_optional() -> None:
-    """Command groups that live in their own modules (fleet, devices, analysis)."""
+    """Commands that live in their own modules (devices, fleet, compare, history, export/import, publish, lab)."""
     import importlib
     for mod, names in (("benchbench.cli.devices", ("devices",)), ("benchbench.cli.fleet", ("fleet",)),
-                       ("benchbench.cli.analysis", ("compare", "history")),
-                       ("benchbench.cli.interop", ("export", "import_", "publish")),
+                       ("benchbench.cli.compare", ("compare",)), ("benchbench.cli.history", ("history",)),
+                       ("benchbench.cli.exchange", ("export", "import_")), ("benchbench.cli.publish", ("publish",)),
                        ("benchbench.cli.queuecmd", ("submit", "worker", "queue"))):
         try:
             m = importlib.import_module(mod)

@@ -8,7 +8,8 @@ from pathlib import Path
 import numpy as np
 from click.testing import CliRunner
 
-from benchbench.cli.analysis import compare, history
+from benchbench.cli.compare import compare
+from benchbench.cli.history import history
 from benchbench.results.records import JobRecord, Metric
 from benchbench.results.store import Store
 

@@ -10,7 +10,7 @@ from pathlib import Path
 from click.testing import CliRunner
 from test_analysis_cli import add_run
 
-from benchbench.cli.analysis import compare
+from benchbench.cli.compare import compare
 from benchbench.report.site import publish
 from benchbench.results.store import Store
 

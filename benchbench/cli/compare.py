@@ -1,4 +1,5 @@
-"""``benchbench compare`` and ``benchbench history``: stored runs → decisions, as a table or JSON.
+"""``benchbench compare RUN_A RUN_B``: one stored run against a baseline, job by job (ratio and
+significance), as a table, JSON or HTML; ``--fail-on`` gates for CI.
 
 Exit codes: 0 no regression, 3 a ``--fail-on`` gate tripped (RegressionDetected), 2 bad input
 (ConfigError / StoreError), all through :func:`handle_errors`.
@@ -6,25 +7,17 @@ Exit codes: 0 no regression, 3 a ``--fail-on`` gate tripped (RegressionDetected)
 
 from __future__ import annotations
 
-import datetime as dt
-from dataclasses import asdict
 from pathlib import Path
-from typing import Any
 
 import click
 from rich.markup import escape
 from rich.table import Table
 
-from ..analysis.adapt import run_entries, run_samples
+from ..analysis.adapt import run_samples
 from ..analysis.compare import CompareResult, compare_runs
-from ..analysis.gates import METRICS, parse_gates
-from ..analysis.history import DEFAULT_METRICS, Series, build_history, fleet_regressions
+from ..analysis.gates import parse_gates
 from ..errors import ConfigError, RegressionDetected
-from .common import DEFAULT_DB, handle_errors, out, print_json, term_safe
-
-
-def _fmt(v: float | None) -> str:
-    return "-" if v is None else f"{v:.4g}"
+from .common import DB_HELP, DEFAULT_DB, fmt_num, handle_errors, out, print_json, term_safe
 
 
 def _compare_table(res: CompareResult) -> Table:
@@ -33,15 +26,15 @@ def _compare_table(res: CompareResult) -> Table:
         verdict = r.direction if r.changed else "no change"
         if r.changed and r.significant is None:
             verdict += " (ratio only)"
-        t.add_row(escape(term_safe(r.key.label())), r.metric, _fmt(r.value_a), _fmt(r.value_b), f"{r.rel_change:+.1%}",
-                  r.test or "none", _fmt(r.p_value), verdict)
+        t.add_row(escape(term_safe(r.key.label())), r.metric, fmt_num(r.value_a), fmt_num(r.value_b),
+                  f"{r.rel_change:+.1%}", r.test or "none", fmt_num(r.p_value), verdict)
     return t
 
 
 @click.command()
 @click.argument("run_a")
 @click.argument("run_b")
-@click.option("--db", default=DEFAULT_DB, show_default=True, help="Results database: a path or SQLAlchemy URL.")
+@click.option("--db", default=DEFAULT_DB, show_default=True, help=DB_HELP)
 @click.option("--fail-on", "fail_on", multiple=True, metavar="METRIC:+N%",
               help="CI gate, repeatable: exit 3 when METRIC regresses by N %% or more (and significantly).")
 @click.option("--alpha", default=0.01, show_default=True, type=float, help="Significance level of the tests.")
@@ -49,7 +42,8 @@ def _compare_table(res: CompareResult) -> Table:
               help="Smallest relative change (%%) reported as a change.")
 @click.option("--json", "as_json", is_flag=True, help="Print the comparison as JSON.")
 @click.option("--html", "html_out", default=None, type=click.Path(dir_okay=False, path_type=Path),
-              help="Also write the comparison (rows, gate verdicts, environment differences) as one HTML file.")
+              help="Also write the comparison (rows, gate verdicts, environment differences) as one HTML "
+                   "file.")
 @handle_errors
 def compare(run_a: str, run_b: str, db: str, fail_on: tuple[str, ...], alpha: float, min_change: float,
             as_json: bool, html_out: Path | None) -> None:
@@ -88,49 +82,3 @@ def compare(run_a: str, run_b: str, db: str, fail_on: tuple[str, ...], alpha: fl
     if tripped:
         raise RegressionDetected(f"{len(tripped)} gate(s) tripped: " + "; ".join(
             f"{v.gate} on {v.key.label()}" for v in tripped[:3]) + (" …" if len(tripped) > 3 else ""))
-
-
-def _series_json(s: Series) -> dict[str, Any]:
-    return {"key": asdict(s.key), "metric": s.metric, "points": [asdict(p) for p in s.points],
-            "steps": [asdict(r) for r in s.steps]}
-
-
-@click.command()
-@click.option("--db", default=DEFAULT_DB, show_default=True, help="Results database: a path or SQLAlchemy URL.")
-@click.option("--board", default=None, help="Only this board.")
-@click.option("--workload", default=None, help="Only this workload.")
-@click.option("--metric", "metrics", multiple=True, type=click.Choice(sorted(METRICS)),
-              help=f"Metric to track, repeatable (default: {', '.join(DEFAULT_METRICS)}).")
-@click.option("--json", "as_json", is_flag=True, help="Print series and regressions as JSON.")
-@handle_errors
-def history(db: str, board: str | None, workload: str | None, metrics: tuple[str, ...], as_json: bool) -> None:
-    """Series over runs with step detection; lists the regressions across the fleet."""
-    from ..results.queries import runs_for_history
-    from ..results.store import Store
-    runs = runs_for_history(Store(db, readonly=True), board, workload)
-    entries = [e for run in runs for e in run_entries(run)]
-    series = build_history(entries, metrics or DEFAULT_METRICS)
-    regs = fleet_regressions(series)
-    if as_json:
-        print_json({"series": [_series_json(s) for s in series], "regressions": [asdict(r) for r in regs]})
-        return
-    if not series:
-        out.print("no stored series match")
-        return
-    t = Table("job", "metric", "runs", "excluded", "latest", "steps")
-    for s in series:
-        steps = escape(term_safe(", ".join(f"{r.rel_change:+.1%} at {r.run_id}" for r in s.steps) or "-"))
-        t.add_row(escape(term_safe(s.key.label())), s.metric, str(len(s.points)), str(sum(p.excluded for p in s.points)),
-                  _fmt(s.points[-1].value), steps)
-    out.print(t)
-    if regs:
-        out.print("regressions (largest first):")
-        for r in regs:
-            when = "?"
-            for run in runs:
-                if run.info.run_id == r.run_id:
-                    when = dt.datetime.fromtimestamp(run.info.started_at).strftime("%Y-%m-%d")
-            out.print(term_safe(f"  {r.key.label()} {r.metric}: {r.rel_change:+.1%} from run {r.run_id} ({when}), "
-                                f"p={r.p_value:.3g}"), markup=False)
-    else:
-        out.print("no regressions")
