@@ -12,7 +12,7 @@ from markupsafe import Markup, escape
 from ..analysis.matrix import DENSE, REFERENCE_PRECISION, group_key
 from ..results.records import JobRecord
 from .findingsview import group_anchor, params_text
-from .model import _UNIFY, fmt_in, row_anchor, time_unit
+from .viewmodel import _UNIFY, fmt_in, row_anchor, time_unit
 
 PRUNE_COLOURS = ("#1f77b4", "#ff7f0e", "#2ca02c", "#9467bd", "#8c564b")
 BAR, GAP, LEFT, TOP, PH, BOTTOM = 16, 6, 40, 18, 90, 46

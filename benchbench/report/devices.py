@@ -8,7 +8,7 @@ from typing import Any
 
 from ..analysis.compare import JobSample
 from ..analysis.history import RunRef
-from .model import fmt_bytes, fmt_energy, fmt_seconds
+from .viewmodel import fmt_bytes, fmt_energy, fmt_seconds
 
 
 def _params(pk: str) -> str:

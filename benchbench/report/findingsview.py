@@ -10,7 +10,7 @@ from collections import defaultdict
 from typing import Any
 
 from ..analysis.findings import RunFindings, VariantFinding
-from .model import row_anchor
+from .viewmodel import row_anchor
 
 #: no-claim comparisons named per reason before "and N more"
 _EXAMPLES = 6

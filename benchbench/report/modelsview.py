@@ -8,7 +8,7 @@ import math
 from typing import Any
 
 from ..results.records import JobRecord, RunData
-from .model import fmt_bytes
+from .viewmodel import fmt_bytes
 
 
 def _transforms(variant: dict[str, Any]) -> list[str]:

@@ -18,7 +18,7 @@ from ..errors import StoreError
 from ..results.records import JobRecord, RunData
 from .bars import bars_view
 from .findingsview import findings_view
-from .model import ReportModel, build, fmt_bytes, fmt_seconds
+from .viewmodel import ReportModel, build, fmt_bytes, fmt_seconds
 from .views import build_views
 
 

@@ -19,7 +19,7 @@ from markupsafe import Markup, escape
 from ..analysis.gates import METRICS
 from ..analysis.history import DEFAULT_METRICS, Series
 from ..results.records import RunInfo
-from .model import fmt_bytes, fmt_energy, fmt_seconds
+from .viewmodel import fmt_bytes, fmt_energy, fmt_seconds
 from .paths import slug
 from .svgplot import Line, trend_svg
 

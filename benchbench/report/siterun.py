@@ -22,7 +22,7 @@ from typing import Any
 from ..results.records import JobRecord, Metric, RunData
 from ..results.store import Store
 from .comparepage import SITE_METRICS, compare_page
-from .model import fmt_bytes, fmt_energy, fmt_seconds, row_anchor
+from .viewmodel import fmt_bytes, fmt_energy, fmt_seconds, row_anchor
 from .paths import slug
 from .render import environment, render_run
 from .sitedata import site_run

@@ -16,7 +16,7 @@ from ..analysis.envdiff import differing_paths
 from ..analysis.matrix import MatrixRow, Peaks, build_matrix, pareto_groups, roofline_points
 from ..errors import ConfigError
 from ..results.records import RunData
-from .model import fmt_bytes, fmt_energy, fmt_seconds
+from .viewmodel import fmt_bytes, fmt_energy, fmt_seconds
 from .modelsview import models_view
 from .svgscatter import ParetoPoint, RoofPoint, pareto_svg, roofline_svg
 

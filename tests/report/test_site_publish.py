@@ -11,7 +11,7 @@ from click.testing import CliRunner
 from lab.storegen import matrix, store_run
 
 from benchbench.cli.main import main
-from benchbench.report.model import fmt_seconds
+from benchbench.report.viewmodel import fmt_seconds
 from benchbench.report.site import slug
 from benchbench.results.store import Store
 
