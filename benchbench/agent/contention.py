@@ -116,11 +116,10 @@ def judge(rounds: List[Dict[str, Any]]) -> Dict[str, Any]:
     """Totals over a job's timed rounds and the contended verdict with its evidence in words."""
     out: Dict[str, Any] = {"contended": False, "evidence": [], "rounds": rounds,
                            "rule": "contended when in any timed round the worker's threads waited on a run "
-                                   "queue >= %.0f %% of their CPU time while other processes used >= %.2f "
-                                   "cores, or steal >= %.0f %% (without schedstat: others used >= %.2f cores "
-                                   "while < %.1f cores were idle)"
-                                   % (MAX_WAIT_FRACTION * 100, WAIT_WITH_FOREIGN_CORES, MAX_STEAL_FRACTION * 100,
-                                      FOREIGN_CORES, FREE_CORES)}
+                                   f"queue >= {MAX_WAIT_FRACTION * 100:.0f} % of their CPU time while other "
+                                   f"processes used >= {WAIT_WITH_FOREIGN_CORES:.2f} cores, or steal >= "
+                                   f"{MAX_STEAL_FRACTION * 100:.0f} % (without schedstat: others used >= "
+                                   f"{FOREIGN_CORES:.2f} cores while < {FREE_CORES:.1f} cores were idle)"}
     if not rounds:
         return out
     wall = sum(r["wall_s"] for r in rounds)
@@ -136,19 +135,19 @@ def judge(rounds: List[Dict[str, Any]]) -> Dict[str, Any]:
         foreign_used = r.get("foreign_cpu_cores", WAIT_WITH_FOREIGN_CORES) >= WAIT_WITH_FOREIGN_CORES
         if wait is not None and wait >= MAX_WAIT_FRACTION and not foreign_used:
             out.setdefault("notes", []).append(
-                "round %d: threads waited %.0f %% of their CPU time for a CPU with no other process using one "
-                "(the runtime's own thread hand-offs): not counted as contention" % (i, wait * 100))
+                f"round {i}: threads waited {wait * 100:.0f} % of their CPU time for a CPU with no other "
+                "process using one (the runtime's own thread hand-offs): not counted as contention")
         if wait is not None and wait >= MAX_WAIT_FRACTION and foreign_used:
-            ev.append("round %d: waited for a CPU %.0f %% of its CPU time (%.1f ms), others used %.2f cores, "
-                      "%d other runnable, load %.2f" % (
+            ev.append("round {}: waited for a CPU {:.0f} % of its CPU time ({:.1f} ms), others used {:.2f} "
+                      "cores, {} other runnable, load {:.2f}".format(
                           i, wait * 100, r["run_queue_wait_s"] * 1e3, r.get("foreign_cpu_cores", 0.0),
                           r.get("other_runnable", 0), r.get("loadavg_1m", 0.0)))
         if r.get("steal_fraction") is not None and r["steal_fraction"] >= MAX_STEAL_FRACTION:
-            ev.append("round %d: steal %.1f %% of CPU time" % (i, r["steal_fraction"] * 100))
+            ev.append("round {}: steal {:.1f} % of CPU time".format(i, r["steal_fraction"] * 100))
         if wait is None and r.get("foreign_cpu_cores") is not None:
             foreign = r["foreign_cpu_cores"]
             free = r["ncpu"] - r["cpu_over_wall"] - foreign
             if foreign >= FOREIGN_CORES and free < FREE_CORES:
-                ev.append("round %d: other processes used %.2f cores, %.2f idle" % (i, foreign, free))
+                ev.append(f"round {i}: other processes used {foreign:.2f} cores, {free:.2f} idle")
     out["contended"] = bool(ev)
     return out

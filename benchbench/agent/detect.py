@@ -20,14 +20,15 @@ _DT_DIRS = ("/proc/device-tree", "/sys/firmware/devicetree/base")
 #: carrier+module) → profile. p3767 SKUs 0000/0001 are Orin NX 16/8 GB, 0003-0005 Orin Nano.
 _JETSON_IDS: Tuple[Tuple[str, str], ...] = (
     (r"[,+]p3767-000[01]\b", "jetson-orin-nx"), (r"[,+]p3767-000[345]\b", "jetson-orin-nano"),
-    (r"[,+]p3701-\d{4}", "jetson-agx-orin"), (r"[,+]p3448-\d{4}|[,+]p3450-\d{4}|nvidia,jetson-nano", "jetson-nano"))
-_JETSON_MODELS = (("agx orin", "jetson-agx-orin"), ("orin nx", "jetson-orin-nx"), ("orin nano", "jetson-orin-nano"),
-                  ("jetson nano", "jetson-nano"))
+    (r"[,+]p3701-\d{4}", "jetson-agx-orin"),
+    (r"[,+]p3448-\d{4}|[,+]p3450-\d{4}|nvidia,jetson-nano", "jetson-nano"))
+_JETSON_MODELS = (("agx orin", "jetson-agx-orin"), ("orin nx", "jetson-orin-nx"),
+                  ("orin nano", "jetson-orin-nano"), ("jetson nano", "jetson-nano"))
 
 
 def _dt(root: str, name: str) -> Optional[str]:
     for d in _DT_DIRS:
-        text = read_text(under(root, "%s/%s" % (d, name)))
+        text = read_text(under(root, f"{d}/{name}"))
         if text is not None:
             return text
     return None
@@ -49,17 +50,18 @@ def _jetson(root: str, model: str, compat: List[str]) -> Optional[Dict[str, Any]
         return None
     l4t = re.match(r"#\s*(R\d+)\s*\(release\),\s*REVISION:\s*([\d.]+)", release)
     ev = {"nv_tegra_release": release.splitlines()[0] if release else None, "model": model or None,
-          "compatible": tegra or None, "l4t": "%s.%s" % l4t.groups() if l4t else None}
+          "compatible": tegra or None, "l4t": "{}.{}".format(*l4t.groups()) if l4t else None}
     joined = " ".join(compat)
     for pattern, prof in _JETSON_IDS:
         m = re.search(pattern, joined)
         if m:
-            return _found(prof, "Jetson: device-tree board id %s" % m.group(0), **ev)
+            return _found(prof, f"Jetson: device-tree board id {m.group(0)}", **ev)
     for needle, prof in _JETSON_MODELS:
         if needle in model.lower():
-            return _found(prof, "Jetson: device-tree model %r" % model, **ev)
-    return _found(GENERIC, "a Jetson (%s) whose module is not recognised: no profile for it, generic sensors only"
-                  % (model or ev["nv_tegra_release"] or "device tree"), **ev)
+            return _found(prof, f"Jetson: device-tree model {model!r}", **ev)
+    what = model or ev["nv_tegra_release"] or "device tree"
+    return _found(GENERIC, f"a Jetson ({what}) whose module is not recognised: no profile for it, "
+                           "generic sensors only", **ev)
 
 
 def _npu(which: Callable[[str], bool]) -> Optional[Dict[str, Any]]:
@@ -69,11 +71,11 @@ def _npu(which: Callable[[str], bool]) -> Optional[Dict[str, Any]]:
     chips = parse_info(run_argv(["npu-smi", "info"], timeout_s=10.0) or "")["chips"]
     names = sorted({str(c.get("name")) for c in chips})
     if any("310B" in n.upper() for n in names):
-        return _found("ascend-310b", "Ascend: npu-smi lists %s" % ", ".join(names), npu_chips=names)
+        return _found("ascend-310b", "Ascend: npu-smi lists {}".format(", ".join(names)), npu_chips=names)
     if any("910" in n for n in names):
-        return _found("ascend-910b", "Ascend: npu-smi lists %s" % ", ".join(names), npu_chips=names)
-    return _found(GENERIC, "npu-smi is present but lists %s: no profile for it" % (", ".join(names) or "no NPU"),
-                  npu_chips=names)
+        return _found("ascend-910b", "Ascend: npu-smi lists {}".format(", ".join(names)), npu_chips=names)
+    listed = ", ".join(names) or "no NPU"
+    return _found(GENERIC, f"npu-smi is present but lists {listed}: no profile for it", npu_chips=names)
 
 
 def _nvidia(which: Callable[[str], bool]) -> Optional[Dict[str, Any]]:
@@ -91,14 +93,14 @@ def _nvidia(which: Callable[[str], bool]) -> Optional[Dict[str, Any]]:
                 pynvml.nvmlShutdown()
             names = [n.decode() if isinstance(n, bytes) else str(n) for n in names]
             if names:
-                return _found("nvidia-gpu", "NVML lists %s" % ", ".join(names), gpus=names)
+                return _found("nvidia-gpu", "NVML lists {}".format(", ".join(names)), gpus=names)
         except pynvml.NVMLError:
             pass
     if which("nvidia-smi"):
         out = run_argv(["nvidia-smi", "--query-gpu=name", "--format=csv"], timeout_s=10.0) or ""
         names = [ln.strip() for ln in out.splitlines()[1:] if ln.strip()]
         if names:
-            return _found("nvidia-gpu", "nvidia-smi lists %s" % ", ".join(names), gpus=names)
+            return _found("nvidia-gpu", "nvidia-smi lists {}".format(", ".join(names)), gpus=names)
     return None
 
 
@@ -111,10 +113,10 @@ def detect(root: str = "/", which: Callable[[str], bool] = have) -> Dict[str, An
     if found:
         return found
     if model.startswith("Raspberry Pi 5") or "raspberrypi,5-model-b" in compat:
-        return _found("pi5", "device-tree model %r" % model, model=model, compatible=compat)
+        return _found("pi5", f"device-tree model {model!r}", model=model, compatible=compat)
     rk = [c for c in compat if re.match(r"rockchip,rk3588s?$", c)]
     if rk:
-        return _found("rk3588", "device-tree compatible %s" % rk[0], model=model, compatible=compat)
+        return _found("rk3588", f"device-tree compatible {rk[0]}", model=model, compatible=compat)
     found = _npu(which) or _nvidia(which)
     if found:
         return found

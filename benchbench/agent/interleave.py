@@ -110,10 +110,10 @@ class Worker:
     def _gone(self, why: str) -> None:
         if why == "timeout":
             self.status = "timeout"
-            self.reason = "job exceeded its timeout of %.0f s; worker killed" % self.job.timeout_s
+            self.reason = f"job exceeded its timeout of {self.job.timeout_s:.0f} s; worker killed"
         else:
             self.status = "failed"
-            self.reason = "worker %s unexpectedly" % why
+            self.reason = f"worker {why} unexpectedly"
         self.kill()
 
     def kill(self) -> None:
@@ -145,7 +145,7 @@ class Worker:
         if self.status in ("timeout", "failed") or not os.path.exists(self.out_path):
             status = "timeout" if self.status == "timeout" else "failed"
             return {"job_key": self.job.job_key, "status": status,
-                    "reason": self.reason or "worker exited with status %s" % self.proc.returncode,
+                    "reason": self.reason or f"worker exited with status {self.proc.returncode}",
                     "stderr_tail": tail}
         with open(self.out_path) as fh:
             res: Dict[str, Any] = json.load(fh)
@@ -160,8 +160,8 @@ def start_workers(jobs: List[JobSpec], cmd: List[str], tmp: str, tag: str = "",
     the scratch files of workers alive at the same time apart; ``started`` collects every worker (to kill)."""
     workers: List[Worker] = []
     for i, job in enumerate(jobs):
-        jpath = os.path.join(tmp, "job%s-%d.json" % (tag, i))
-        opath = os.path.join(tmp, "result%s-%d.json" % (tag, i))
+        jpath = os.path.join(tmp, f"job{tag}-{i}.json")
+        opath = os.path.join(tmp, f"result{tag}-{i}.json")
         for p in (opath, opath + ".tmp"):
             if os.path.exists(p):
                 os.remove(p)
@@ -257,7 +257,7 @@ def measure(jobs: List[JobSpec], cmd: List[str], tmp: str, window_s: float, cap:
     done: Dict[int, Worker] = {}
     for k, idx in enumerate(plan):
         others = [i for i in idx if i not in anchor_ix]
-        ws = start_workers([jobs[i] for i in others], cmd, tmp, "-c%d" % k, started)
+        ws = start_workers([jobs[i] for i in others], cmd, tmp, f"-c{k}", started)
         members = anchors + ws
         first = {id(a): a.rounds_done for a in anchors}
         run_rounds(members)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from typing import Dict, Optional
 
-_KB = re.compile(r"^(Vm\w+):\s+(\d+)\s*kB", re.M)
+_KB = re.compile(r"^(Vm\w+):\s+(\d+)\s*kB", re.MULTILINE)
 
 
 def status_bytes(path: str = "/proc/self/status") -> Dict[str, int]:

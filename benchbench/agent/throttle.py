@@ -34,18 +34,19 @@ def pi_flags_evidence(before: Optional[int], after: Optional[int]) -> List[Dict[
     for when, flags in (("before", before), ("after", after)):
         if flags is not None and flags & LIVE_MASK:
             ev.append({"source": "vcgencmd get_throttled", "kind": "live_flags", "when": when,
-                       "flags": "0x%x" % flags, "conditions": decode_throttled(flags & LIVE_MASK)["live"]})
+                       "flags": f"0x{flags:x}", "conditions": decode_throttled(flags & LIVE_MASK)["live"]})
     if before is not None and after is not None:
         new = after & ~before & STICKY_MASK
         if new:
             ev.append({"source": "vcgencmd get_throttled", "kind": "sticky_flags_set_during_job",
-                       "before": "0x%x" % before, "after": "0x%x" % after,
+                       "before": f"0x{before:x}", "after": f"0x{after:x}",
                        "conditions": decode_throttled(new)["sticky"]})
     return ev
 
 
-def clock_drop_evidence(name: str, ts: Sequence[int], vs: Sequence[Optional[float]], windows: Sequence[Window],
-                        expected: Optional[float] = None, margin: float = CLOCK_MARGIN,
+def clock_drop_evidence(name: str, ts: Sequence[int], vs: Sequence[Optional[float]],
+                        windows: Sequence[Window], expected: Optional[float] = None,
+                        margin: float = CLOCK_MARGIN,
                         hold: int = CLOCK_HOLD_SAMPLES) -> Optional[Dict[str, Any]]:
     """Evidence dict when the clock ``name`` fell below its reference inside the windows, else None."""
     inside = [(t, v) for t, v in zip(ts, vs) if v is not None and any(a <= t <= b for a, b in windows)]
@@ -64,7 +65,8 @@ def clock_drop_evidence(name: str, ts: Sequence[int], vs: Sequence[Optional[floa
             run.append((t, v))
             if len(run) >= hold:
                 return {"source": "clock", "kind": "clock_below_reference", "channel": name,
-                        "reference_mhz": ref, "reference": "expected" if expected is not None else "in-job peak",
+                        "reference_mhz": ref,
+                        "reference": "expected" if expected is not None else "in-job peak",
                         "margin": margin, "lowest_mhz": min(x[1] for x in run),
                         "first_low_t_ns": run[0][0], "samples_below": len(run)}
     return None
@@ -79,7 +81,7 @@ def nvml_evidence(name: str, ts: Sequence[int], vs: Sequence[Optional[float]],
     bad = seen & sum(THROTTLE_REASONS)
     if not bad:
         return None
-    return {"source": "nvml", "kind": "clock_event_reasons", "channel": name, "mask": "0x%x" % seen,
+    return {"source": "nvml", "kind": "clock_event_reasons", "channel": name, "mask": f"0x{seen:x}",
             "reasons": reasons(bad)}
 
 
@@ -90,8 +92,8 @@ def verdict(channels: Sequence[Any], t_ns: Sequence[int], values: Sequence[Seque
     evidence = pi_flags_evidence(pi_before, pi_after)
     notes: List[str] = []
     if pi_before is not None and pi_before & STICKY_MASK and not evidence:
-        notes.append("Pi sticky throttle bits (%s) were already set before the job: history since boot, "
-                     "not counted" % ", ".join(decode_throttled(pi_before)["sticky"]))
+        notes.append("Pi sticky throttle bits ({}) were already set before the job: history since boot, "
+                     "not counted".format(", ".join(decode_throttled(pi_before)["sticky"])))
     for ch, vals in zip(channels, values):
         if ch.quantity == "clock":
             ev = clock_drop_evidence(ch.name, t_ns, vals, windows, (expected_mhz or {}).get(ch.name), margin)

@@ -11,7 +11,7 @@ import gc
 import math
 import time
 from dataclasses import dataclass, field
-from typing import Callable, Dict, List, Any
+from typing import Any, Callable, Dict, List
 
 from .protocol import TimingPlan
 
@@ -84,7 +84,8 @@ def _time_calls(fn: Callable[[], Any], number: int, clock: Clock) -> int:
     return clock() - t0
 
 
-def warm_up(fn: Callable[[], Any], plan: TimingPlan, clock: Clock = time.perf_counter_ns) -> "tuple[int, float]":
+def warm_up(fn: Callable[[], Any], plan: TimingPlan,
+            clock: Clock = time.perf_counter_ns) -> tuple[int, float]:
     iters = 0
     t0 = clock()
     while True:
@@ -96,7 +97,8 @@ def warm_up(fn: Callable[[], Any], plan: TimingPlan, clock: Clock = time.perf_co
 
 
 def calibrate(fn: Callable[[], Any], min_value_s: float, timer: TimerInfo,
-              clock: Clock = time.perf_counter_ns, max_number: int = 10**9) -> "tuple[int, List[Dict[str, float]]]":
+              clock: Clock = time.perf_counter_ns,
+              max_number: int = 10**9) -> tuple[int, List[Dict[str, float]]]:
     """Find the number of calls per timed value so one value lasts >= min_value_s.
 
     The target is also kept >= 1000x the timer resolution and call cost, so quantisation and the two
@@ -115,7 +117,7 @@ def calibrate(fn: Callable[[], Any], min_value_s: float, timer: TimerInfo,
             continue
         # aim 20 % above target; never grow more than 100x per step so one slow call cannot overshoot
         grow = min(100.0, max(1.5, 1.2 * target_ns / elapsed))
-        number = min(max_number, int(math.ceil(number * grow)))
+        number = min(max_number, math.ceil(number * grow))
 
 
 #: runs of the empty loop whose median is the overhead per call
@@ -135,7 +137,7 @@ class TimedLoop:
     (timer, warm-up, calibration), then ``run_round()`` as often as told, then ``result()``."""
 
     def __init__(self, fn: Callable[[], Any], plan: TimingPlan, clock: Clock = time.perf_counter_ns,
-                 timer: "TimerInfo | None" = None, empty: Callable[[], Any] = _empty) -> None:
+                 timer: TimerInfo | None = None, empty: Callable[[], Any] = _empty) -> None:
         self.fn = fn
         self.empty = empty
         self.overhead_s = 0.0
@@ -162,8 +164,8 @@ class TimedLoop:
         if budget_values < self.values:
             self.values = max(1, budget_values)
             self.warnings.append(
-                "values per round reduced from %d to %d to stay within max_timed_s=%.1f s"
-                % (plan.values_per_round, self.values, plan.max_timed_s))
+                f"values per round reduced from {plan.values_per_round} to {self.values} to stay within "
+                f"max_timed_s={plan.max_timed_s:.1f} s")
 
     def _measure_overhead(self, samples: int = OVERHEAD_SAMPLES) -> None:
         """The same loop with an empty callable and the same ``number``: median cost per call."""
@@ -172,7 +174,7 @@ class TimedLoop:
         oh = per_call[len(per_call) // 2]
         target = self.steps[-1]["elapsed_s"] / self.number
         self.overhead = {"per_call_s": oh, "number": self.number, "samples": samples,
-                         "method": "median of %d runs of the timing loop around an empty callable" % samples}
+                         "method": f"median of {samples} runs of the timing loop around an empty callable"}
         if oh > 0 and oh < 0.5 * target:
             self.overhead_s = oh
             self.overhead["subtracted"] = True
@@ -218,7 +220,7 @@ class TimedLoop:
 
 
 def measure(fn: Callable[[], Any], plan: TimingPlan, clock: Clock = time.perf_counter_ns,
-            timer: "TimerInfo | None" = None) -> TimingResult:
+            timer: TimerInfo | None = None) -> TimingResult:
     """Warm up, calibrate and run ``plan.rounds`` rounds of ``plan.values_per_round`` values."""
     loop = TimedLoop(fn, plan, clock, timer)
     loop.prepare()
@@ -227,7 +229,7 @@ def measure(fn: Callable[[], Any], plan: TimingPlan, clock: Clock = time.perf_co
     return loop.result()
 
 
-def steady_loop(fn: Callable[[], Any], window_s: float) -> "tuple[int, int, int]":
+def steady_loop(fn: Callable[[], Any], window_s: float) -> tuple[int, int, int]:
     """The timed call back to back for at least ``window_s`` (the steady-state energy phase):
     (start ns, end ns, calls), on ``time.monotonic_ns`` like the samplers' timestamps."""
     limit_ns = int(window_s * 1e9)

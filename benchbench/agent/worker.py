@@ -1,5 +1,6 @@
 """One job in one fresh, long-lived process: prepare the workload, warm up and calibrate, then run timed
-rounds when the coordinator says so, then the steady-state energy loop, then report memory. Writes a JSON result.
+rounds when the coordinator says so, then the steady-state energy loop, then report memory. Writes a JSON
+result.
 
 A fresh process per job keeps VmHWM meaningful and stops one runtime's thread pool from spinning into the
 next job's timings. The coordinator (``interleave``) steers the worker over a pipe pair of JSON lines —
@@ -14,7 +15,7 @@ import os
 import time
 import traceback
 from dataclasses import asdict
-from typing import Any, Dict, IO, Optional
+from typing import IO, Any, Dict, Optional
 
 from . import contention, memory
 from .backends import Prepared, Unsupported, WorkloadFailed, prepare
@@ -72,8 +73,8 @@ class JobSession:
         try:
             step(*args)
             return True
-        except Exception as exc:  # job boundary: a crashing workload becomes a failed record with its traceback
-            self.res.update(status="failed", reason="workload raised %s: %s" % (type(exc).__name__, exc),
+        except Exception as exc:  # noqa: BLE001  job boundary: a crashing workload becomes a failed record with its traceback
+            self.res.update(status="failed", reason=f"workload raised {type(exc).__name__}: {exc}",
                             stderr_tail=traceback.format_exc()[-2000:])
             return False
 
@@ -140,9 +141,9 @@ class JobSession:
             oh = timing.loop_overhead
             if oh.get("subtracted"):
                 self.res["timed_window"] = (
-                    "%s; minus the timing loop's own cost (%.1f ns per call, an empty callable in the same loop "
-                    "with the same number, measured at job start; raw values kept)"
-                    % (self.res.get("timed_window") or "unspecified", oh["per_call_s"] * 1e9))
+                    "{}; minus the timing loop's own cost ({:.1f} ns per call, an empty callable in the same "
+                    "loop with the same number, measured at job start; raw values kept)"
+                    .format(self.res.get("timed_window") or "unspecified", oh["per_call_s"] * 1e9))
             peak_timed = after.get("VmHWM") if self.can_reset else None
             self.res["memory"] = {
                 "method": "VmHWM from /proc/self/status in a fresh worker process"
@@ -185,7 +186,7 @@ def serve(job: JobSpec, artifacts_dir: str, cmd_in: IO[str], ev_out: IO[str]) ->
     """Follow the coordinator's commands; the result is returned once ``finish`` arrives (or the job ends)."""
     s = JobSession(job, artifacts_dir)
     ok = s.start()
-    settle_threads()  # warm-up and calibration leave the runtime's pool spinning: quiet before the next starts
+    settle_threads()  # warm-up and calibration leave the runtime's pool spinning: quiet it before the next
     _send(ev_out, {"event": "ready" if ok else "ended", "self_timed": s.self_timed,
                    "rounds": job.timing.rounds, "status": s.res["status"]})
     if not ok:

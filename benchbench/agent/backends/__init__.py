@@ -51,6 +51,7 @@ class Prepared:
 def prepare(job: JobSpec, artifacts_dir: str) -> Prepared:
     modname = BACKENDS.get(job.backend)
     if modname is None:
-        raise Unsupported("this agent has no backend %r (known: %s)" % (job.backend, ", ".join(sorted(BACKENDS))))
+        raise Unsupported("this agent has no backend {!r} (known: {})"
+                          .format(job.backend, ", ".join(sorted(BACKENDS))))
     mod = importlib.import_module(modname, __name__)
     return mod.prepare(job, artifacts_dir)  # type: ignore[no-any-return]

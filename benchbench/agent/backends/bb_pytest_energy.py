@@ -35,7 +35,7 @@ def pytest_configure(config: Any) -> None:
     from pytest_benchmark.fixture import BenchmarkFixture
 
     # pytest-benchmark is untyped: its two entry points, held as plain callables
-    plain: Callable[..., Any] = getattr(BenchmarkFixture, "__call__")  # noqa: B009
+    plain: Callable[..., Any] = getattr(BenchmarkFixture, "__call__")  # noqa: B004, B009
     pedantic: Callable[..., Any] = getattr(BenchmarkFixture, "pedantic")  # noqa: B009
 
     def call(self: Any, function_to_benchmark: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
@@ -54,7 +54,7 @@ def pytest_configure(config: Any) -> None:
             if teardown:
                 teardown(*a, **(k or {}))
         with_setup = " with its setup/teardown" if setup or teardown else ""
-        _loop(once, "the test's benchmark.pedantic() target%s, called back to back" % with_setup)
+        _loop(once, f"the test's benchmark.pedantic() target{with_setup}, called back to back")
         return result
 
     setattr(BenchmarkFixture, "__call__", call)  # noqa: B010  (patching a third-party class on purpose)

@@ -27,7 +27,7 @@ def prepare(job: JobSpec, artifacts_dir: str) -> Prepared:
         import numpy as np
         from ai_edge_litert.interpreter import Interpreter
     except ImportError as exc:
-        raise Unsupported("ai-edge-litert is not installed for this board's Python: %s" % exc) from None
+        raise Unsupported(f"ai-edge-litert is not installed for this board's Python: {exc}") from None
     if not job.artifact:
         raise WorkloadFailed("the litert backend needs a .tflite artifact")
     threads = job.params.get("num_threads")
@@ -35,18 +35,19 @@ def prepare(job: JobSpec, artifacts_dir: str) -> Prepared:
         interp = Interpreter(model_path=os.path.join(artifacts_dir, job.artifact),
                              num_threads=int(threads) if threads else None)
     except (ValueError, RuntimeError) as exc:
-        raise WorkloadFailed("LiteRT could not load %s: %s" % (job.artifact, exc)) from None
+        raise WorkloadFailed(f"LiteRT could not load {job.artifact}: {exc}") from None
     shapes: Dict[str, List[int]] = job.params.get("input_shapes") or {}
     for det in interp.get_input_details():
         sig = list(det.get("shape_signature", det["shape"]))
         if det["name"] in shapes:
             interp.resize_tensor_input(det["index"], shapes[det["name"]])
         elif any(d < 0 for d in sig):
-            raise WorkloadFailed("input %r has dynamic shape %s; give params.input_shapes" % (det["name"], sig))
+            raise WorkloadFailed("input {!r} has dynamic shape {}; give params.input_shapes"
+                                 .format(det["name"], sig))
     try:
         interp.allocate_tensors()
     except RuntimeError as exc:  # e.g. unresolved custom ops
-        raise WorkloadFailed("LiteRT could not allocate tensors: %s" % str(exc).splitlines()[0]) from None
+        raise WorkloadFailed(f"LiteRT could not allocate tensors: {str(exc).splitlines()[0]}") from None
     rng = np.random.default_rng(job.seed)
     for det in interp.get_input_details():
         dtype: Any = det["dtype"]
@@ -58,11 +59,12 @@ def prepare(job: JobSpec, artifacts_dir: str) -> Prepared:
     try:
         interp.invoke()
     except RuntimeError as exc:
-        raise WorkloadFailed("LiteRT invoke failed: %s" % str(exc).splitlines()[0]) from None
+        raise WorkloadFailed(f"LiteRT invoke failed: {str(exc).splitlines()[0]}") from None
     version = _version()
     extra = {"ai_edge_litert": version, "num_threads": threads or "default",
              "inputs": {d["name"]: [[int(x) for x in d["shape"]], np.dtype(d["dtype"]).name]
                         for d in interp.get_input_details()}}
     return Prepared(fn=interp.invoke, extra=extra,
-                    implementation="ai-edge-litert %s Interpreter (%s threads)" % (version, threads or "default"),
+                    implementation="ai-edge-litert {} Interpreter ({} threads)"
+                                   .format(version, threads or "default"),
                     timed_window="Interpreter.invoke() only; inputs set once before timing, outputs not read")

@@ -4,8 +4,8 @@ Used twice by the ``llama.cpp`` backend: beside llama-cpp-python for the side-by
 trust, same model and settings, same job), and alone on a board without llama-cpp-python (then it is the
 measurement). llama-bench times ``pp N`` (the prompt decoded in ``n_batch`` chunks from an empty cache) and
 ``tg N`` (N single-token decodes from position 0) with random tokens, no tokenization, no sampling; each
-repetition is one sample (``samples_ns``) after one warm-up run. benchbench asks for tg after an ``n_prompt``-token context (``-d``), the
-positions its own decode steps run at. Stdlib only.
+repetition is one sample (``samples_ns``) after one warm-up run. benchbench asks for tg after an
+``n_prompt``-token context (``-d``), the positions its own decode steps run at. Stdlib only.
 """
 
 from __future__ import annotations
@@ -53,7 +53,7 @@ def argv(binary: str, model: str, s: Dict[str, Any], reps: int, n_prompt: int, n
     return [binary, "-m", model, "-p", str(n_prompt), "-n", str(n_gen), "-t", str(s["threads"]),
             "-b", str(s["batch"]), "-ub", str(s["ubatch"]), "-ngl", str(s["n_gpu_layers"]),
             "-fa", _fa_arg(binary, s["flash_attn"]), "-r", str(reps), "-o", "json"] + (
-                ["-d", "0,%d" % n_prompt] if depth else [])
+                ["-d", f"0,{n_prompt}"] if depth else [])
 
 
 def parse(text: str) -> Dict[str, Any]:
@@ -71,7 +71,7 @@ def parse(text: str) -> Dict[str, Any]:
     for r in rows:
         for need in ("n_prompt", "n_gen", "avg_ts", "samples_ns"):
             if need not in r:
-                raise ValueError("llama-bench row without %r" % need)
+                raise ValueError(f"llama-bench row without {need!r}")
         kind = "pp" if int(r["n_prompt"]) > 0 and int(r["n_gen"]) == 0 else (
             "tg" if int(r["n_gen"]) > 0 and int(r["n_prompt"]) == 0 else "pg")
         depth = int(r.get("n_depth") or 0)
@@ -80,9 +80,9 @@ def parse(text: str) -> Dict[str, Any]:
                             depth > int(prev.get("n_depth") or 0)):
             out[kind] = r
     first = rows[0]
-    out["build"] = {k: first.get(k) for k in ("build_commit", "build_number", "cpu_info", "gpu_info", "backends",
-                                              "model_type", "model_size", "model_n_params", "n_threads",
-                                              "n_batch", "n_ubatch", "n_gpu_layers", "flash_attn")}
+    keys = ("build_commit", "build_number", "cpu_info", "gpu_info", "backends", "model_type", "model_size",
+            "model_n_params", "n_threads", "n_batch", "n_ubatch", "n_gpu_layers", "flash_attn")
+    out["build"] = {k: first.get(k) for k in keys}
     return out
 
 
@@ -100,19 +100,19 @@ def run(binary: str, model: str, s: Dict[str, Any], reps: int, n_prompt: int, n_
 
 def _run(cmd: List[str], timeout_s: float) -> Dict[str, Any]:
     try:
-        proc = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        proc = subprocess.run(cmd, capture_output=True, text=True,
                               timeout=timeout_s, check=False)
     except subprocess.TimeoutExpired:
-        raise RuntimeError("llama-bench did not finish within %.0f s" % timeout_s) from None
+        raise RuntimeError(f"llama-bench did not finish within {timeout_s:.0f} s") from None
     except OSError as exc:
-        raise RuntimeError("llama-bench could not be started: %s" % exc) from None
+        raise RuntimeError(f"llama-bench could not be started: {exc}") from None
     if proc.returncode != 0:
         tail = [ln for ln in proc.stderr.splitlines() if ln.strip()][-1:] or ["(no stderr)"]
-        raise RuntimeError("llama-bench exited with %d: %s" % (proc.returncode, tail[0][:300]))
+        raise RuntimeError(f"llama-bench exited with {proc.returncode}: {tail[0][:300]}")
     try:
         res = parse(proc.stdout)
     except ValueError as exc:
-        raise RuntimeError("unreadable llama-bench output: %s" % exc) from None
+        raise RuntimeError(f"unreadable llama-bench output: {exc}") from None
     res["argv"] = cmd[1:]
     res["tg_depth"] = int((res.get("tg") or {}).get("n_depth") or 0)
     return res

@@ -1,9 +1,9 @@
 """The ``llama.cpp`` backend on a board without llama-cpp-python: llama-bench IS the measurement (self-timed).
 
-Latency values are llama-bench's tg repetitions, each ``samples_ns / n_gen`` (one value = ``n_gen`` decode steps
-from position 0, so ``number`` = n_gen); TTFT is its pp time (prompt decode only, no sampling); the round spans
-the llama-bench process, so energy over it includes model load and warm-up (an upper bound per token). Peak
-RSS is llama-bench's (``ru_maxrss`` of the child).
+Latency values are llama-bench's tg repetitions, each ``samples_ns / n_gen`` (one value = ``n_gen`` decode
+steps from position 0, so ``number`` = n_gen); TTFT is its pp time (prompt decode only, no sampling); the
+round spans the llama-bench process, so energy over it includes model load and warm-up (an upper bound per
+token). Peak RSS is llama-bench's (``ru_maxrss`` of the child).
 """
 
 from __future__ import annotations
@@ -34,9 +34,11 @@ def prepare_bench_only(job: JobSpec, path: str, s: Dict[str, Any], bench: str) -
         values = [float(ns) / 1e9 / s["n_gen"] for ns in tg["samples_ns"]]
         ttft = [float(ns) / 1e9 for ns in pp["samples_ns"]]
         t = characterise_timer()
-        timing = TimingResult(timer=TimerInfo(t.resolution_ns, t.call_cost_ns, clock="llama-bench get_time_ns"),
+        timing = TimingResult(timer=TimerInfo(t.resolution_ns, t.call_cost_ns,
+                                              clock="llama-bench get_time_ns"),
                               warmup_iters=1, warmup_s=0.0, number=s["n_gen"], calibration=[],
-                              rounds=[Round(t_start_ns=t0, t_end_ns=t1, values_s=values, raw_values_s=values)])
+                              rounds=[Round(t_start_ns=t0, t_end_ns=t1, values_s=values,
+                                            raw_values_s=values)])
         peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss * 1024
         memory = {"method": "ru_maxrss of the llama-bench child process", "peak_rss_bytes": peak or None}
         ttft.sort()
@@ -44,16 +46,19 @@ def prepare_bench_only(job: JobSpec, path: str, s: Dict[str, Any], bench: str) -
         extra = {"llm_source": "llama.cpp backend (llama-bench alone)", "llama_bench": {
                      "binary": bench, "argv": res["argv"], "build": res["build"], "reps": len(values),
                      "pp_tok_per_s": float(pp["avg_ts"]), "tg_tok_per_s": float(tg["avg_ts"])},
-                 "settings": s, "prompt_tokens": s["n_prompt"], "new_tokens": s["n_gen"], "generations": len(values),
+                 "settings": s, "prompt_tokens": s["n_prompt"], "new_tokens": s["n_gen"],
+                 "generations": len(values),
                  "ttft_s": med_ttft, "ttft_values_s": ttft, "prefill_tok_per_s": float(pp["avg_ts"]),
                  "decode_tok_per_s": float(tg["avg_ts"]),
-                 "ttft_window": "llama-bench pp%d: the prompt decoded from an empty cache, no sampling" % s["n_prompt"],
-                 "decode_window": "llama-bench tg%d: single-token decodes from position 0, random tokens, no "
-                                  "sampling" % s["n_gen"]}
+                 "ttft_window": "llama-bench pp{}: the prompt decoded from an empty cache, no sampling"
+                                .format(s["n_prompt"]),
+                 "decode_window": "llama-bench tg{}: single-token decodes from position 0, random tokens, no "
+                                  "sampling".format(s["n_gen"])}
         return timing, memory, extra
 
     return Prepared(fn=lambda: None, run_self=run_self,
-                    implementation="llama.cpp llama-bench %s (no llama-cpp-python on this board)" % bench,
-                    timed_window="llama-bench tg%d repetitions, each value = its time / %d tokens (one decode "
-                                 "step); random tokens, no sampling; the round spans the llama-bench process "
-                                 "(model load and warm-up included in its energy)" % (s["n_gen"], s["n_gen"]))
+                    implementation=f"llama.cpp llama-bench {bench} (no llama-cpp-python on this board)",
+                    timed_window="llama-bench tg{} repetitions, each value = its time / {} tokens (one "
+                                 "decode step); random tokens, no sampling; the round spans the llama-bench "
+                                 "process (model load and warm-up included in its energy)"
+                                 .format(s["n_gen"], s["n_gen"]))

@@ -1,19 +1,19 @@
 """llama.cpp backend for GGUF models: through llama-cpp-python's C API when importable, else the board's
 ``llama-bench`` (``llamabench``), else ``unsupported`` with the install hint.
 
-Job params: ``threads`` (default: the CPUs this process may use), ``batch`` (2048) / ``ubatch`` (512), ``n_gpu_layers``
-(99: all, as llama-bench; a no-op on a CPU build), ``flash_attn`` (on/off/auto), ``n_prompt`` (512) and ``n_gen``
-(128) as llama-bench's pp/tg, ``generations`` (3), ``llama_bench`` (path, or false: no side-by-side run),
-``llama_bench_reps`` (3).
+Job params: ``threads`` (default: the CPUs this process may use), ``batch`` (2048) / ``ubatch`` (512),
+``n_gpu_layers`` (99: all, as llama-bench; a no-op on a CPU build), ``flash_attn`` (on/off/auto), ``n_prompt``
+(512) and ``n_gen`` (128) as llama-bench's pp/tg, ``generations`` (3), ``llama_bench`` (path, or false: no
+side-by-side run), ``llama_bench_reps`` (3).
 
 With llama-cpp-python (the C functions ``llama_decode``…, not the high-level ``Llama`` class, so nothing
 but llama.cpp is inside the windows; a threadpool is attached as llama.cpp's own tools do):
 
-* TTFT, prefill and decode tokens/s (in ``extra``): ``generations`` greedy generations after one warm-up. Prompt =
-  ``n_prompt`` seeded random token ids (BOS first when the model adds one), so no tokenization is timed. TTFT =
-  the prompt decoded in ``batch``-sized chunks from an empty cache + reading the last logits + argmax (the first
-  token). Decode = ``n_gen - 1`` single-token ``llama_decode`` calls, each followed by reading the logits and a
-  numpy argmax (greedy sampling) — inside the window.
+* TTFT, prefill and decode tokens/s (in ``extra``): ``generations`` greedy generations after one warm-up.
+  Prompt = ``n_prompt`` seeded random token ids (BOS first when the model adds one), so no tokenization is
+  timed. TTFT = the prompt decoded in ``batch``-sized chunks from an empty cache + reading the last logits +
+  argmax (the first token). Decode = ``n_gen - 1`` single-token ``llama_decode`` calls, each followed by
+  reading the logits and a numpy argmax (greedy sampling) — inside the window.
 * The engine-timed ``fn`` (latency, the steady-state energy phase, the paired quantization verdicts) is ONE
   decode step at position ``n_prompt``: the previous step's KV entry is removed first so every call costs the
   same; logits computed, not read. Energy per inference is therefore energy per decoded token.
@@ -32,9 +32,9 @@ from typing import Any, Dict, List, Tuple
 from ..protocol import JobSpec
 from . import Prepared, Unsupported, WorkloadFailed, llamabench
 
-INSTALL_HINT = ("install llama-cpp-python on the board (pip install 'llama-cpp-python>=0.3'; it builds llama.cpp "
-                "from source: CMAKE_ARGS=-DGGML_CUDA=on on Jetson), or put llama.cpp's llama-bench on PATH, set "
-                "$BENCHBENCH_LLAMA_BENCH, or give params.llama_bench")
+INSTALL_HINT = ("install llama-cpp-python on the board (pip install 'llama-cpp-python>=0.3'; it builds "
+                "llama.cpp from source: CMAKE_ARGS=-DGGML_CUDA=on on Jetson), or put llama.cpp's llama-bench "
+                "on PATH, set $BENCHBENCH_LLAMA_BENCH, or give params.llama_bench")
 _SAMPLING = "argmax (greedy) over the last logits in numpy"
 
 
@@ -46,13 +46,14 @@ def settings(job: JobSpec) -> Dict[str, Any]:
         cpus = os.cpu_count() or 1
     fa = p.get("flash_attn", "auto")
     if fa not in (True, False, None, "on", "off", "auto"):
-        raise WorkloadFailed("flash_attn must be on, off or auto (got %r)" % (fa,))
+        raise WorkloadFailed(f"flash_attn must be on, off or auto (got {fa!r})")
     s = {"threads": int(p.get("threads") or cpus), "batch": int(p.get("batch", 2048)),
          "ubatch": int(p.get("ubatch", 512)), "n_gpu_layers": int(p.get("n_gpu_layers", 99)),
          "flash_attn": {True: "on", False: "off", None: "auto"}.get(fa, fa),
          "n_prompt": int(p.get("n_prompt", 512)), "n_gen": int(p.get("n_gen", 128))}
     if s["n_prompt"] < 1 or s["n_gen"] < 2:
-        raise WorkloadFailed("n_prompt must be >= 1 and n_gen >= 2 (got %d, %d)" % (s["n_prompt"], s["n_gen"]))
+        raise WorkloadFailed("n_prompt must be >= 1 and n_gen >= 2 (got {}, {})"
+                             .format(s["n_prompt"], s["n_gen"]))
     return s
 
 
@@ -84,8 +85,8 @@ class _Logs:
 
 
 def _attach_threadpool(lc: Any, ctx: Any, n_threads: int) -> Tuple[str, Any]:
-    """A persistent ggml threadpool, as llama-cli/llama-bench attach; without it ggml spawns threads per graph.
-    llama-cpp-python does not bind these functions, so they are looked up in its shared libraries."""
+    """A persistent ggml threadpool, as llama-cli/llama-bench attach; without it ggml spawns threads per
+    graph. llama-cpp-python does not bind these functions, so they are looked up in its shared libraries."""
     libdir = os.path.join(os.path.dirname(lc.__file__), "lib")
     try:
         cpu = ctypes.CDLL(os.path.join(libdir, "libggml-cpu.so"))
@@ -100,9 +101,9 @@ def _attach_threadpool(lc: Any, ctx: Any, n_threads: int) -> Tuple[str, Any]:
         llama.llama_attach_threadpool.argtypes = [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p]
         llama.llama_attach_threadpool(ctx, ctypes.c_void_p(pool), ctypes.c_void_p(pool))
     except (OSError, AttributeError) as exc:
-        return "none (%s): ggml threads created per graph" % str(exc)[:120], None
+        return f"none ({str(exc)[:120]}): ggml threads created per graph", None
     cpu.ggml_threadpool_free.argtypes = [ctypes.c_void_p]
-    return ("persistent ggml threadpool of %d threads (default params, as llama-bench)" % n_threads,
+    return (f"persistent ggml threadpool of {n_threads} threads (default params, as llama-bench)",
             lambda: cpu.ggml_threadpool_free(ctypes.c_void_p(pool)))
 
 
@@ -115,8 +116,8 @@ def _load(lc: Any, path: str, s: Dict[str, Any], n_ctx: int) -> Tuple[Any, Any, 
     if not model:
         why = logs.why()
         if "unknown model architecture" in why or "unknown architecture" in why:
-            raise Unsupported("this llama.cpp cannot run the model: %s" % why)
-        raise WorkloadFailed("llama.cpp could not load %s: %s" % (os.path.basename(path), why))
+            raise Unsupported(f"this llama.cpp cannot run the model: {why}")
+        raise WorkloadFailed(f"llama.cpp could not load {os.path.basename(path)}: {why}")
     cp = lc.llama_context_default_params()
     cp.n_ctx, cp.n_batch, cp.n_ubatch = n_ctx, s["batch"], s["ubatch"]
     cp.n_threads = cp.n_threads_batch = s["threads"]
@@ -124,7 +125,8 @@ def _load(lc: Any, path: str, s: Dict[str, Any], n_ctx: int) -> Tuple[Any, Any, 
     cp.no_perf = True
     ctx = lc.llama_init_from_model(model, cp)
     if not ctx:
-        raise WorkloadFailed("llama.cpp could not create a context for %s: %s" % (os.path.basename(path), logs.why()))
+        raise WorkloadFailed(f"llama.cpp could not create a context for {os.path.basename(path)}: "
+                             f"{logs.why()}")
     return model, ctx, logs
 
 
@@ -139,8 +141,8 @@ def prepare(job: JobSpec, artifacts_dir: str) -> Prepared:
         import numpy as np
     except ImportError as exc:
         if bench is None:
-            raise Unsupported("neither llama-cpp-python (%s) nor llama-bench on this board: %s"
-                              % (exc, INSTALL_HINT)) from None
+            raise Unsupported(f"neither llama-cpp-python ({exc}) nor llama-bench on this board: "
+                              f"{INSTALL_HINT}") from None
         from .llamabench_only import prepare_bench_only
         return prepare_bench_only(job, path, s, bench)
     n_prompt, n_gen = s["n_prompt"], s["n_gen"]
@@ -155,7 +157,8 @@ def prepare(job: JobSpec, artifacts_dir: str) -> Prepared:
     prompt = [rng.randrange(n_vocab) for _ in range(n_prompt)]
     if lc.llama_vocab_get_add_bos(vocab):
         prompt[0] = int(lc.llama_vocab_bos(vocab))
-    chunks = [(lc.llama_token * len(c))(*c) for c in (prompt[i:i + s["batch"]] for i in range(0, n_prompt, s["batch"]))]
+    chunks = [(lc.llama_token * len(c))(*c)
+              for c in (prompt[i:i + s["batch"]] for i in range(0, n_prompt, s["batch"]))]
     one = (lc.llama_token * 1)(0)
     clock = time.perf_counter_ns
 
@@ -166,7 +169,7 @@ def prepare(job: JobSpec, artifacts_dir: str) -> Prepared:
     def decode(batch: Any) -> None:
         rc = lc.llama_decode(ctx, batch)
         if rc != 0:
-            raise WorkloadFailed("llama_decode returned %d (%s)" % (rc, logs.why()))
+            raise WorkloadFailed(f"llama_decode returned {rc} ({logs.why()})")
 
     def prefill() -> None:
         for b in batches:
@@ -193,7 +196,8 @@ def prepare(job: JobSpec, artifacts_dir: str) -> Prepared:
         return {"ttft_s": (t1 - t0) / 1e9, "decode_s": (t2 - t1) / 1e9}
 
     extra: Dict[str, Any] = {
-        "llama_cpp_python": getattr(lc, "__version__", "?"), "settings": s, "load_s": load_s, "threadpool": pool,
+        "llama_cpp_python": getattr(lc, "__version__", "?"), "settings": s, "load_s": load_s,
+        "threadpool": pool,
         "model_desc": _desc(lc, model), "model_size_bytes": int(lc.llama_model_size(model)),
         "model_n_params": int(lc.llama_model_n_params(model)), "n_vocab": n_vocab,
         "system_info": (lc.llama_print_system_info() or b"").decode("utf-8", "replace").strip()}
@@ -209,11 +213,13 @@ def prepare(job: JobSpec, artifacts_dir: str) -> Prepared:
         "llm_source": "llama.cpp backend (llama-cpp-python C API)",
         "prompt_tokens": n_prompt, "new_tokens": n_gen, "generations": len(runs),
         "ttft_s": _median(ttft), "ttft_values_s": ttft, "prefill_tok_per_s": n_prompt / _median(ttft),
-        "decode_step_s": _median(step_s), "decode_step_values_s": step_s, "decode_tok_per_s": 1 / _median(step_s),
-        "ttft_window": "the %d-token prompt (seeded random ids, no tokenization) through llama_decode in chunks of "
-                       "%d from an empty cache + reading the last logits + %s" % (n_prompt, s["batch"], _SAMPLING),
-        "decode_window": "per step: llama_decode of one token + reading its logits + %s; %d steps averaged, "
-                         "positions %d..%d" % (_SAMPLING, steps, n_prompt + 1, n_prompt + steps)})
+        "decode_step_s": _median(step_s), "decode_step_values_s": step_s,
+        "decode_tok_per_s": 1 / _median(step_s),
+        "ttft_window": "the {}-token prompt (seeded random ids, no tokenization) through llama_decode in "
+                       "chunks of {} from an empty cache + reading the last logits + {}"
+                       .format(n_prompt, s["batch"], _SAMPLING),
+        "decode_window": f"per step: llama_decode of one token + reading its logits + {_SAMPLING}; {steps} "
+                         f"steps averaged, positions {n_prompt + 1}..{n_prompt + steps}"})
     lb = extra.get("llama_bench") or {}
     if lb.get("tg_ratio"):  # median of the paired ratios (one benchbench generation / one llama-bench run)
         extra["llama_bench_decode_ratio"] = lb["tg_ratio"]
@@ -236,11 +242,11 @@ def prepare(job: JobSpec, artifacts_dir: str) -> Prepared:
             free_pool()
 
     return Prepared(fn=step, extra=extra, teardown=teardown,
-                    implementation="llama.cpp via llama-cpp-python %s (%s), %d threads"
-                                   % (extra["llama_cpp_python"], extra["model_desc"], s["threads"]),
-                    timed_window="one decode step: llama_decode of one token at position %d + llama_synchronize "
-                                 "(the previous step's KV entry removed first, so every call is the same step); "
-                                 "logits computed, not read; no sampling" % n_prompt)
+                    implementation="llama.cpp via llama-cpp-python {} ({}), {} threads"
+                                   .format(extra["llama_cpp_python"], extra["model_desc"], s["threads"]),
+                    timed_window=f"one decode step: llama_decode of one token at position {n_prompt} + "
+                                 "llama_synchronize (the previous step's KV entry removed first, so every "
+                                 "call is the same step); logits computed, not read; no sampling")
 
 
 def _desc(lc: Any, model: Any) -> str:
@@ -251,8 +257,9 @@ def _desc(lc: Any, model: Any) -> str:
 
 def _side_by_side(bench: str, path: str, s: Dict[str, Any], job: JobSpec, generate: Any,
                   steps: int, runs: List[Dict[str, Any]]) -> Dict[str, Any]:
-    """Pairs of (one benchbench generation, one llama-bench run ``-r 1``), alternated ``llama_bench_reps`` times,
-    so a change of background load hits both tools alike; the ratios are per pair, their median reported."""
+    """Pairs of (one benchbench generation, one llama-bench run ``-r 1``), alternated ``llama_bench_reps``
+    times, so a change of background load hits both tools alike; the ratios are per pair, their median
+    reported."""
     pairs = max(1, int(job.params.get("llama_bench_reps", 3)))
     rows: Dict[str, List[float]] = {"pp": [], "tg": []}
     own: List[Dict[str, Any]] = []
@@ -269,17 +276,18 @@ def _side_by_side(bench: str, path: str, s: Dict[str, Any], job: JobSpec, genera
                 got.append(float(res[kind]["avg_ts"]))
     out: Dict[str, Any] = {"binary": bench, "argv": res["argv"], "build": res["build"], "reps": pairs,
                            "tg_depth": res["tg_depth"],
-                           "window": "llama-bench -r 1, %d times, each after one benchbench generation: pp = the "
-                                     "prompt decoded from an empty cache, tg = %d single-token decodes after a "
-                                     "%d-token context; random tokens, no sampling; one warm-up run each"
-                                     % (pairs, s["n_gen"], res["tg_depth"])}
+                           "window": f"llama-bench -r 1, {pairs} times, each after one benchbench "
+                                     "generation: pp = the prompt decoded from an empty cache, "
+                                     f"tg = {s['n_gen']} single-token decodes after a "
+                                     f"{res['tg_depth']}-token context; random tokens, no sampling; "
+                                     "one warm-up run each"}
     mine = {"tg": [steps / r["decode_s"] for r in own], "pp": [s["n_prompt"] / r["ttft_s"] for r in own]}
     for kind in ("pp", "tg"):
         if rows[kind]:
-            out["%s_tok_per_s" % kind] = _median(rows[kind])
-            out["%s_samples_ts" % kind] = rows[kind]
-            out["%s_paired_ratios" % kind] = [a / b for a, b in zip(mine[kind], rows[kind])]
-            out["%s_ratio" % kind] = _median(out["%s_paired_ratios" % kind])
+            out[f"{kind}_tok_per_s"] = _median(rows[kind])
+            out[f"{kind}_samples_ts"] = rows[kind]
+            out[f"{kind}_paired_ratios"] = [a / b for a, b in zip(mine[kind], rows[kind])]
+            out[f"{kind}_ratio"] = _median(out[f"{kind}_paired_ratios"])
     out["benchbench_tg_samples_tok_per_s"] = mine["tg"]
     runs.extend(own)
     return out

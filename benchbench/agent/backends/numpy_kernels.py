@@ -25,10 +25,11 @@ def prepare(job: JobSpec, artifacts_dir: str) -> Prepared:
     try:
         import numpy as np
     except ImportError as exc:
-        raise Unsupported("numpy is not installed on this board: %s" % exc) from None
+        raise Unsupported(f"numpy is not installed on this board: {exc}") from None
     dtype = _DTYPES.get(job.precision)
     if dtype is None:
-        raise Unsupported("numpy has no fast %s path (no BLAS kernel); use the onnxruntime backend" % job.precision)
+        raise Unsupported(f"numpy has no fast {job.precision} path (no BLAS kernel); "
+                          "use the onnxruntime backend")
     rng = np.random.default_rng(job.seed)
     extra = {"numpy": np.__version__, "blas": _blas_info()}
     if job.workload == "gemm":
@@ -37,7 +38,7 @@ def prepare(job: JobSpec, artifacts_dir: str) -> Prepared:
         b = rng.standard_normal((k, n)).astype(dtype)
         out = np.empty((m, n), dtype=dtype)
         return Prepared(fn=lambda: np.matmul(a, b, out=out), extra=extra,
-                        implementation="numpy %s matmul (BLAS) %s" % (np.__version__, dtype),
+                        implementation=f"numpy {np.__version__} matmul (BLAS) {dtype}",
                         timed_window="np.matmul(a, b, out=out) only; operands preallocated")
     if job.workload == "triad":
         size = int(job.params["n"])
@@ -51,8 +52,8 @@ def prepare(job: JobSpec, artifacts_dir: str) -> Prepared:
             np.add(a, b, out=a)
 
         return Prepared(fn=triad, extra=extra,
-                        implementation="numpy %s two-pass triad a=b+s*c (multiply(out=), add(out=)), "
-                                       "single-threaded" % np.__version__,
+                        implementation=f"numpy {np.__version__} two-pass triad a=b+s*c (multiply(out=), "
+                                       "add(out=)), single-threaded",
                         timed_window="two in-place numpy ufunc calls; bytes counted STREAM-style "
                                      "(3 arrays, no write-allocate)")
-    raise Unsupported("numpy backend has no workload %r" % job.workload)
+    raise Unsupported(f"numpy backend has no workload {job.workload!r}")

@@ -27,10 +27,10 @@ def make_feeds(sess: Any, job: JobSpec, np: Any, artifacts_dir: str = "") -> Dic
     for inp in sess.get_inputs():
         dtype = _NP_TYPES.get(inp.type)
         if dtype is None:
-            raise Unsupported("input %r has type %s, which the agent cannot generate" % (inp.name, inp.type))
+            raise Unsupported(f"input {inp.name!r} has type {inp.type}, which the agent cannot generate")
         shape = shapes.get(inp.name) or inp.shape
         if any(not isinstance(d, int) or d < 0 for d in shape):
-            raise WorkloadFailed("input %r has dynamic shape %s; give it a static shape" % (inp.name, shape))
+            raise WorkloadFailed(f"input {inp.name!r} has dynamic shape {shape}; give it a static shape")
         if dtype.startswith("float"):
             feeds[inp.name] = rng.standard_normal(shape).astype(dtype)
         elif dtype == "uint8":
@@ -51,7 +51,8 @@ def _apply_generators(feeds: Dict[str, Any], job: JobSpec, rng: Any) -> None:
     (randint bounds inclusive), so the board's feed follows the same rule as the controller's validation."""
     for name, spec in (job.params.get("input_gen") or {}).items():
         if name not in feeds:
-            raise WorkloadFailed("generated input %r is not an input of the model (%s)" % (name, ", ".join(feeds)))
+            raise WorkloadFailed("generated input {!r} is not an input of the model ({})"
+                                 .format(name, ", ".join(feeds)))
         ref = feeds[name]
         kind, a, b = spec.get("gen"), float(spec.get("a", 0.0)), float(spec.get("b", 1.0))
         if kind == "randint":
@@ -61,7 +62,7 @@ def _apply_generators(feeds: Dict[str, Any], job: JobSpec, rng: Any) -> None:
         elif kind == "normal":
             value = a + b * rng.standard_normal(ref.shape)
         else:
-            raise WorkloadFailed("unknown input generator %r for input %r" % (kind, name))
+            raise WorkloadFailed(f"unknown input generator {kind!r} for input {name!r}")
         feeds[name] = value.astype(ref.dtype)
 
 
@@ -70,22 +71,23 @@ def _apply_given_inputs(feeds: Dict[str, Any], job: JobSpec, np: Any, artifacts_
     ``inputs_npz`` (a file in the artifacts directory) for real data: its first sample per input."""
     for name, value in (job.params.get("fixed_inputs") or {}).items():
         if name not in feeds:
-            raise WorkloadFailed("fixed input %r is not an input of the model (%s)" % (name, ", ".join(feeds)))
+            raise WorkloadFailed("fixed input {!r} is not an input of the model ({})"
+                                 .format(name, ", ".join(feeds)))
         ref = feeds[name]
         arr = np.asarray(value, dtype=ref.dtype)
-        feeds[name] = arr.reshape(ref.shape) if arr.size == ref.size else np.full(ref.shape, arr.reshape(-1)[0],
-                                                                                 dtype=ref.dtype)
+        feeds[name] = (arr.reshape(ref.shape) if arr.size == ref.size
+                       else np.full(ref.shape, arr.reshape(-1)[0], dtype=ref.dtype))
     npz_name = job.params.get("inputs_npz")
     if npz_name:
         path = os.path.join(artifacts_dir, npz_name)
         try:
             data = np.load(path)
         except (OSError, ValueError) as exc:
-            raise WorkloadFailed("cannot read inputs file %s: %s" % (npz_name, exc)) from None
+            raise WorkloadFailed(f"cannot read inputs file {npz_name}: {exc}") from None
         with data:
             for name in data.files:
                 if name not in feeds:
-                    raise WorkloadFailed("inputs file array %r is not a model input" % name)
+                    raise WorkloadFailed(f"inputs file array {name!r} is not a model input")
                 arr = data[name]
                 if arr.shape != feeds[name].shape:  # [N, *shape]: take the first sample
                     arr = arr[0]
@@ -97,7 +99,7 @@ def prepare(job: JobSpec, artifacts_dir: str) -> Prepared:
         import numpy as np
         import onnxruntime as ort
     except ImportError as exc:
-        raise Unsupported("onnxruntime is not installed for this board's Python: %s" % exc) from None
+        raise Unsupported(f"onnxruntime is not installed for this board's Python: {exc}") from None
     if not job.artifact:
         raise WorkloadFailed("onnxruntime job without a model artifact")
     path = os.path.join(artifacts_dir, job.artifact)
@@ -114,23 +116,25 @@ def prepare(job: JobSpec, artifacts_dir: str) -> Prepared:
 
     try:
         sess = ort.InferenceSession(path, sess_options=options(), providers=providers)
-    except Exception as exc:  # ORT raises its own untyped Fail/InvalidGraph errors: surface the message
-        raise WorkloadFailed("onnxruntime could not load %s: %s" % (job.artifact, exc)) from None
+    except Exception as exc:  # noqa: BLE001  ORT raises its own untyped Fail/InvalidGraph errors: surface the message
+        raise WorkloadFailed(f"onnxruntime could not load {job.artifact}: {exc}") from None
     ort_providers.record_used(sess, pinfo, job)
     feeds = make_feeds(sess, job, np, artifacts_dir)
     try:
         sess.run(None, feeds)
-    except Exception as exc:  # the model's own error, with a hint: generated inputs may be invalid for it
-        raise WorkloadFailed("the model rejected the generated inputs: %s (supply real inputs or values)"
-                             % str(exc).splitlines()[0]) from None
+    except Exception as exc:  # noqa: BLE001  the model's own error, with a hint: generated inputs may be invalid for it
+        raise WorkloadFailed(f"the model rejected the generated inputs: {str(exc).splitlines()[0]} (supply "
+                             "real inputs or values)") from None
     out_names = [o.name for o in sess.get_outputs()]
-    extra = dict(pinfo, **{
+    extra = {
+        **pinfo,
         "onnxruntime": ort.__version__,
         "intra_op_num_threads": threads or "default (one per physical core)",
         "allow_spinning": spinning == "1",
         "inputs": {k: [list(v.shape), str(v.dtype)] for k, v in feeds.items()},
-    })
+    }
     return Prepared(fn=lambda: sess.run(out_names, feeds), extra=extra,
-                    implementation="onnxruntime %s %s" % (ort.__version__, "+".join(sess.get_providers())),
+                    implementation="onnxruntime {} {}"
+                                   .format(ort.__version__, "+".join(sess.get_providers())),
                     timed_window="session.run incl. input binding and output copy to numpy (Python API)",
                     after_timing=lambda: ort_providers.node_placement(ort, path, options, providers, feeds))

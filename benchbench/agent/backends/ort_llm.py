@@ -39,8 +39,8 @@ def _options(ort: Any, job: JobSpec) -> Any:
 def _session(ort: Any, path: str, job: JobSpec, providers: List[str]) -> Any:
     try:
         return ort.InferenceSession(path, sess_options=_options(ort, job), providers=providers)
-    except Exception as exc:  # ORT's untyped load errors
-        raise WorkloadFailed("onnxruntime could not load %s: %s" % (os.path.basename(path), exc)) from None
+    except Exception as exc:  # noqa: BLE001  ORT's untyped load errors
+        raise WorkloadFailed(f"onnxruntime could not load {os.path.basename(path)}: {exc}") from None
 
 
 def _layout(sess: Any) -> Dict[str, Any]:
@@ -64,7 +64,7 @@ def prepare(job: JobSpec, artifacts_dir: str) -> Prepared:
         import numpy as np
         import onnxruntime as ort
     except ImportError as exc:
-        raise Unsupported("onnxruntime is not installed for this board's Python: %s" % exc) from None
+        raise Unsupported(f"onnxruntime is not installed for this board's Python: {exc}") from None
     if not job.artifact or not job.params.get("decode_artifact"):
         raise WorkloadFailed("onnxruntime-llm needs artifact (prefill) and params.decode_artifact (decode)")
     providers, pinfo = ort_providers.select(ort, job)
@@ -76,8 +76,8 @@ def prepare(job: JobSpec, artifacts_dir: str) -> Prepared:
     seq_len, max_len, vocab = int(llm["seq_len"]), int(llm["max_len"]), int(llm["vocab"])
     new_tokens = int(job.params.get("new_tokens", 32))
     if seq_len + new_tokens > max_len:
-        raise WorkloadFailed("new_tokens=%d does not fit: prompt %d + new tokens > cache length %d"
-                             % (new_tokens, seq_len, max_len))
+        raise WorkloadFailed(f"new_tokens={new_tokens} does not fit: prompt {seq_len} + new tokens > cache "
+                             f"length {max_len}")
     prompt = np.random.default_rng(job.seed).integers(0, vocab, size=(1, seq_len), dtype=np.int64)
     pre_out = [o.name for o in pre.get_outputs()]
     dec_out = [o.name for o in dec.get_outputs()]
@@ -103,12 +103,13 @@ def prepare(job: JobSpec, artifacts_dir: str) -> Prepared:
     try:
         generate()  # warm-up
         runs = [generate() for _ in range(int(job.params.get("generations", 3)))]
-    except Exception as exc:  # the model's own error
-        raise WorkloadFailed("generation failed: %s" % str(exc).splitlines()[0]) from None
+    except Exception as exc:  # noqa: BLE001  the model's own error
+        raise WorkloadFailed(f"generation failed: {str(exc).splitlines()[0]}") from None
     steps = max(new_tokens - 1, 1)
     ttft = [r["ttft_s"] for r in runs]
     decode_step = [r["decode_s"] / steps for r in runs]
-    extra = dict(pinfo, **{
+    extra = {
+        **pinfo,
         "onnxruntime": ort.__version__, "prefill_providers_used": pre.get_providers(),
         "prompt_tokens": seq_len, "new_tokens": new_tokens, "generations": len(runs),
         "ttft_s": _median(ttft), "ttft_values_s": ttft,
@@ -118,17 +119,17 @@ def prepare(job: JobSpec, artifacts_dir: str) -> Prepared:
         "generated_tokens": runs[0]["tokens"],
         "ttft_window": "prefill session.run on the prompt ids + argmax of the last logits (Python API)",
         "decode_window": "per step: decode session.run fed the previous cache outputs + argmax; "
-                         "%d steps averaged (the first token comes from prefill)" % steps,
+                         f"{steps} steps averaged (the first token comes from prefill)",
         "allow_spinning": bool(job.params.get("allow_spinning", False)),
-    })
+    }
     outs = pre.run(pre_out, {"input_ids": prompt})
     step_feed = {n.replace("present_", "past_", 1): v for n, v in zip(pre_out[1:], outs[1:])}
     step_feed["input_ids"] = np.array([[int(outs[0][0, -1].argmax())]], dtype=np.int64)
     step_feed["position"] = np.array([seq_len], dtype=np.int64)
     return Prepared(fn=lambda: dec.run(dec_out, step_feed), extra=extra,
-                    implementation="onnxruntime %s %s decoder prefill+decode (static KV cache %d)"
-                                   % (ort.__version__, "+".join(dec.get_providers()), max_len),
-                    after_timing=lambda: ort_providers.node_placement(ort, dec_path, lambda: _options(ort, job),
-                                                                      providers, step_feed),
-                    timed_window="one decode step (decode session.run incl. feeding the %d-position cache and "
-                                 "copying its outputs) at position %d; cache not advanced" % (max_len, seq_len))
+                    implementation="onnxruntime {} {} decoder prefill+decode (static KV cache {})"
+                                   .format(ort.__version__, "+".join(dec.get_providers()), max_len),
+                    after_timing=lambda: ort_providers.node_placement(
+                        ort, dec_path, lambda: _options(ort, job), providers, step_feed),
+                    timed_window=f"one decode step (decode session.run incl. feeding the {max_len}-position "
+                                 f"cache and copying its outputs) at position {seq_len}; cache not advanced")

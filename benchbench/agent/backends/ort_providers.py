@@ -29,8 +29,9 @@ def select(ort: Any, job: JobSpec) -> Tuple[List[str], Dict[str, Any]]:
     available: List[str] = list(ort.get_available_providers())
     missing = [p for p in requested if p not in available]
     if missing and job.params.get("require_providers"):
-        raise Unsupported("execution provider(s) %s required by the suite are not available on this board "
-                          "(onnxruntime %s has: %s)" % (", ".join(missing), ort.__version__, ", ".join(available)))
+        raise Unsupported("execution provider(s) {} required by the suite are not available on this board "
+                          "(onnxruntime {} has: {})"
+                          .format(", ".join(missing), ort.__version__, ", ".join(available)))
     chosen = [p for p in requested if p in available] or [CPU]
     info: Dict[str, Any] = {"providers_requested": requested, "providers_available": available,
                             "require_providers": bool(job.params.get("require_providers"))}
@@ -51,15 +52,16 @@ def record_used(sess: Any, info: Dict[str, Any], job: JobSpec) -> None:
     info["provider_fallback"] = not any(p != CPU for p in used)
     if info["provider_fallback"]:
         if job.params.get("require_providers"):
-            raise Unsupported("execution provider(s) %s required by the suite did not start (session runs on: %s)"
-                              % (", ".join(wanted_accel), ", ".join(used)))
+            raise Unsupported("execution provider(s) {} required by the suite did not start "
+                              "(session runs on: {})".format(", ".join(wanted_accel), ", ".join(used)))
         absent = [p for p in wanted_accel if p not in info["providers_available"]]
-        why = ("not in this onnxruntime build (%s)" % ", ".join(info["providers_available"]) if absent
+        why = ("not in this onnxruntime build ({})".format(", ".join(info["providers_available"])) if absent
                else "listed as available but failed to start")
-        info["providers_note"] = ("CPU FALLBACK: asked for %s, %s; this job ran on %s"
-                                  % (", ".join(wanted_accel), why, ", ".join(used)))
+        info["providers_note"] = ("CPU FALLBACK: asked for {}, {}; this job ran on {}"
+                                  .format(", ".join(wanted_accel), why, ", ".join(used)))
     elif not_used:
-        info["providers_note"] = "preferred %s unavailable; ran on %s" % (", ".join(not_used), ", ".join(used))
+        info["providers_note"] = "preferred {} unavailable; ran on {}".format(", ".join(not_used),
+                                                                             ", ".join(used))
 
 
 def node_placement(ort: Any, path: str, make_options: Callable[[], Any], providers: List[str],
@@ -80,8 +82,8 @@ def node_placement(ort: Any, path: str, make_options: Callable[[], Any], provide
         prof_path = sess.end_profiling()
         with open(prof_path) as fh:
             events = json.load(fh)
-    except Exception as exc:  # documented boundary: ORT's untyped errors, a bad profile; the job stays ok
-        return {"node_placement_error": "%s: %s" % (type(exc).__name__, str(exc).splitlines()[0][:300])}
+    except Exception as exc:  # noqa: BLE001  documented boundary: ORT's untyped errors, a bad profile; the job stays ok
+        return {"node_placement_error": f"{type(exc).__name__}: {str(exc).splitlines()[0][:300]}"}
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     placement: Dict[str, Dict[str, int]] = {}

@@ -33,10 +33,11 @@ PLUGIN = "bb_pytest_energy"
 
 def _argv(job: JobSpec, path: str, select: str, out_json: str) -> List[str]:
     plan = job.timing
-    argv = [sys.executable, "-m", "pytest", "%s::%s" % (path, select), "--benchmark-json=%s" % out_json,
-            "-q", "-p", "no:cacheprovider", "-p", PLUGIN, "-c", os.devnull, "--rootdir", os.path.dirname(path),
-            "--benchmark-min-rounds=%d" % max(1, plan.rounds * plan.values_per_round),
-            "--benchmark-max-time=%s" % plan.max_timed_s, "--benchmark-min-time=%s" % plan.min_value_s]
+    argv = [sys.executable, "-m", "pytest", f"{path}::{select}", f"--benchmark-json={out_json}",
+            "-q", "-p", "no:cacheprovider", "-p", PLUGIN, "-c", os.devnull,
+            "--rootdir", os.path.dirname(path),
+            f"--benchmark-min-rounds={int(max(1, plan.rounds * plan.values_per_round))}",
+            f"--benchmark-max-time={plan.max_timed_s}", f"--benchmark-min-time={plan.min_value_s}"]
     if plan.disable_gc:
         argv.append("--benchmark-disable-gc")
     return argv
@@ -69,37 +70,38 @@ def _run(job: JobSpec, path: str, select: str,
                                   text=True, timeout=timeout_s, check=False,
                                   env=_env(energy_out, energy_window_s))
         except subprocess.TimeoutExpired:
-            raise WorkloadFailed("pytest did not finish within %.0f s" % timeout_s) from None
+            raise WorkloadFailed(f"pytest did not finish within {timeout_s:.0f} s") from None
         t_end = time.monotonic_ns()
         if proc.returncode != 0:
-            raise WorkloadFailed("pytest exited with %d: %s" % (proc.returncode, _last_line(proc.stdout)))
+            raise WorkloadFailed(f"pytest exited with {proc.returncode}: {_last_line(proc.stdout)}")
         try:
             with open(out_json) as fh:
                 doc = json.load(fh)
         except (OSError, ValueError) as exc:
-            raise WorkloadFailed("pytest wrote no readable --benchmark-json (%s)" % exc) from None
+            raise WorkloadFailed(f"pytest wrote no readable --benchmark-json ({exc})") from None
         phase: Dict[str, Any] = {}
         if energy_window_s > 0 and os.path.exists(energy_out):
             with open(energy_out) as fh:
                 phase = json.load(fh)
     benches = doc.get("benchmarks") or []
     if len(benches) != 1:
-        raise WorkloadFailed("expected one benchmark from %s, pytest-benchmark reported %d (does the test use "
-                             "the benchmark fixture?)" % (select, len(benches)))
+        raise WorkloadFailed(f"expected one benchmark from {select}, pytest-benchmark reported "
+                             f"{len(benches)} (does the test use the benchmark fixture?)")
     bench = benches[0]
     stats = dict(bench.get("stats") or {})
     data = [float(v) for v in stats.pop("data", None) or []]
     if not data:
-        raise WorkloadFailed("pytest-benchmark reported no raw timings for %s" % select)
+        raise WorkloadFailed(f"pytest-benchmark reported no raw timings for {select}")
     options = bench.get("options") or {}
     timer = characterise_timer()  # pytest-benchmark's default timer is time.perf_counter: the same clock
     timer = TimerInfo(resolution_ns=timer.resolution_ns, call_cost_ns=timer.call_cost_ns,
-                      clock="pytest-benchmark timer %s" % options.get("timer", "?"))
+                      clock="pytest-benchmark timer {}".format(options.get("timer", "?")))
     # the round spans the pytest process (its sensor summary); energy per call comes from the energy phase
     timing = TimingResult(timer=timer, warmup_iters=0, warmup_s=0.0, number=int(stats.get("iterations") or 1),
                           calibration=[], rounds=[Round(t_start_ns=t_start, t_end_ns=t_end, values_s=data)])
     peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss * 1024  # kB on Linux
-    memory = {"method": "ru_maxrss of the pytest child process (RUSAGE_CHILDREN)", "peak_rss_bytes": peak or None}
+    memory = {"method": "ru_maxrss of the pytest child process (RUSAGE_CHILDREN)",
+              "peak_rss_bytes": peak or None}
     extra = {"benchmark": {"name": bench.get("name"), "fullname": bench.get("fullname"),
                            "params": bench.get("params"), "group": bench.get("group"),
                            "extra_info": bench.get("extra_info") or {}, "options": options, "stats": stats},
@@ -113,17 +115,18 @@ def _run(job: JobSpec, path: str, select: str,
 def prepare(job: JobSpec, artifacts_dir: str) -> Prepared:
     missing = [m for m in ("pytest", "pytest_benchmark") if importlib.util.find_spec(m) is None]
     if missing:
-        raise Unsupported("%s not installed for this board's Python (%s): pip install pytest-benchmark"
-                          % (" and ".join(missing), sys.executable))
+        raise Unsupported("{} not installed for this board's Python ({}): pip install pytest-benchmark"
+                          .format(" and ".join(missing), sys.executable))
     if not job.artifact or not job.artifact.endswith(".py"):
-        raise WorkloadFailed("the pytest-benchmark backend needs a .py test file artifact, got %r" % job.artifact)
+        raise WorkloadFailed("the pytest-benchmark backend needs a .py test file artifact, got "
+                             f"{job.artifact!r}")
     select = str(job.params.get("select") or "")
     if not select:
         raise WorkloadFailed("the pytest-benchmark backend needs params.select (the test's name)")
     path = os.path.abspath(os.path.join(artifacts_dir, job.artifact))
     if not os.path.isfile(path):
-        raise WorkloadFailed("test file %s is missing from the artifacts directory" % job.artifact)
+        raise WorkloadFailed(f"test file {job.artifact} is missing from the artifacts directory")
     def run_self(energy_window_s: float = 0.0) -> Tuple[TimingResult, Dict[str, Any], Dict[str, Any]]:
         return _run(job, path, select, energy_window_s)
-    return Prepared(fn=lambda: None, implementation="pytest-benchmark %s::%s" % (job.artifact, select),
+    return Prepared(fn=lambda: None, implementation=f"pytest-benchmark {job.artifact}::{select}",
                     timed_window=TIMED_WINDOW, run_self=run_self)

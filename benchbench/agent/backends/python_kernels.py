@@ -15,7 +15,7 @@ def busy_loop(n: int) -> int:
 
 def prepare(job: JobSpec, artifacts_dir: str) -> Prepared:
     if job.workload != "busy":
-        raise Unsupported("python backend has no workload %r" % job.workload)
+        raise Unsupported(f"python backend has no workload {job.workload!r}")
     n = int(job.params.get("n", 1000))
-    return Prepared(fn=lambda: busy_loop(n), implementation="CPython for-loop summing range(%d)" % n,
+    return Prepared(fn=lambda: busy_loop(n), implementation=f"CPython for-loop summing range({n})",
                     timed_window="one busy_loop(n) call (pure Python, GIL held)")

@@ -23,24 +23,25 @@ def prepare(job: JobSpec, artifacts_dir: str) -> Prepared:
         import numpy as np
         from rknnlite.api import RKNNLite
     except ImportError as exc:
-        raise Unsupported("rknn-toolkit-lite2 (rknnlite) is not installed for this board's Python: %s" % exc) from None
+        raise Unsupported(f"rknn-toolkit-lite2 (rknnlite) is not installed for this board's Python: "
+                          f"{exc}") from None
     if not job.artifact or not job.artifact.endswith(".rknn"):
-        raise WorkloadFailed("the rknn backend needs a .rknn artifact, got %r" % job.artifact)
+        raise WorkloadFailed(f"the rknn backend needs a .rknn artifact, got {job.artifact!r}")
     specs: List[Any] = list(job.params.get("inputs") or [])
     if not specs:
         raise WorkloadFailed("the rknn backend needs params.inputs (shape and dtype of each model input)")
     rknn = RKNNLite(verbose=False)
     if rknn.load_rknn(os.path.join(artifacts_dir, job.artifact)) != 0:
-        raise WorkloadFailed("rknnlite could not load %s" % job.artifact)
+        raise WorkloadFailed(f"rknnlite could not load {job.artifact}")
     core = _CORE_MASKS.get(str(job.params.get("core_mask", "auto")), "NPU_CORE_AUTO")
     try:
         ret = rknn.init_runtime(core_mask=getattr(RKNNLite, core))
-    except Exception as exc:  # librknnrt missing or no NPU: raised from the vendor library
+    except Exception as exc:  # noqa: BLE001  librknnrt missing or no NPU: raised from the vendor library
         rknn.release()
-        raise Unsupported("the RKNN runtime did not start (librknnrt.so / NPU driver): %s" % exc) from None
+        raise Unsupported(f"the RKNN runtime did not start (librknnrt.so / NPU driver): {exc}") from None
     if ret != 0:
         rknn.release()
-        raise Unsupported("the RKNN runtime did not start (init_runtime returned %s)" % ret)
+        raise Unsupported(f"the RKNN runtime did not start (init_runtime returned {ret})")
     rng = np.random.default_rng(job.seed)
     feeds = []
     for spec in specs:
@@ -54,5 +55,5 @@ def prepare(job: JobSpec, artifacts_dir: str) -> Prepared:
         raise WorkloadFailed("rknnlite inference returned no outputs for the generated inputs")
     return Prepared(fn=lambda: rknn.inference(inputs=feeds), teardown=rknn.release,
                     extra={"core_mask": core, "inputs": [dict(s) for s in specs]},
-                    implementation="rknn-toolkit-lite2 RKNNLite (%s)" % core,
+                    implementation=f"rknn-toolkit-lite2 RKNNLite ({core})",
                     timed_window="RKNNLite.inference(inputs) incl. input upload and output download")

@@ -1,13 +1,14 @@
-"""PyTorch backend: a TorchScript (``.pt``, ``torch.jit.load``) or ExportedProgram (``.pt2``, ``torch.export.load``)
-artifact, run with the board's own torch. Nothing is ever unpickled with ``torch.load``.
+"""PyTorch backend: a TorchScript (``.pt``, ``torch.jit.load``) or ExportedProgram (``.pt2``,
+``torch.export.load``) artifact, run with the board's own torch. Nothing is ever unpickled with
+``torch.load``.
 
 Job params: ``device`` (``cpu``/``cuda``), ``num_threads`` (``torch.set_num_threads``), ``compile`` (wrap in
 ``torch.compile``; the compile time is measured in prepare and reported apart from latency), ``inputs``
-([[name, shape, dtype], ...] in call order, seeded), ``quantized_engine`` (int8 TorchScript), and for a decoder
-``decode_artifact`` + ``llm`` (layout) + ``new_tokens``/``generations`` (TTFT, prefill and decode tokens/s as in
-``ort_llm``). The timed window is the forward call under ``torch.inference_mode()``; on CUDA it ends with
-``torch.cuda.synchronize()`` and CUDA-event times are recorded beside the wall clock. fp16/bf16 on a CPU without
-native support is ``unsupported`` (torch would emulate it, which measures nothing useful).
+([[name, shape, dtype], ...] in call order, seeded), ``quantized_engine`` (int8 TorchScript), and for a
+decoder ``decode_artifact`` + ``llm`` (layout) + ``new_tokens``/``generations`` (TTFT, prefill and decode
+tokens/s as in ``ort_llm``). The timed window is the forward call under ``torch.inference_mode()``; on CUDA it
+ends with ``torch.cuda.synchronize()`` and CUDA-event times are recorded beside the wall clock. fp16/bf16 on a
+CPU without native support is ``unsupported`` (torch would emulate it, which measures nothing useful).
 """
 
 from __future__ import annotations
@@ -25,14 +26,15 @@ _EVENT_POOL = 2048
 
 
 def _cpu_native(torch: Any, precision: str) -> Tuple[bool, str]:
-    """Whether oneDNN has native fp16/bf16 kernels on this CPU (private probes; missing probe → not native)."""
-    probe = getattr(torch.ops.mkldnn, "_is_mkldnn_%s_supported" % precision, None)
+    """Whether oneDNN has native fp16/bf16 kernels on this CPU (private probes; a missing probe: not
+    native)."""
+    probe = getattr(torch.ops.mkldnn, f"_is_mkldnn_{precision}_supported", None)
     try:
         ok = bool(probe()) if probe is not None else False
     except RuntimeError:  # a build without oneDNN
         ok = False
     what = "AVX512-FP16/AMX-FP16 or ARMv8.2 FP16" if precision == "fp16" else "AVX512-BF16/AMX or ARM BF16"
-    return ok, "this CPU has no native %s (%s) for oneDNN; torch would emulate it" % (precision, what)
+    return ok, f"this CPU has no native {precision} ({what}) for oneDNN; torch would emulate it"
 
 
 def _load(torch: Any, path: str, device: str) -> Any:
@@ -43,9 +45,9 @@ def _load(torch: Any, path: str, device: str) -> Any:
                 mod = torch.export.load(path).module()
                 return mod.to(device) if device != "cpu" else mod
             return torch.jit.load(path, map_location=device)
-        except Exception as exc:  # torch raises RuntimeError/ValueError/… for a file it cannot read
-            raise WorkloadFailed("torch could not load %s: %s" % (os.path.basename(path),
-                                                                  str(exc).splitlines()[0][:300])) from None
+        except Exception as exc:  # noqa: BLE001  torch raises RuntimeError/ValueError/… for a file it cannot read
+            raise WorkloadFailed(f"torch could not load {os.path.basename(path)}: "
+                                 f"{str(exc).splitlines()[0][:300]}") from None
 
 
 def _inputs(torch: Any, job: JobSpec, device: str) -> List[Any]:
@@ -54,7 +56,7 @@ def _inputs(torch: Any, job: JobSpec, device: str) -> List[Any]:
     for name, shape, dtype in job.params.get("inputs") or []:
         dt = getattr(torch, dtype, None)
         if dt is None:
-            raise WorkloadFailed("input %r has dtype %s, which the agent cannot generate" % (name, dtype))
+            raise WorkloadFailed(f"input {name!r} has dtype {dtype}, which the agent cannot generate")
         if dt.is_floating_point:
             t = torch.randn(shape, generator=gen).to(dt)
         else:
@@ -67,29 +69,30 @@ def prepare(job: JobSpec, artifacts_dir: str) -> Prepared:
     try:
         import torch
     except ImportError as exc:
-        raise Unsupported("torch is not installed for this board's Python (%s): %s" % (exc, INSTALL_HINT)) from None
+        raise Unsupported(f"torch is not installed for this board's Python ({exc}): {INSTALL_HINT}") from None
     if not job.artifact:
         raise WorkloadFailed("the torch backend needs a .pt/.pt2 artifact")
     device = str(job.params.get("device", "cpu"))
     if device.startswith("cuda") and not torch.cuda.is_available():
-        raise Unsupported("device %s asked but torch %s sees no CUDA device (a CPU-only build or no GPU)"
-                          % (device, torch.__version__))
+        raise Unsupported(f"device {device} asked but torch {torch.__version__} sees no CUDA device (a "
+                          "CPU-only build or no GPU)")
     if device == "cpu" and job.precision in ("fp16", "bf16"):
         ok, why = _cpu_native(torch, job.precision)
         if not ok:
-            raise Unsupported("%s not applicable here: %s" % (job.precision, why))
+            raise Unsupported(f"{job.precision} not applicable here: {why}")
     if job.precision.startswith("int8") and device != "cpu":
-        raise Unsupported("int8 %s modules run on the CPU only (fbgemm/qnnpack kernels)" % job.precision)
+        raise Unsupported(f"int8 {job.precision} modules run on the CPU only (fbgemm/qnnpack kernels)")
     engine = job.params.get("quantized_engine")
     if engine:
         if engine not in torch.backends.quantized.supported_engines:
-            raise Unsupported("this torch has no %s quantized engine" % engine)
+            raise Unsupported(f"this torch has no {engine} quantized engine")
         torch.backends.quantized.engine = engine
     threads = job.params.get("num_threads")
     if threads:
         torch.set_num_threads(int(threads))
     mod = _load(torch, os.path.join(artifacts_dir, job.artifact), device)
-    extra: Dict[str, Any] = {"torch": torch.__version__, "device": device, "num_threads": torch.get_num_threads(),
+    extra: Dict[str, Any] = {"torch": torch.__version__, "device": device,
+                             "num_threads": torch.get_num_threads(),
                              "format": "ExportedProgram" if job.artifact.endswith(".pt2") else "TorchScript",
                              "quantized_engine": engine}
     if device.startswith("cuda"):
@@ -110,19 +113,21 @@ def prepare(job: JobSpec, artifacts_dir: str) -> Prepared:
             mod(*args)  # first call: compiles under torch.compile, else warms caches
             if device.startswith("cuda"):
                 torch.cuda.synchronize()
-    except Exception as exc:  # the model's own error on the generated inputs
-        raise WorkloadFailed("the model rejected the generated inputs: %s" % str(exc).splitlines()[0][:300]) from None
+    except Exception as exc:  # noqa: BLE001  the model's own error on the generated inputs
+        raise WorkloadFailed("the model rejected the generated inputs: "
+                             f"{str(exc).splitlines()[0][:300]}") from None
     if job.params.get("compile"):
         extra["compile_s"] = time.perf_counter() - t0
         extra["compile_note"] = "first call under torch.compile (compilation), not part of the latency values"
     extra["inputs"] = {n: [list(s), d] for n, s, d in job.params.get("inputs") or []}
     fn, after = timed_call(torch, mod, args, device)
     return Prepared(fn=fn, extra=extra, after_timing=after,
-                    implementation="torch %s %s %s%s" % (torch.__version__, extra["format"], device,
-                                                         " torch.compile" if job.params.get("compile") else ""),
-                    timed_window="forward(*inputs) under torch.inference_mode(), inputs preallocated on %s%s"
-                                 % (device, "; ends with torch.cuda.synchronize()" if device.startswith("cuda")
-                                    else ""))
+                    implementation="torch {} {} {}{}".format(
+                        torch.__version__, extra["format"], device,
+                        " torch.compile" if job.params.get("compile") else ""),
+                    timed_window="forward(*inputs) under torch.inference_mode(), inputs preallocated on {}{}"
+                                 .format(device, "; ends with torch.cuda.synchronize()"
+                                         if device.startswith("cuda") else ""))
 
 
 def timed_call(torch: Any, mod: Any, args: List[Any], device: str) -> Tuple[Any, Any]:
@@ -132,7 +137,8 @@ def timed_call(torch: Any, mod: Any, args: List[Any], device: str) -> Tuple[Any,
             with torch.inference_mode():
                 return mod(*args)
         return fn, None
-    pool = [(torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)) for _ in range(_EVENT_POOL)]
+    pool = [(torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True))
+            for _ in range(_EVENT_POOL)]
     state = {"n": 0}
 
     def cuda_fn() -> Any:
@@ -150,7 +156,7 @@ def timed_call(torch: Any, mod: Any, args: List[Any], device: str) -> Tuple[Any,
         times = sorted(s.elapsed_time(e) / 1e3 for s, e in pool[:n])
         return {"cuda_event_s": {"n": n, "p50": times[n // 2] if n else None, "min": times[0] if n else None,
                                  "values": times[:200],
-                                 "note": "GPU time between CUDA events around forward (last %d calls)" % n}}
+                                 "note": f"GPU time between CUDA events around forward (last {n} calls)"}}
     return cuda_fn, after
 
 
@@ -162,13 +168,14 @@ def _median(values: List[float]) -> float:
 
 def prepare_llm(torch: Any, job: JobSpec, pre: Any, dec: Any, device: str, extra: Dict[str, Any]) -> Prepared:
     """Greedy generations for TTFT / prefill / decode tokens/s (in ``extra``, as ``ort_llm``); the engine then
-    times one decode step at position ``seq_len`` with the prefill cache (not advanced: every call the same)."""
+    times one decode step at position ``seq_len`` with the prefill cache (not advanced: every call the
+    same)."""
     llm = job.params.get("llm") or {}
     seq_len, max_len, vocab = int(llm["seq_len"]), int(llm["max_len"]), int(llm["vocab"])
     new_tokens = int(job.params.get("new_tokens", 32))
     if seq_len + new_tokens > max_len:
-        raise WorkloadFailed("new_tokens=%d does not fit: prompt %d + new tokens > cache length %d"
-                             % (new_tokens, seq_len, max_len))
+        raise WorkloadFailed(f"new_tokens={new_tokens} does not fit: prompt {seq_len} + new tokens > cache "
+                             f"length {max_len}")
     gen = torch.Generator().manual_seed(job.seed)
     prompt = torch.randint(0, vocab, (1, seq_len), generator=gen).to(device)
     cuda = device.startswith("cuda")
@@ -197,11 +204,12 @@ def prepare_llm(torch: Any, job: JobSpec, pre: Any, dec: Any, device: str, extra
     t0 = time.perf_counter()
     try:
         generate()  # warm-up (and compilation under torch.compile)
-    except Exception as exc:  # the model's own error
-        raise WorkloadFailed("generation failed: %s" % str(exc).splitlines()[0][:300]) from None
+    except Exception as exc:  # noqa: BLE001  the model's own error
+        raise WorkloadFailed(f"generation failed: {str(exc).splitlines()[0][:300]}") from None
     if job.params.get("compile"):
         extra["compile_s"] = time.perf_counter() - t0
-        extra["compile_note"] = "warm-up generation under torch.compile (compilation), not in the latency values"
+        extra["compile_note"] = ("warm-up generation under torch.compile (compilation), "
+                                 "not in the latency values")
     runs = [generate() for _ in range(int(job.params.get("generations", 3)))]
     steps = max(new_tokens - 1, 1)
     ttft = [r["ttft_s"] for r in runs]
@@ -211,17 +219,20 @@ def prepare_llm(torch: Any, job: JobSpec, pre: Any, dec: Any, device: str, extra
         "ttft_s": _median(ttft), "ttft_values_s": ttft, "prefill_tok_per_s": seq_len / _median(ttft),
         "decode_step_s": _median(decode_step), "decode_step_values_s": decode_step,
         "decode_tok_per_s": 1.0 / _median(decode_step), "generated_tokens": runs[0]["tokens"],
-        "ttft_window": "prefill forward on the prompt ids + argmax of the last logits (torch, inference_mode)",
-        "decode_window": "per step: decode forward fed the previous stacked cache + argmax; %d steps averaged" % steps,
+        "ttft_window": "prefill forward on the prompt ids + argmax of the last logits "
+                       "(torch, inference_mode)",
+        "decode_window": "per step: decode forward fed the previous stacked cache + argmax; "
+                         f"{steps} steps averaged",
     })
     with torch.inference_mode():
         logits, cache = pre(prompt)
     args = [logits[:, -1:].argmax(-1), torch.tensor([seq_len], dtype=torch.int64, device=device), cache]
     fn, after = timed_call(torch, dec, args, device)
     return Prepared(fn=fn, extra=extra, after_timing=after,
-                    implementation="torch %s %s %s decoder prefill+decode (static KV cache %d)%s"
-                                   % (torch.__version__, extra["format"], device, max_len,
+                    implementation="torch {} {} {} decoder prefill+decode (static KV cache {}){}"
+                                   .format(torch.__version__, extra["format"], device, max_len,
                                       " torch.compile" if job.params.get("compile") else ""),
-                    timed_window="one decode step (forward fed the %d-position stacked cache, under "
-                                 "torch.inference_mode) at position %d; cache not advanced%s"
-                                 % (max_len, seq_len, "; ends with torch.cuda.synchronize()" if cuda else ""))
+                    timed_window="one decode step (forward fed the {}-position stacked cache, under "
+                                 "torch.inference_mode) at position {}; cache not advanced{}"
+                                 .format(max_len, seq_len,
+                                         "; ends with torch.cuda.synchronize()" if cuda else ""))

@@ -36,13 +36,13 @@ def probe_all(families: Sequence[str], root: str = "/") -> Tuple[List[Plan], Lis
         fam, _, option = spec.partition("@")
         modname = FAMILIES.get(fam)
         if modname is None:
-            missing.append(Unavailable(fam, "unknown", "no sampler family %r in this agent" % fam))
+            missing.append(Unavailable(fam, "unknown", f"no sampler family {fam!r} in this agent"))
             continue
         mod = importlib.import_module(modname, __name__)
         try:
             res: Union[Plan, Unavailable] = mod.probe(root, option) if option else mod.probe(root)
         except OSError as exc:  # a sensor tree that vanishes mid-probe is a missing sensor, not a crash
-            res = Unavailable(fam, "unknown", "probe failed: %s" % exc)
+            res = Unavailable(fam, "unknown", f"probe failed: {exc}")
         if isinstance(res, Unavailable):
             missing.append(res)
         else:
@@ -70,4 +70,4 @@ def family_environment(families: Sequence[str], root: str = "/") -> Dict[str, An
     return out
 
 
-__all__ = ["Channel", "Plan", "Unavailable", "probe_all", "family_environment", "FAMILIES"]
+__all__ = ["FAMILIES", "Channel", "Plan", "Unavailable", "family_environment", "probe_all"]

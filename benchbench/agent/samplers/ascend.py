@@ -48,7 +48,8 @@ def parse_info(text: str) -> Dict[str, Any]:
         m = _VERSION.search(line)
         if m:
             version = m.group(2)
-        cells = [c.strip() for c in line.strip().strip("|").split("|")] if line.strip().startswith("|") else []
+        row = line.strip()
+        cells = [c.strip() for c in row.strip("|").split("|")] if row.startswith("|") else []
         if len(cells) != 3:
             pending = None if cells else pending
             continue
@@ -126,12 +127,12 @@ def probe(root: str = "/") -> Union[Plan, Unavailable]:
     unavailable: List[Unavailable] = []
     layout: List[Tuple[int, int, str]] = []  # (npu, chip, field)
     for c in chips:
-        tag = "npu%d_chip%d" % (c["npu"], c["chip"])
+        tag = "npu{}_chip{}".format(c["npu"], c["chip"])
         if c["power_raw"] == "-":
             pass  # second die: its power is in the first die's value
         elif c["power_raw"].upper() == "NA":
-            unavailable.append(Unavailable(FAMILY, "power", "%s (%s): npu-smi prints NA (power not supported "
-                                           "for this chip type)" % (tag, c["name"]), scope="accelerator"))
+            unavailable.append(Unavailable(FAMILY, "power", "{} ({}): npu-smi prints NA (power not supported "
+                                           "for this chip type)".format(tag, c["name"]), scope="accelerator"))
         else:
             two_die = any(o["npu"] == c["npu"] and o["power_raw"] == "-" for o in chips)
             channels.append(Channel(tag + "_power", "power", "W", "npu-smi info", scope="accelerator",
@@ -172,7 +173,7 @@ def environment(root: str = "/") -> Dict[str, Any]:
     for c in info["chips"]:
         kv = parse_kv(run_argv(["npu-smi", "info", "-t", "health", "-i", str(c["npu"]), "-c", str(c["chip"])],
                                timeout_s=5.0) or "")
-        health["npu%d_chip%d" % (c["npu"], c["chip"])] = {
+        health["npu{}_chip{}".format(c["npu"], c["chip"])] = {
             "status": kv.get("Health Status"), "error_code": kv.get("Error Code"),
             "error": kv.get("Error Information")}
     return {"npu_smi": info["version"], "chips": [c["name"] for c in info["chips"]], "health": health}

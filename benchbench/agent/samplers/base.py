@@ -33,7 +33,7 @@ class Channel:
     #: a power limit the hardware itself reports (NVML's enforced limit), in W
     limit_w: Optional[float] = None
 
-    def to_dict(self) -> "dict[str, Any]":
+    def to_dict(self) -> dict[str, Any]:
         return {k: v for k, v in self.__dict__.items() if v is not None}
 
 
@@ -44,7 +44,7 @@ class Unavailable:
     reason: str
     scope: Optional[str] = None
 
-    def to_dict(self) -> "dict[str, Any]":
+    def to_dict(self) -> dict[str, Any]:
         return {k: v for k, v in self.__dict__.items() if v is not None}
 
 
@@ -70,7 +70,7 @@ class OpenFiles:
     sampling hot path at 100 Hz). A file that cannot be opened or read yields None for that read only."""
 
     def __init__(self) -> None:
-        self._fds: "dict[str, int]" = {}
+        self._fds: dict[str, int] = {}
 
     def raw(self, path: str, size: int = 64) -> Optional[bytes]:
         fd = self._fds.get(path)
@@ -108,7 +108,7 @@ def _close_quietly(fd: int) -> None:
 class SysfsValuePlan(Plan):
     """Reads one number per file, scaled: the common case for sysfs/procfs sensors."""
 
-    def __init__(self, family: str, entries: Sequence["tuple[Channel, str, float]"],
+    def __init__(self, family: str, entries: Sequence[tuple[Channel, str, float]],
                  unavailable: Sequence[Unavailable] = ()) -> None:
         super().__init__([e[0] for e in entries], unavailable)
         self.family = family
@@ -150,7 +150,7 @@ def under(root: str, path: str) -> str:
     return os.path.join(root, path.lstrip("/"))
 
 
-def thermal_zones(root: str) -> List["tuple[str, str]"]:
+def thermal_zones(root: str) -> List[tuple[str, str]]:
     """(zone type, temp file) of every thermal zone under ``root`` that has both, in sysfs order."""
     import glob
 

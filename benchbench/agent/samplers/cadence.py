@@ -58,7 +58,8 @@ def measure(plans: Sequence[Plan], max_s: float = 1.0, min_s: float = 0.25) -> D
     """Poll every plan for up to ``max_s`` and record ``update_period_s`` / ``read_cost_s`` on its channels
     (the plans' channel lists are replaced by updated copies). Returns the loop's own figures."""
     tracks = [_Track(p) for p in plans if p.channels]
-    watched = [(tr, i) for tr in tracks for i, c in enumerate(tr.plan.channels) if c.quantity in ("power", "energy")]
+    watched = [(tr, i) for tr in tracks for i, c in enumerate(tr.plan.channels)
+               if c.quantity in ("power", "energy")]
     if not watched:
         max_s = min(max_s, min_s)  # temperatures/clocks: a short look is enough
     start = time.monotonic_ns()
@@ -68,7 +69,8 @@ def measure(plans: Sequence[Plan], max_s: float = 1.0, min_s: float = 0.25) -> D
         now = time.monotonic_ns()
         if now >= end:
             break
-        if now - start >= min_s * 1e9 and watched and all(len(tr.changes[i]) > ENOUGH_CHANGES for tr, i in watched):
+        if (now - start >= min_s * 1e9 and watched
+                and all(len(tr.changes[i]) > ENOUGH_CHANGES for tr, i in watched)):
             break
         for tr in tracks:
             if tr.due_ns <= now:
@@ -86,7 +88,8 @@ def measure(plans: Sequence[Plan], max_s: float = 1.0, min_s: float = 0.25) -> D
             ch_times = tr.changes[i]
             period = _median([ch_times[k] - ch_times[k - 1] for k in range(1, len(ch_times))]) \
                 if len(ch_times) >= 3 else None
-            new.append(dataclasses.replace(ch, update_period_s=period / 1e9 if period else None, read_cost_s=share))
+            new.append(dataclasses.replace(ch, update_period_s=period / 1e9 if period else None,
+                                           read_cost_s=share))
         tr.plan.channels = new
         tr.plan.close()  # command threads and open files are restarted by the next session
     return {"duration_s": elapsed_s, "polls": polls}

@@ -34,8 +34,7 @@ def have(tool: str) -> bool:
 def run_argv(argv: Sequence[str], timeout_s: float = 5.0) -> Optional[str]:
     """stdout of ``argv``, or None (logged) when it cannot be run, fails or times out."""
     try:
-        proc = subprocess.run(list(argv), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                              timeout=timeout_s, check=False)
+        proc = subprocess.run(list(argv), capture_output=True, timeout=timeout_s, check=False)
     except (OSError, subprocess.TimeoutExpired) as exc:
         log.debug("%s: %s", argv[0], exc)
         return None
@@ -113,10 +112,10 @@ class StreamCommandPlan(Plan):
         self.argv = list(argv)
         self._parse = parse
         self._latest = _Latest(len(self.channels))
-        self._proc: Optional["subprocess.Popen[bytes]"] = None
+        self._proc: Optional[subprocess.Popen[bytes]] = None
         self._thread: Optional[threading.Thread] = None
 
-    def _pump(self, proc: "subprocess.Popen[bytes]") -> None:
+    def _pump(self, proc: subprocess.Popen[bytes]) -> None:
         assert proc.stdout is not None
         for raw in proc.stdout:
             vals = self._parse(raw.decode(errors="replace"))

@@ -10,14 +10,14 @@ from typing import List, Optional, Union
 from .base import Channel, Plan, SysfsValuePlan, Unavailable, read_text, under
 
 FAMILY = "cpufreq"
-_MHZ = re.compile(r"^cpu MHz\s*:\s*([0-9.]+)", re.M)
+_MHZ = re.compile(r"^cpu MHz\s*:\s*([0-9.]+)", re.MULTILINE)
 
 
 class _CpuinfoPlan(Plan):
     family = FAMILY
 
     def __init__(self, path: str, count: int) -> None:
-        super().__init__([Channel("cpu%d_clock" % i, "clock", "MHz", path + " (cpu MHz)",
+        super().__init__([Channel(f"cpu{i}_clock", "clock", "MHz", path + " (cpu MHz)",
                                   label="as reported by /proc/cpuinfo; in a VM this may be nominal")
                           for i in range(count)])
         self._path = path
@@ -46,7 +46,7 @@ def probe(root: str = "/") -> Union[Plan, Unavailable]:
     count = len(_MHZ.findall(text))
     if count:
         return _CpuinfoPlan(cpuinfo, count)
-    return Unavailable(FAMILY, "clock", "no cpufreq policies under %s and no 'cpu MHz' in %s" % (base, cpuinfo))
+    return Unavailable(FAMILY, "clock", f"no cpufreq policies under {base} and no 'cpu MHz' in {cpuinfo}")
 
 
 def _policy_num(path: str) -> int:

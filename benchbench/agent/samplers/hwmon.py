@@ -18,7 +18,7 @@ FAMILY = "hwmon"
 class HwmonPowerPlan(Plan):
     family = FAMILY
 
-    def __init__(self, entries: "List[tuple[Channel, tuple[str, ...], float]]") -> None:
+    def __init__(self, entries: List[tuple[Channel, tuple[str, ...], float]]) -> None:
         super().__init__([e[0] for e in entries])
         self._entries = [(e[1], e[2]) for e in entries]
         self._files = OpenFiles()
@@ -47,30 +47,30 @@ def _label(hw: str, stem: str) -> str:
 
 def probe(root: str = "/") -> Union[Plan, Unavailable]:
     base = under(root, "/sys/class/hwmon")
-    entries: "List[tuple[Channel, tuple[str, ...], float]]" = []
+    entries: List[tuple[Channel, tuple[str, ...], float]] = []
     for hw in sorted(glob.glob(os.path.join(base, "hwmon*"))):
         hname = (read_text(os.path.join(hw, "name")) or os.path.basename(hw)).strip()
         for p in sorted(glob.glob(os.path.join(hw, "power*_input"))):
             stem = os.path.basename(p)[: -len("_input")]
-            entries.append((Channel("%s_%s_power" % (hname, _label(hw, stem)), "power", "W", p, scope="rail"),
+            entries.append((Channel(f"{hname}_{_label(hw, stem)}_power", "power", "W", p, scope="rail"),
                             (p,), 1e-6))
         for p in sorted(glob.glob(os.path.join(hw, "energy*_input"))):
             stem = os.path.basename(p)[: -len("_input")]
-            entries.append((Channel("%s_%s_energy" % (hname, _label(hw, stem)), "energy", "J", p, scope="rail"),
+            entries.append((Channel(f"{hname}_{_label(hw, stem)}_energy", "energy", "J", p, scope="rail"),
                             (p,), 1e-6))
         has_power = any(os.path.dirname(e[1][0]) == hw for e in entries)
         if has_power:
             continue
         for cur in sorted(glob.glob(os.path.join(hw, "curr*_input"))):
             n = re.search(r"curr(\d+)_input$", cur)
-            volt = os.path.join(hw, "in%s_input" % n.group(1)) if n else ""
+            volt = os.path.join(hw, f"in{n.group(1)}_input") if n else ""
             if n and os.path.exists(volt):
                 label = _label(hw, "in" + n.group(1))
                 if label.upper() == "NC":  # not-connected INA3221 channel
                     continue
-                entries.append((Channel("%s_%s_power" % (hname, label), "power", "W", "%s × %s" % (volt, cur),
+                entries.append((Channel(f"{hname}_{label}_power", "power", "W", f"{volt} × {cur}",
                                         scope="rail"), (volt, cur), 1e-6))
     if not entries:
         return Unavailable(FAMILY, "power", "no hwmon power*_input, energy*_input or in*/curr*_input pairs "
-                           "under %s" % base)
+                           f"under {base}")
     return HwmonPowerPlan(entries)

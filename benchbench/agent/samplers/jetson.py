@@ -51,12 +51,12 @@ def _rail_entries(root: str) -> Tuple[List[Entry], List[str]]:
             k = re.search(r"curr(\d+)_input$", cur)
             if not k:
                 continue
-            label = (read_text(os.path.join(hw, "in%s_label" % k.group(1))) or "").strip()
-            volt = os.path.join(hw, "in%s_input" % k.group(1))
+            label = (read_text(os.path.join(hw, f"in{k.group(1)}_label")) or "").strip()
+            volt = os.path.join(hw, f"in{k.group(1)}_input")
             if not label or label.upper() == "NC" or "sum of shunt" in label.lower():
-                skipped.append(os.path.join(hw, "in%s_label" % k.group(1)))
+                skipped.append(os.path.join(hw, f"in{k.group(1)}_label"))
                 continue
-            entries.append((Channel(label.lower() + "_power", "power", "W", "%s × %s" % (volt, cur),
+            entries.append((Channel(label.lower() + "_power", "power", "W", f"{volt} × {cur}",
                                     scope="rail", label=label), "product", (volt, cur), 1e-6))
     if entries:
         return entries, skipped
@@ -64,7 +64,7 @@ def _rail_entries(root: str) -> Tuple[List[Entry], List[str]]:
         for name_file in sorted(glob.glob(os.path.join(dev, "rail_name_*"))):
             n = name_file.rsplit("_", 1)[1]
             label = (read_text(name_file) or "").strip()
-            pw = os.path.join(dev, "in_power%s_input" % n)
+            pw = os.path.join(dev, f"in_power{n}_input")
             if not label or label.upper() == "NC" or not os.path.exists(pw):
                 skipped.append(name_file)
                 continue
@@ -85,7 +85,8 @@ def _gpu_entries(root: str) -> List[Entry]:
     for dev in sorted(glob.glob(under(root, "/sys/class/devfreq/*"))):
         base = os.path.basename(dev)
         of_name = (read_text(os.path.join(dev, "device", "of_node", "name")) or "").strip("\x00\n ")
-        if of_name in GPU_OF_NAMES or base.endswith((".gpu", ".gv11b", ".ga10b", ".gp10b")) or base == "gpu-gpc-0":
+        if (of_name in GPU_OF_NAMES or base.endswith((".gpu", ".gv11b", ".ga10b", ".gp10b"))
+                or base == "gpu-gpc-0"):
             cur = os.path.join(dev, "cur_freq")
             if os.path.exists(cur):
                 out.append((Channel("gpu_clock", "clock", "MHz", cur, label="iGPU devfreq " + base),
@@ -139,7 +140,7 @@ class JetsonPlan(Plan):
 
 
 def probe(root: str = "/") -> Union[Plan, Unavailable]:
-    rails, skipped = _rail_entries(root)
+    rails, _skipped = _rail_entries(root)
     others = _gpu_entries(root) + _thermal_entries(root)
     unavailable: List[Unavailable] = []
     if not rails:
@@ -149,7 +150,7 @@ def probe(root: str = "/") -> Union[Plan, Unavailable]:
                 return fallback
         if not others:
             return Unavailable(FAMILY, "power", "no ina3221 hwmon or ina3221x iio rails, no Jetson GPU or "
-                               "thermal nodes under %s" % root, scope="module_input")
+                               f"thermal nodes under {root}", scope="module_input")
         unavailable.append(Unavailable(FAMILY, "power", "no readable INA3221 rails (ina3221 hwmon / ina3221x "
                                        "iio) and no tegrastats fallback", scope="module_input"))
         return JetsonPlan(None, None, others, unavailable)
@@ -160,11 +161,12 @@ def probe(root: str = "/") -> Union[Plan, Unavailable]:
     return JetsonPlan(head, names.index(inp) if inp else None, rails + others, unavailable)
 
 
-_NVP_NAME = re.compile(r"^NV Power Mode:\s*(\S.*?)\s*$", re.M)
+_NVP_NAME = re.compile(r"^NV Power Mode:\s*(\S.*?)\s*$", re.MULTILINE)
 
 
 def parse_nvpmodel(text: str) -> Dict[str, Any]:
-    """``nvpmodel -q``: ``NV Power Mode: <NAME>`` then the numeric id on the next line (warnings may precede)."""
+    """``nvpmodel -q``: ``NV Power Mode: <NAME>`` then the numeric id on the next line (warnings may
+    precede)."""
     out: Dict[str, Any] = {"mode_name": None, "mode_id": None}
     m = _NVP_NAME.search(text)
     if m:
@@ -178,11 +180,11 @@ def parse_nvpmodel(text: str) -> Dict[str, Any]:
 def parse_jetson_clocks(text: str) -> Dict[str, Any]:
     """``jetson_clocks --show``: SoC family, machine and per-CPU governor/min/max/current (kHz)."""
     out: Dict[str, Any] = {"soc_family": None, "machine": None, "cpus": {}}
-    m = re.search(r"SOC family:(\S+)\s+Machine:(.*)$", text, re.M)
+    m = re.search(r"SOC family:(\S+)\s+Machine:(.*)$", text, re.MULTILINE)
     if m:
         out["soc_family"], out["machine"] = m.group(1), m.group(2).strip()
     for m in re.finditer(r"^(cpu\d+): Online=(\d) Governor=(\S+) MinFreq=(\d+) MaxFreq=(\d+) "
-                         r"CurrentFreq=(\d+)", text, re.M):
+                         r"CurrentFreq=(\d+)", text, re.MULTILINE):
         out["cpus"][m.group(1)] = {"online": m.group(2) == "1", "governor": m.group(3),
                                    "min_khz": int(m.group(4)), "max_khz": int(m.group(5)),
                                    "cur_khz": int(m.group(6))}
@@ -192,7 +194,7 @@ def parse_jetson_clocks(text: str) -> Dict[str, Any]:
 def parse_l4t_release(text: str) -> Optional[str]:
     """``/etc/nv_tegra_release`` first line ``# R35 (release), REVISION: 4.1, …`` → ``R35.4.1``."""
     m = re.search(r"#\s*R(\d+)\s*\(release\),\s*REVISION:\s*([0-9.]+)", text)
-    return "R%s.%s" % (m.group(1), m.group(2)) if m else None
+    return f"R{m.group(1)}.{m.group(2)}" if m else None
 
 
 def environment(root: str = "/") -> Dict[str, Any]:

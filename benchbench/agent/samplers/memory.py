@@ -8,8 +8,8 @@ from typing import List, Optional, Union
 from .base import Channel, OpenFiles, Plan, Unavailable, read_text, under
 
 FAMILY = "memory"
-_AVAIL = re.compile(r"^MemAvailable:\s+(\d+)\s*kB", re.M)
-_TOTAL = re.compile(r"^MemTotal:\s+(\d+)\s*kB", re.M)
+_AVAIL = re.compile(r"^MemAvailable:\s+(\d+)\s*kB", re.MULTILINE)
+_TOTAL = re.compile(r"^MemTotal:\s+(\d+)\s*kB", re.MULTILINE)
 
 
 class MeminfoPlan(Plan):
@@ -33,12 +33,12 @@ def probe(root: str = "/") -> Union[Plan, Unavailable]:
     path = under(root, "/proc/meminfo")
     if _AVAIL.search(read_text(path) or ""):
         return MeminfoPlan(path)
-    return Unavailable(FAMILY, "memory", "%s has no MemAvailable line" % path)
+    return Unavailable(FAMILY, "memory", f"{path} has no MemAvailable line")
 
 
-def meminfo_bytes(root: str = "/") -> "dict[str, Optional[int]]":
+def meminfo_bytes(root: str = "/") -> dict[str, Optional[int]]:
     text = read_text(under(root, "/proc/meminfo")) or ""
-    out: "dict[str, Optional[int]]" = {}
+    out: dict[str, Optional[int]] = {}
     for key, rx in (("total", _TOTAL), ("available", _AVAIL)):
         m = rx.search(text)
         out[key] = int(m.group(1)) * 1024 if m else None

@@ -84,7 +84,7 @@ def _nvml_probe() -> Union[Plan, Unavailable]:
         pynvml.nvmlInit()
         count = pynvml.nvmlDeviceGetCount()
     except pynvml.NVMLError as exc:
-        return Unavailable(FAMILY, "power", "NVML init failed: %s" % exc, scope="gpu_board")
+        return Unavailable(FAMILY, "power", f"NVML init failed: {exc}", scope="gpu_board")
     # renamed in NVML 13 (ClocksThrottleReasons → ClocksEventReasons); use whichever the binding has
     event_reasons = getattr(pynvml, "nvmlDeviceGetCurrentClocksEventReasons", None) or \
         pynvml.nvmlDeviceGetCurrentClocksThrottleReasons
@@ -96,40 +96,41 @@ def _nvml_probe() -> Union[Plan, Unavailable]:
         try:
             fn()
         except pynvml.NVMLError as exc:  # NotSupported on this GPU (e.g. Jetson Orin): say so
-            unavailable.append(Unavailable(FAMILY, ch.quantity, "%s: %s" % (ch.name, exc), scope=ch.scope))
+            unavailable.append(Unavailable(FAMILY, ch.quantity, f"{ch.name}: {exc}", scope=ch.scope))
             return
         channels.append(ch)
         readers.append(fn)
 
     for i in range(count):
         h = pynvml.nvmlDeviceGetHandleByIndex(i)
-        src = "NVML gpu%d" % i
+        src = f"NVML gpu{i}"
         try:  # the card's enforced power limit (mW): the plausibility bound for its power and energy
             limit_w: Optional[float] = pynvml.nvmlDeviceGetEnforcedPowerLimit(h) / 1000.0
         except pynvml.NVMLError:
             limit_w = None
-        energy_ch = Channel("gpu%d_energy" % i, "energy", "J", src + " TotalEnergyConsumption", scope="gpu_board",
-                            label="GPU board energy counter (mJ since driver load)", limit_w=limit_w)
+        energy_ch = Channel(f"gpu{i}_energy", "energy", "J", src + " TotalEnergyConsumption",
+                            scope="gpu_board", label="GPU board energy counter (mJ since driver load)",
+                            limit_w=limit_w)
         before = len(channels)
         add(energy_ch, _reader(pynvml.nvmlDeviceGetTotalEnergyConsumption, h, scale=1e-3))
         if len(channels) == before:  # no counter (pre-Volta): sampled power instead
-            add(Channel("gpu%d_power" % i, "power", "W", src + " PowerUsage", scope="gpu_board",
+            add(Channel(f"gpu{i}_power", "power", "W", src + " PowerUsage", scope="gpu_board",
                         label="GPU board power (1 s average on Ampere+)", limit_w=limit_w),
                 _reader(pynvml.nvmlDeviceGetPowerUsage, h, scale=1e-3))
-        add(Channel("gpu%d_memory_used" % i, "memory", "bytes", src + " MemoryInfo.used"),
+        add(Channel(f"gpu{i}_memory_used", "memory", "bytes", src + " MemoryInfo.used"),
             _reader(pynvml.nvmlDeviceGetMemoryInfo, h, attr="used"))
-        add(Channel("gpu%d_sm_clock" % i, "clock", "MHz", src + " ClockInfo(SM)"),
+        add(Channel(f"gpu{i}_sm_clock", "clock", "MHz", src + " ClockInfo(SM)"),
             _reader(pynvml.nvmlDeviceGetClockInfo, h, pynvml.NVML_CLOCK_SM))
-        add(Channel("gpu%d_mem_clock" % i, "clock", "MHz", src + " ClockInfo(MEM)"),
+        add(Channel(f"gpu{i}_mem_clock", "clock", "MHz", src + " ClockInfo(MEM)"),
             _reader(pynvml.nvmlDeviceGetClockInfo, h, pynvml.NVML_CLOCK_MEM))
-        add(Channel("gpu%d_temp" % i, "temperature", "C", src + " Temperature(GPU)"),
+        add(Channel(f"gpu{i}_temp", "temperature", "C", src + " Temperature(GPU)"),
             _reader(pynvml.nvmlDeviceGetTemperature, h, pynvml.NVML_TEMPERATURE_GPU))
-        add(Channel("gpu%d_load" % i, "load", "%", src + " UtilizationRates.gpu"),
+        add(Channel(f"gpu{i}_load", "load", "%", src + " UtilizationRates.gpu"),
             _reader(pynvml.nvmlDeviceGetUtilizationRates, h, attr="gpu"))
-        add(Channel("gpu%d_clock_event_reasons" % i, "state", "bitmask", src + " CurrentClocksEventReasons"),
+        add(Channel(f"gpu{i}_clock_event_reasons", "state", "bitmask", src + " CurrentClocksEventReasons"),
             _reader(event_reasons, h))
     if not channels:
-        return Unavailable(FAMILY, "power", "NVML found %d GPU(s) but no readable sensor" % count,
+        return Unavailable(FAMILY, "power", f"NVML found {count} GPU(s) but no readable sensor",
                            scope="gpu_board")
 
     class NvmlPlan(Plan):
@@ -163,7 +164,7 @@ def _smi_probe() -> Union[Plan, Unavailable]:
     channels = []
     for i in range(len(rows)):
         for field, qty, unit, _scale in spec:
-            channels.append(Channel("gpu%d_%s" % (i, names[field]), qty, unit, src,
+            channels.append(Channel(f"gpu{i}_{names[field]}", qty, unit, src,
                                     scope="gpu_board" if qty == "power" else None,
                                     label="nvidia-smi power.draw (1 s average on Ampere+)" if qty == "power"
                                     else None))

@@ -108,7 +108,7 @@ class PtdClient:
         try:
             self._sock = socket.create_connection((host, port), timeout=timeout_s)
         except OSError as exc:
-            raise PtdError("cannot reach PTDaemon at %s:%d: %s" % (host, port, exc)) from None
+            raise PtdError(f"cannot reach PTDaemon at {host}:{port}: {exc}") from None
         self._buf = b""
 
     def _line(self) -> str:
@@ -116,7 +116,7 @@ class PtdClient:
             try:
                 chunk = self._sock.recv(4096)
             except OSError as exc:
-                raise PtdError("PTDaemon read failed: %s" % exc) from None
+                raise PtdError(f"PTDaemon read failed: {exc}") from None
             if not chunk:
                 raise PtdError("PTDaemon closed the connection")
             self._buf += chunk
@@ -127,19 +127,19 @@ class PtdClient:
         try:
             self._sock.sendall((cmd + "\r\n").encode())
         except OSError as exc:
-            raise PtdError("PTDaemon write failed: %s" % exc) from None
+            raise PtdError(f"PTDaemon write failed: {exc}") from None
         return self._line()
 
     def hello(self) -> None:
         reply = self.command("Hello")
         if reply != HELLO_REPLY:
-            raise PtdError("not a PTDaemon: Hello answered %r" % reply)
+            raise PtdError(f"not a PTDaemon: Hello answered {reply!r}")
 
     def identify(self) -> str:
         return self.command("Identify")
 
     def go(self, period_ms: int, mark: str) -> str:
-        return self.command("Go,%d,0,%s" % (period_ms, mark))
+        return self.command(f"Go,{period_ms},0,{mark}")
 
     def stop(self) -> str:
         return self.command("Stop")
@@ -151,7 +151,7 @@ class PtdClient:
         try:
             n = int(head.split()[1])
         except (IndexError, ValueError):
-            raise PtdError("bad RL header %r" % head) from None
+            raise PtdError(f"bad RL header {head!r}") from None
         return [self._line() for _ in range(n)]
 
     def close(self) -> None:
@@ -176,15 +176,16 @@ class PtdPlan(Plan):
 
     def __init__(self, host: str, port: int, channel: Optional[int], identity: str,
                  period_ms: int = 1000, mark: str = "benchbench") -> None:
-        name = "wall_power" if channel is None else "wall_ch%d_power" % channel
-        super().__init__([Channel(name, "power", "W", "ptdaemon %s:%d%s" % (host, port, "" if channel is None
-                                                                           else " Ch%d" % channel),
-                                  scope="wall", label="external analyzer (%s) via PTDaemon" % identity)])
+        name = "wall_power" if channel is None else f"wall_ch{channel}_power"
+        super().__init__([Channel(name, "power", "W", "ptdaemon {}:{}{}"
+                                                      .format(host, port, "" if channel is None
+                                                                           else f" Ch{channel}"),
+                                  scope="wall", label=f"external analyzer ({identity}) via PTDaemon")])
         self.host, self.port, self.channel = host, port, channel
         self.period_ms, self.mark = period_ms, mark
         self._lock = threading.Lock()
         self._fresh: Optional[float] = None
-        self._seen: "set[str]" = set()
+        self._seen: set[str] = set()
         self._stop = threading.Event()
         self._thread: Optional[threading.Thread] = None
         #: every sample received this session: (PTD timestamp, epoch_s or None, watts)
@@ -245,7 +246,7 @@ def probe(root: str = "/", option: Optional[str] = None) -> Union[Plan, Unavaila
     try:
         host, port, channel = parse_binding(option)
     except ValueError:
-        return Unavailable(FAMILY, "power", "bad meter binding %r (want host:port[/ch<n>])" % option,
+        return Unavailable(FAMILY, "power", f"bad meter binding {option!r} (want host:port[/ch<n>])",
                            scope="wall")
     try:
         client = PtdClient(host, port)

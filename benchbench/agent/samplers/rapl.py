@@ -20,8 +20,8 @@ def probe(root: str = "/") -> Union[Plan, Unavailable]:
     base = under(root, "/sys/class/powercap")
     domains = sorted(glob.glob(os.path.join(base, "intel-rapl:*")))
     if not domains:
-        return Unavailable(FAMILY, "energy", "no %s/intel-rapl:* domains (not x86, intel_rapl not loaded, "
-                           "or a VM that hides RAPL)" % base, scope="cpu_package")
+        return Unavailable(FAMILY, "energy", f"no {base}/intel-rapl:* domains (not x86, intel_rapl not "
+                                             "loaded, or a VM that hides RAPL)", scope="cpu_package")
     entries = []
     denied: List[str] = []
     for dom in domains:
@@ -35,10 +35,11 @@ def probe(root: str = "/") -> Union[Plan, Unavailable]:
         wrap = read_number(os.path.join(dom, "max_energy_range_uj"))
         sub = os.path.basename(dom).count(":") > 1
         scope = "rail" if sub or not name.startswith("package") else "cpu_package"
-        label = "%s (%s)" % (name, os.path.basename(dom))
+        label = f"{name} ({os.path.basename(dom)})"
         entries.append((Channel(name.replace("-", "_") + "_energy", "energy", "J", energy, scope=scope,
                                 wrap_at=wrap * 1e-6 if wrap else None, label=label), energy, 1e-6))
     if not entries:
-        return Unavailable(FAMILY, "energy", "%s not readable: energy_uj is root-only since Linux 5.10; run the "
-                           "agent as root or grant read access" % ", ".join(denied), scope="cpu_package")
+        return Unavailable(FAMILY, "energy", "{} not readable: energy_uj is root-only since Linux 5.10; run "
+                                             "the agent as root or grant read access"
+                                             .format(", ".join(denied)), scope="cpu_package")
     return SysfsValuePlan(FAMILY, entries)

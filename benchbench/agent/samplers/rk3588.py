@@ -66,13 +66,13 @@ def _zone_entries(root: str) -> List[Entry]:
 def _clock_entries(root: str) -> List[Entry]:
     out: List[Entry] = []
     for pol, name in POLICIES.items():
-        cur = under(root, "/sys/devices/system/cpu/cpufreq/%s/scaling_cur_freq" % pol)
+        cur = under(root, f"/sys/devices/system/cpu/cpufreq/{pol}/scaling_cur_freq")
         if os.path.exists(cur):
-            out.append((Channel("cpu_%s_clock" % name, "clock", "MHz", cur, label="cpufreq " + pol), cur, 1e-3))
+            out.append((Channel(f"cpu_{name}_clock", "clock", "MHz", cur, label="cpufreq " + pol), cur, 1e-3))
     for dev, name in DEVFREQ.items():
-        cur = under(root, "/sys/class/devfreq/%s/cur_freq" % dev)
+        cur = under(root, f"/sys/class/devfreq/{dev}/cur_freq")
         if os.path.exists(cur):
-            out.append((Channel("%s_clock" % name, "clock", "MHz", cur, label="devfreq " + dev), cur, 1e-6))
+            out.append((Channel(f"{name}_clock", "clock", "MHz", cur, label="devfreq " + dev), cur, 1e-6))
     return out
 
 
@@ -90,7 +90,7 @@ def _ina2xx_entries(root: str) -> List[Entry]:
         if name.startswith("ina2") and os.path.exists(os.path.join(hw, "power1_input")):
             p = os.path.join(hw, "power1_input")
             out.append((Channel("board_power", "power", "W", p, scope="board_input",
-                                label="%s hwmon, taken as the board input (as fitted by the user)" % name),
+                                label=f"{name} hwmon, taken as the board input (as fitted by the user)"),
                         p, 1e-6))
     return out
 
@@ -101,7 +101,7 @@ class _NpuLoadPlan(Plan):
     family = FAMILY
 
     def __init__(self, path: str, n: int) -> None:
-        super().__init__([Channel("npu_core%d_load" % i, "load", "%", path) for i in range(n)])
+        super().__init__([Channel(f"npu_core{i}_load", "load", "%", path) for i in range(n)])
         self._path = path
 
     def read(self) -> List[Optional[float]]:
@@ -133,7 +133,7 @@ def probe(root: str = "/", option: Optional[str] = None) -> Union[Plan, Unavaila
         first = run_argv(argv, timeout_s=5.0)
         if first is not None and parse_npu_load(first):
             n = len(parse_npu_load(first))
-            chans = [Channel("npu_core%d_load" % i, "load", "%", " ".join(argv)) for i in range(n)]
+            chans = [Channel(f"npu_core{i}_load", "load", "%", " ".join(argv)) for i in range(n)]
 
             def fetch() -> List[Optional[float]]:
                 vals = parse_npu_load(run_argv(argv, timeout_s=2.0) or "")
@@ -141,14 +141,14 @@ def probe(root: str = "/", option: Optional[str] = None) -> Union[Plan, Unavaila
 
             parts.append(PolledCommandPlan(FAMILY, chans, fetch, period_s=0.5))
         else:
-            unavailable.append(Unavailable(FAMILY, "load", "'sudo -n cat %s' failed: passwordless sudo not "
-                                           "allowed or not a vendor (rknpu) kernel" % argv[3]))
+            unavailable.append(Unavailable(FAMILY, "load", f"'sudo -n cat {argv[3]}' failed: passwordless "
+                                                           "sudo not allowed or not a vendor (rknpu) kernel"))
     else:
-        unavailable.append(Unavailable(FAMILY, "load", "NPU load unreadable: %s is root-only debugfs on vendor "
-                                       "kernels (run as root, or allow 'sudo -n' in the device profile)"
-                                       % load_path))
+        unavailable.append(Unavailable(FAMILY, "load", f"NPU load unreadable: {load_path} is root-only "
+                                                       "debugfs on vendor kernels (run as root, or allow "
+                                                       "'sudo -n' in the device profile)"))
     if not parts:
-        return Unavailable(FAMILY, "temperature", "no RK3588 thermal, cpufreq or devfreq nodes under %s" % root)
+        return Unavailable(FAMILY, "temperature", f"no RK3588 thermal, cpufreq or devfreq nodes under {root}")
     return CompositePlan(FAMILY, parts, unavailable)
 
 
@@ -159,7 +159,7 @@ def environment(root: str = "/") -> Dict[str, Any]:
     if npu:
         env["rknpu_driver"] = parse_driver_version(read_text(os.path.join(npu, "version")) or "")
     for dev in DEVFREQ:
-        gov = read_text(under(root, "/sys/class/devfreq/%s/governor" % dev))
+        gov = read_text(under(root, f"/sys/class/devfreq/{dev}/governor"))
         if gov:
             env["devfreq_governors"][dev] = gov.strip()
     return env

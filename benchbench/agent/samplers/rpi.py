@@ -21,7 +21,7 @@ from .cmd import PolledCommandPlan, have, run_argv
 
 FAMILY = "rpi"
 PMIC_LABEL = "PMIC rails, excludes 5 V loads"
-_ADC = re.compile(r"^\s*(\S+)_([AV]) (?:current|volt)\(\d+\)=([-0-9.eE+]+)[AV]\s*$", re.M)
+_ADC = re.compile(r"^\s*(\S+)_([AV]) (?:current|volt)\(\d+\)=([-0-9.eE+]+)[AV]\s*$", re.MULTILINE)
 
 THROTTLE_BITS = {0: "under-voltage", 1: "arm frequency capped", 2: "throttled", 3: "soft temperature limit"}
 LIVE_MASK = 0xF

@@ -49,7 +49,7 @@ class SamplingSession:
                 delay = 0
             self._stop.wait(delay)
 
-    def start(self) -> "SamplingSession":
+    def start(self) -> SamplingSession:
         if self.channels:
             self._thread = threading.Thread(target=self._loop, name="benchbench-sampler", daemon=True)
             self._thread.start()
@@ -169,7 +169,7 @@ def _counter_energy(ch: Channel, ts: Sequence[int], vs: Sequence[float], windows
     if not parts or any(e is None for e, _ in parts):
         return None
     energy = sum(e for e, _ in parts if e is not None)
-    rep["method"] = sorted({m for _, m in parts})[0] + " (timed windows)"
+    rep["method"] = min({m for _, m in parts}) + " (timed windows)"
     rep["update_period_s"] = series.period_s
     timed_s = sum(b - a for a, b in windows) / 1e9
     if series.period_s and timed_s > 0:
@@ -178,8 +178,8 @@ def _counter_energy(ch: Channel, ts: Sequence[int], vs: Sequence[float], windows
     segs = [w for a, b, w in series.power_segments() if any(a < wb and b > wa for wa, wb in windows)]
     if segs:
         rep["peak_power_w"] = max(segs)
-        rep["peak_method"] = ("counter differences over >= %.0f ms (>= one update period of %.0f ms)"
-                              % (series.min_span_ns() / 1e6, (series.period_s or 0) * 1e3))
+        rep["peak_method"] = (f"counter differences over >= {series.min_span_ns() / 1e6:.0f} ms (>= one "
+                              f"update period of {(series.period_s or 0) * 1e3:.0f} ms)")
     return energy
 
 
@@ -228,10 +228,10 @@ def energy_report(session: SamplingSession, windows: Sequence[Window], inference
                     energy = sum(inside) / len(inside) * timed_s
                     rep["method"] = "mean of all job samples × timed time"
             rep["warnings"].append(
-                "only %d sample(s) in a %.3f s window (rate %s Hz): too few to integrate per window; "
-                "integrated over the whole timed span instead" % (
+                "only {} sample(s) in a {:.3f} s window (rate {} Hz): too few to integrate per window; "
+                "integrated over the whole timed span instead".format(
                     min(counts), min(b - a for a, b in windows) / 1e9,
-                    "%.2f" % rep["sample_rate_hz"] if rep["sample_rate_hz"] else "?"))
+                    "{:.2f}".format(rep["sample_rate_hz"]) if rep["sample_rate_hz"] else "?"))
         if ch.quantity == "power":
             in_win = [v for t, v in zip(ts, vs) if any(a <= t <= b for a, b in windows)]
             rep["peak_power_w"] = max(in_win) if in_win else None
@@ -240,14 +240,15 @@ def energy_report(session: SamplingSession, windows: Sequence[Window], inference
         unc = rep.get("energy_uncertainty_j")
         if unc is not None and energy and unc > 0.1 * abs(energy):
             rep["warnings"].append(
-                "energy ± %.0f %%: the timed windows are short against the counter's %.0f ms update period; "
-                "the steady-state energy window is the number to trust" % (
+                "energy ± {:.0f} %: the timed windows are short against the counter's {:.0f} ms update "
+                "period; the steady-state energy window is the number to trust".format(
                     unc / abs(energy) * 100, (rep.get("update_period_s") or 0) * 1e3))
         rep["energy_j"] = energy
         rep["mean_power_w"] = energy / timed_s if energy is not None and timed_s > 0 else None
         idle = (idle_power_w or {}).get(ch.name)
         rep["idle_power_w"] = idle
-        rep["energy_above_idle_j"] = energy - idle * timed_s if energy is not None and idle is not None else None
+        rep["energy_above_idle_j"] = (energy - idle * timed_s if energy is not None and idle is not None
+                                      else None)
         if inferences:
             rep["inferences"] = inferences
             rep["energy_per_inference_j"] = energy / inferences if energy is not None else None

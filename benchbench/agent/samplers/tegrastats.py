@@ -45,7 +45,8 @@ def _num(text: str) -> Optional[float]:
 
 def parse_line(line: str) -> Dict[str, Any]:
     """One tegrastats line → ``{date, ram_used_mb, ram_total_mb, cpu: [(load_pct, mhz) | None],
-    emc_load_pct, emc_mhz, gpu_load_pct, gpu_mhz: [..], temps_c: {name: °C | None}, rails_mw: {name: mW}}``."""
+    emc_load_pct, emc_mhz, gpu_load_pct, gpu_mhz: [..], temps_c: {name: °C | None}, rails_mw: {name:
+    mW}}``."""
     out: Dict[str, Any] = {"date": None, "ram_used_mb": None, "ram_total_mb": None, "cpu": [],
                            "emc_load_pct": None, "emc_mhz": None, "gpu_load_pct": None, "gpu_mhz": [],
                            "temps_c": {}, "rails_mw": {}}
@@ -89,9 +90,9 @@ def headline(rails: List[str]) -> Tuple[Optional[str], str, str]:
     """(input rail or None for a sum, scope, label) — the "total" differs per module (boards.md §3.5)."""
     for name in INPUT_RAILS:
         if name in rails:
-            label = ("module input (%s); excludes carrier board, peripherals and fan" % name)
+            label = (f"module input ({name}); excludes carrier board, peripherals and fan")
             return name, "module_input", label
-    return None, "rails_sum", "sum of INA3221 rails (%s); a module estimate, not board or wall power" % (
+    return None, "rails_sum", "sum of INA3221 rails ({}); a module estimate, not board or wall power".format(
         ", ".join(rails))
 
 
@@ -128,11 +129,12 @@ def probe(root: str = "/", interval_ms: int = 100) -> Union[Plan, Unavailable]:
     if rails:
         inp, scope, label = headline(rails)
         channels.append(Channel("jetson_total_power", "power", "W", src, scope=scope, label=label))
-        channels += [Channel("%s_power" % r.lower(), "power", "W", src, scope="rail", label=r) for r in rails]
+        channels += [Channel(f"{r.lower()}_power", "power", "W", src, scope="rail", label=r) for r in rails]
     else:
-        unavailable.append(Unavailable(FAMILY, "power", "tegrastats line has no rail fields", scope="module_input"))
+        unavailable.append(Unavailable(FAMILY, "power", "tegrastats line has no rail fields",
+                                       scope="module_input"))
     temps = sorted(first["temps_c"])
-    channels += [Channel("%s_temp" % t.lower(), "temperature", "C", src) for t in temps]
+    channels += [Channel(f"{t.lower()}_temp", "temperature", "C", src) for t in temps]
     channels.append(Channel("gpu_load", "load", "%", src, label="GR3D_FREQ utilisation"))
     channels.append(Channel("gpu_clock", "clock", "MHz", src, label="GR3D_FREQ (first GPC)"))
     channels.append(Channel("ram_used", "memory", "bytes", src, label="tegrastats RAM, MB taken as MiB"))

@@ -21,7 +21,7 @@ def probe(root: str = "/") -> Union[Plan, Unavailable]:
     def unique(name: str) -> str:
         n = seen.get(name, 0)
         seen[name] = n + 1
-        return name if n == 0 else "%s_%d" % (name, n)
+        return name if n == 0 else f"{name}_{n}"
 
     zones = under(root, "/sys/class/thermal")
     for zone in sorted(glob.glob(os.path.join(zones, "thermal_zone*"))):
@@ -34,12 +34,12 @@ def probe(root: str = "/") -> Union[Plan, Unavailable]:
         hname = (read_text(os.path.join(hw, "name")) or os.path.basename(hw)).strip()
         for inp in sorted(glob.glob(os.path.join(hw, "temp*_input"))):
             label = read_text(inp.replace("_input", "_label"))
-            base = "%s_%s" % (hname, label.strip() if label else os.path.basename(inp)[:-6])
+            base = f"{hname}_{label.strip() if label else os.path.basename(inp)[:-6]}"
             entries.append((Channel(unique(base.replace(" ", "_")) + "_temp", "temperature", "C", inp),
                             inp, 1e-3))
     if not entries:
         return Unavailable(FAMILY, "temperature",
-                           "no thermal_zone*/temp under %s and no hwmon temp*_input under %s" % (zones, hwmons))
+                           f"no thermal_zone*/temp under {zones} and no hwmon temp*_input under {hwmons}")
     return SysfsValuePlan(FAMILY, entries)
 
 
