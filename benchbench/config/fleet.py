@@ -24,7 +24,7 @@ from pathlib import Path
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from ..errors import ConfigError
-from .loader import load_model, read_yaml
+from .loader import validate_as, read_yaml
 
 DEFAULT_WORK_DIR = "~/.cache/benchbench"
 
@@ -104,7 +104,7 @@ class Fleet(BaseModel):
 
 
 def load_fleet(path: Path) -> Fleet:
-    raw = load_model(FleetFile, read_yaml(path), str(path))
+    raw = validate_as(FleetFile, read_yaml(path), str(path))
     if raw.known_hosts is None:
         known_hosts = Path(os.path.expanduser("~/.ssh/known_hosts"))
     else:

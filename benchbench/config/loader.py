@@ -203,14 +203,16 @@ def _check_bool(annotation: Any, value: Any, loc: tuple[int | str, ...], title: 
         _bools_for_ints(annotation, value, loc)
 
 
-def load_model(model: type[M], data: Any, file: str, prefix: tuple[int | str, ...] = ()) -> M:
+def validate_as(schema: type[M], data: Any, file: str, prefix: tuple[int | str, ...] = ()) -> M:
+    """``data`` (parsed YAML) validated as the pydantic ``schema``; errors name ``file`` and the key path
+    (after ``prefix``), and a bool never passes for an int."""
     if data is None:
         data = {}
     if not isinstance(data, dict):
         raise ConfigError(f"expected a mapping, got {type(data).__name__}", file=file,
                           key=key_path(prefix) or None)
     try:
-        _bools_for_ints(model, data, ())
-        return model.model_validate(data)
+        _bools_for_ints(schema, data, ())
+        return schema.model_validate(data)
     except ValidationError as exc:
         raise validation_error(exc, file, prefix) from None

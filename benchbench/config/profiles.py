@@ -15,7 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from ..agent.protocol import DEFAULT_FAMILIES, POWER_SCOPES, SAMPLER_FAMILIES
 from ..errors import ConfigError
-from .loader import load_model, read_yaml
+from .loader import validate_as, read_yaml
 
 #: the repository's devices/ folder (the packaged copy is the lead's concern; callers pass dirs)
 DEFAULT_DEVICE_DIR = Path(__file__).resolve().parents[1] / "devices"  # links to the repo devices/; packaged
@@ -189,7 +189,7 @@ def _is_path(name_or_path: str) -> bool:
 
 
 def load_profile_file(path: Path) -> DeviceProfile:
-    return load_model(DeviceProfile, read_yaml(path), str(path))
+    return validate_as(DeviceProfile, read_yaml(path), str(path))
 
 
 def load_profile(name_or_path: str, search_dirs: Sequence[Path | str] = (DEFAULT_DEVICE_DIR,)) -> DeviceProfile:

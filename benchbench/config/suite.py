@@ -24,7 +24,7 @@ from pydantic import BaseModel, ConfigDict, Field, PositiveFloat, PositiveInt, f
 
 from ..agent.protocol import SAMPLER_FAMILIES
 from ..errors import ConfigError
-from .loader import load_model, read_yaml
+from .loader import validate_as, read_yaml
 
 _BUILTIN_DIR = Path(__file__).resolve().parent.parent / "suites"
 
@@ -138,7 +138,7 @@ def resolve_suite_path(name_or_path: str | None) -> Path:
 
 
 def load_suite(path: Path) -> Suite:
-    suite = load_model(Suite, read_yaml(path), str(path))
+    suite = validate_as(Suite, read_yaml(path), str(path))
     suite.check_job_cap(str(path))
     return suite
 

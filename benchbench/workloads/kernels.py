@@ -10,7 +10,7 @@ from typing import Annotated, Callable
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from ..agent.protocol import JobSpec, TimingPlan
-from ..config.loader import load_model
+from ..config.loader import validate_as
 from ..config.suite import JobEntry, sweep
 from ..errors import ConfigError
 from . import onnx_ops
@@ -208,7 +208,7 @@ def expand(entry: JobEntry, i: int, ctx: ExpandContext) -> list[PlannedJob]:
                 raise ConfigError(f"pruning {pruning!r} does not apply to kernel {entry.workload}",
                                   file=suite_file, key=f"{where}.pruning")
             for combo in sweep(entry.params):
-                params = load_model(defn.params_model, combo, suite_file or "", prefix=(where, "params"))
+                params = validate_as(defn.params_model, combo, suite_file or "", prefix=(where, "params"))
                 pdict = params.model_dump()
                 key = job_key(defn.name, backend, precision, pruning, pdict)
                 if key in seen:
