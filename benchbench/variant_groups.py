@@ -37,6 +37,6 @@ def assign_groups(specs: Sequence[JobSpec]) -> list[JobSpec]:
         if len({(m.precision, m.pruning) for m in same}) < 2:
             out.append(s)
             continue
-        name = "%s-%s" % (s.workload, hashlib.sha256(variant_key(s).encode()).hexdigest()[:10])
+        name = f"{s.workload}-{hashlib.sha256(variant_key(s).encode()).hexdigest()[:10]}"
         out.append(replace(s, group=name))
     return out

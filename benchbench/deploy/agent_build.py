@@ -1,8 +1,9 @@
 """Build the agent as a deterministic stdlib ``zipapp`` and name it by its sha256.
 
 The archive holds ``bbagent/`` (a copy of ``benchbench/agent`` — relative imports only, so the package
-name does not matter; with each module's bytecode for the controller's Python) and a ``__main__.py``. Entries are sorted and timestamped identically, so the same
-source always gives the same bytes and the same hash: a board that has it is not sent it again.
+name does not matter; with each module's bytecode for the controller's Python) and a ``__main__.py``. Entries
+are sorted and timestamped identically, so the same source always gives the same bytes and the same hash: a
+board that has it is not sent it again.
 """
 
 from __future__ import annotations

@@ -26,7 +26,8 @@ def detect_board(transport: Transport, python: str, work_dir: str, agent_cache: 
     archive = build_agent(agent_cache)
     rep = deploy_files(transport, python, work_dir, {archive.remote_name: archive.path},
                        hashes={archive.remote_name: archive.sha256}, timeout_s=timeout_s)
-    res = transport.run([python, posixpath.join(rep.remote_dir, archive.remote_name), "detect"], timeout_s=timeout_s)
+    res = transport.run([python, posixpath.join(rep.remote_dir, archive.remote_name), "detect"],
+                        timeout_s=timeout_s)
     if not res.ok:
         raise BenchbenchError(f"agent detect failed (exit {res.exit_code}): {res.stderr_tail.strip()[-300:]}")
     found: dict[str, Any] = json.loads(res.stdout.strip().splitlines()[-1])

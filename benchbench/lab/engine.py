@@ -99,8 +99,8 @@ def ensure_schema(url: str) -> None:
                 conn.execute(SchemaManager.get_schema())
             conn.execute(_ACTIVITY_DDL)
     except psycopg.Error as exc:
-        raise StoreError(f"cannot set up the lab queue in {mask_url(url)}: "
-                         f"{redact(str(exc).splitlines()[0] if str(exc) else type(exc).__name__, url)}") from None
+        why = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise StoreError(f"cannot set up the lab queue in {mask_url(url)}: {redact(why, url)}") from None
 
 
 def sync_app(url: str) -> Any:

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import BoardBusy
-from ..pipeline import BoardTarget
+from ..pipeline.targets import BoardTarget
 from ..transport.base import CommandResult, LineCallback, Transport
 from .engine import (
     LEASE_TASK,
@@ -43,7 +43,8 @@ def holder(conn: Any, board: str) -> str:
         (board_lock(board),)).fetchone()
     if row is not None:
         return f"busy: {row[0]} since {row[1].astimezone().strftime('%Y-%m-%d %H:%M:%S %Z')}"
-    queued = conn.execute("SELECT count(*) FROM procrastinate_jobs WHERE lock = %s AND status IN ('todo', 'doing')",
+    queued = conn.execute("SELECT count(*) FROM procrastinate_jobs "
+                          "WHERE lock = %s AND status IN ('todo', 'doing')",
                           (board_lock(board),)).fetchone()[0]
     return f"busy: {max(0, int(queued) - 1)} lab queue job(s) of this board are ahead"
 
@@ -51,8 +52,9 @@ def holder(conn: Any, board: str) -> str:
 class BoardLeases:
     """Leases for one controller; ``wrap`` a target so connecting takes its lease and closing returns it."""
 
-    def __init__(self, url: str, *, wait: bool = False, controller: str | None = None, heartbeat_s: float = 5.0,
-                 stalled_s: float = 30.0, poll_s: float = 0.5, cancelled: threading.Event | None = None) -> None:
+    def __init__(self, url: str, *, wait: bool = False, controller: str | None = None,
+                 heartbeat_s: float = 5.0, stalled_s: float = 30.0, poll_s: float = 0.5,
+                 cancelled: threading.Event | None = None) -> None:
         """``cancelled``: set when the run is interrupted; a board still waiting for its lease gives up."""
         import psycopg
         self.url, self.wait, self.controller = url, wait, controller or default_controller_name()
@@ -85,12 +87,14 @@ class BoardLeases:
         announced = False
         last_recovery = time.monotonic()
         while True:
-            row = self.conn.execute(self._q["fetch_job"], {"queues": [queue], "worker_id": self.worker_id}).fetchone()
+            row = self.conn.execute(self._q["fetch_job"],
+                                    {"queues": [queue], "worker_id": self.worker_id}).fetchone()
             if row is not None and row[0] is not None:
                 break
             if not self.wait or self._cancelled.is_set():
                 reason = holder(self.conn, board)
-                self.conn.execute(self._q["cancel_job"], {"job_id": job_id, "abort": False, "delete_job": True})
+                self.conn.execute(self._q["cancel_job"],
+                                  {"job_id": job_id, "abort": False, "delete_job": True})
                 raise BoardBusy(reason)
             if not announced:
                 log.warning("%s: %s; waiting for it (--wait)", board, holder(self.conn, board))
@@ -99,8 +103,8 @@ class BoardLeases:
                 recover_stalled(self.conn, self.stalled_s)
                 last_recovery = time.monotonic()
             time.sleep(self.poll_s)
-        self.conn.execute(f"INSERT INTO {QUEUE_SCHEMA}.bb_activity (job_id, board, controller) VALUES (%s, %s, %s)",
-                          (job_id, board, self.controller))
+        self.conn.execute(f"INSERT INTO {QUEUE_SCHEMA}.bb_activity (job_id, board, controller) "
+                          "VALUES (%s, %s, %s)", (job_id, board, self.controller))
         with self._lock:
             self._held[board] = job_id
         log.info("%s: leased (engine job %d)", board, job_id)
@@ -111,7 +115,8 @@ class BoardLeases:
             job_id = self._held.pop(board, None)
         if job_id is None:
             return
-        self.conn.execute(self._q["finish_job"], {"job_id": job_id, "status": "succeeded", "delete_job": False})
+        self.conn.execute(self._q["finish_job"],
+                          {"job_id": job_id, "status": "succeeded", "delete_job": False})
         self.conn.execute(f"UPDATE {QUEUE_SCHEMA}.bb_activity SET finished_at = now(), outcome = 'done' "
                           "WHERE job_id = %s", (job_id,))
 
@@ -142,8 +147,9 @@ class _Leased:
         self.inner, self._on_close = inner, on_close
         self.name = inner.name
 
-    def run(self, argv: Sequence[str], *, timeout_s: float | None = None, on_stdout_line: LineCallback | None = None,
-            env: Mapping[str, str] | None = None, stdin: bytes | None = None) -> CommandResult:
+    def run(self, argv: Sequence[str], *, timeout_s: float | None = None,
+            on_stdout_line: LineCallback | None = None, env: Mapping[str, str] | None = None,
+            stdin: bytes | None = None) -> CommandResult:
         return self.inner.run(argv, timeout_s=timeout_s, on_stdout_line=on_stdout_line, env=env, stdin=stdin)
 
     def put(self, local: Path, remote: str, *, mode: int = 0o644) -> None:

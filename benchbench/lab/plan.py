@@ -58,12 +58,15 @@ def submit(store: Store, suite_path: Path, fleet_file: Path, selectors: str | No
     suite = load_suite(suite_path)
     inventory = load_fleet(fleet_file)
     boards = select_boards(inventory, selectors)
-    # profiles only for their CPU arch (int8 flavours); boards are not contacted: the submitter may not reach them
+    # profiles only for their CPU arch (int8 flavours); boards are not contacted (the submitter may not reach
+    # them)
     arch = {b.name: (load_profile(b.profile).arch if b.profile else None) or local_arch() for b in boards}
-    by_arch = {a: expand(suite, str(suite_path), cache / "artifacts", target_arch=a) for a in sorted(set(arch.values()))}
+    by_arch = {a: expand(suite, str(suite_path), cache / "artifacts", target_arch=a)
+               for a in sorted(set(arch.values()))}
     run_id = new_run_id()
     plan: dict[str, Any] = {
-        "invocation": {"suite": str(suite_path.resolve()), "fleet": str(fleet_file.resolve()), "boards": selectors},
+        "invocation": {"suite": str(suite_path.resolve()), "fleet": str(fleet_file.resolve()),
+                       "boards": selectors},
         "jobs": {b.name: [j.spec.job_key for j in by_arch[arch[b.name]]] for b in boards},
         # workers on other machines rebuild the jobs from the suite's own text
         "queue": {"suite_yaml": suite_path.read_text(), "suite_file": str(suite_path)},

@@ -31,7 +31,8 @@ def recover_stalled(conn: Any, stalled_s: float) -> list[int]:
         job_id, task_name = row[0], row[2]
         try:
             if task_name == LEASE_TASK:
-                conn.execute(queries["finish_job"], {"job_id": job_id, "status": "failed", "delete_job": False})
+                conn.execute(queries["finish_job"],
+                             {"job_id": job_id, "status": "failed", "delete_job": False})
             else:
                 conn.execute(queries["retry_job"], {"job_id": job_id, "retry_at": None, "new_priority": None,
                                                     "new_queue_name": None, "new_lock": None})

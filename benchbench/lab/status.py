@@ -44,8 +44,9 @@ def queue_view(store: Store, run_id: str | None = None, last: int = 5) -> QueueV
             "ON a.job_id = j.id WHERE j.task_name = %s AND j.args->>'run_id' = ANY(%s) ORDER BY j.id",
             (BATCH_TASK, runs)).fetchall()
         leases = conn.execute(
-            f"SELECT a.board, a.controller, a.since FROM procrastinate_jobs j JOIN {QUEUE_SCHEMA}.bb_activity a "
-            "ON a.job_id = j.id WHERE j.task_name = %s AND j.status = 'doing' ORDER BY a.since",
+            "SELECT a.board, a.controller, a.since FROM procrastinate_jobs j JOIN "
+            f"{QUEUE_SCHEMA}.bb_activity a ON a.job_id = j.id WHERE j.task_name = %s AND j.status = 'doing' "
+            "ORDER BY a.since",
             (LEASE_TASK,)).fetchall()
     by: dict[tuple[str, str], BoardQueue] = {}
     for run, board, status, n, controller, since in rows:

@@ -21,7 +21,7 @@ from typing import Any
 
 from ..config.suite import Suite, load_suite
 from ..errors import BenchbenchError
-from ..pipeline import BoardOutcome, BoardTarget, Run
+from ..pipeline import BoardOutcome, BoardTarget, Run, RunPlan
 from ..results.records import JobRecord
 from ..results.store import Store
 from ..workloads.plan import PlannedJob
@@ -54,7 +54,8 @@ class _Batch(Run):
     controller = ""
 
     def store_record(self, rec: JobRecord, out: BoardOutcome) -> None:
-        super().store_record(dataclasses.replace(rec, details={**rec.details, "controller": self.controller}), out)
+        rec = dataclasses.replace(rec, details={**rec.details, "controller": self.controller})
+        super().store_record(rec, out)
 
 
 @dataclass
@@ -93,17 +94,14 @@ class LabWorker:
         self._stopping.set()
         with self._active_lock:
             active = list(self._active)
-        for batch in active:
-            batch._stop.set()
-        threading.Thread(target=self._close_transports, args=(active,), daemon=True).start()
+        threading.Thread(target=self._interrupt, args=(active,), daemon=True).start()
         if self._loop is not None and self._main is not None:
             self._loop.call_soon_threadsafe(self._main.cancel)
 
     @staticmethod
-    def _close_transports(active: list[_Batch]) -> None:
+    def _interrupt(active: list[_Batch]) -> None:
         for batch in active:
-            for t in list(batch._transports.values()):
-                t.close()  # kills the agent; the batch's thread stores what the board finished
+            batch.interrupt()  # kills the agent; the batch's thread stores what the board finished
 
     async def _serve(self) -> None:
         from procrastinate import RetryStrategy
@@ -115,7 +113,8 @@ class LabWorker:
         loop.set_default_executor(ThreadPoolExecutor(max_workers=concurrency + 4, thread_name_prefix="lab"))
         app = async_app(self.url)
         app.task(name=BATCH_TASK, pass_context=True,
-                 retry=RetryStrategy(max_attempts=s.max_attempts, retry_exceptions={BatchInterrupted}))(self._batch)
+                 retry=RetryStrategy(max_attempts=s.max_attempts,
+                                     retry_exceptions={BatchInterrupted}))(self._batch)
         recovery = asyncio.create_task(self._recovery_loop())
         async with app.open_async():
             self._main = asyncio.create_task(app.run_worker_async(
@@ -156,8 +155,10 @@ class LabWorker:
         outcome = "failed"
         try:
             planned = self._planned(run_id, target)
-            batch = _Batch(self.store, self._runs[run_id].suite, self._runs[run_id].suite_file,
-                           self._runs[run_id].suite_hash, [], [target], self.cache, events=self._event, run_id=run_id)
+            rj = self._runs[run_id]
+            plan = RunPlan(run_id=run_id, resuming=True, suite=rj.suite, suite_file=rj.suite_file,
+                           suite_hash=rj.suite_hash, targets=(target,), jobs={board: []})
+            batch = _Batch(self.store, plan, self.cache, events=self._event)
             batch.controller = self.settings.controller
             stored = self.store.stored_job_keys(run_id)
             jobs, out = [], BoardOutcome(board=board)
@@ -174,7 +175,7 @@ class LabWorker:
                 if self._stopping.is_set():
                     raise BatchInterrupted(board)
                 if jobs:
-                    out = batch._board(target, jobs)
+                    out = batch.run_board(target, jobs)
             finally:
                 with self._active_lock:
                     self._active.discard(batch)
@@ -197,22 +198,24 @@ class LabWorker:
 
     def _activity(self, job_id: int, run_id: str, board: str) -> None:
         self._sql(f"INSERT INTO {QUEUE_SCHEMA}.bb_activity (job_id, run_id, board, controller) "
-                  "VALUES (%s, %s, %s, %s) ON CONFLICT (job_id) DO UPDATE SET controller = EXCLUDED.controller, "
-                  "since = now(), finished_at = NULL, outcome = NULL", (job_id, run_id, board, self.settings.controller))
+                  "VALUES (%s, %s, %s, %s) ON CONFLICT (job_id) DO UPDATE SET "
+                  "controller = EXCLUDED.controller, since = now(), finished_at = NULL, outcome = NULL",
+                  (job_id, run_id, board, self.settings.controller))
 
     def _finish(self, job_id: int, run_id: str, outcome: str) -> None:
         """Record the batch's end; the controller that ends a run's last batch marks the run complete."""
         if outcome == "interrupted":
-            self._sql(f"UPDATE {QUEUE_SCHEMA}.bb_activity SET outcome = %s WHERE job_id = %s", (outcome, job_id))
+            self._sql(f"UPDATE {QUEUE_SCHEMA}.bb_activity SET outcome = %s WHERE job_id = %s",
+                      (outcome, job_id))
             return
-        self._sql(f"UPDATE {QUEUE_SCHEMA}.bb_activity SET finished_at = now(), outcome = %s WHERE job_id = %s",
-                  (outcome, job_id))
+        self._sql(f"UPDATE {QUEUE_SCHEMA}.bb_activity SET finished_at = now(), outcome = %s "
+                  "WHERE job_id = %s", (outcome, job_id))
         import psycopg
-        with psycopg.connect(conninfo(self.url)) as conn:  # one transaction: the advisory lock orders checkers
+        with psycopg.connect(conninfo(self.url)) as conn:  # one transaction: the advisory lock orders them
             conn.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (f"bb-run:{run_id}",))
             left = conn.execute(
-                f"SELECT count(*) FROM procrastinate_jobs j LEFT JOIN {QUEUE_SCHEMA}.bb_activity a ON a.job_id = j.id "
-                "WHERE j.args->>'run_id' = %s AND j.task_name = %s AND (j.status = 'todo' OR "
+                f"SELECT count(*) FROM procrastinate_jobs j LEFT JOIN {QUEUE_SCHEMA}.bb_activity a ON "
+                "a.job_id = j.id WHERE j.args->>'run_id' = %s AND j.task_name = %s AND (j.status = 'todo' OR "
                 "(j.status = 'doing' AND (a.finished_at IS NULL OR a.job_id IS NULL)))",
                 (run_id, BATCH_TASK)).fetchone()
             if left is not None and int(left[0]) == 0:
@@ -225,7 +228,8 @@ class LabWorker:
             conn.execute(query, params)
 
     def _planned(self, run_id: str, target: BoardTarget) -> dict[str, PlannedJob]:
-        """The run's jobs for this board's CPU arch, rebuilt once per run from the suite text it was submitted with."""
+        """The run's jobs for this board's CPU arch, rebuilt once per run from the suite text it was submitted
+        with."""
         from ..workloads.plan import local_arch
         arch = target.arch or local_arch()
         with self._runs_lock:
@@ -233,8 +237,8 @@ class LabWorker:
             if rj is None:
                 rj = self._runs[run_id] = self._load_run(run_id)
             if arch not in rj.by_arch:
-                rj.by_arch[arch] = {j.spec.job_key: j for j in expand(rj.suite, rj.suite_file, self.cache / "artifacts",
-                                                                      target_arch=arch)}
+                jobs = expand(rj.suite, rj.suite_file, self.cache / "artifacts", target_arch=arch)
+                rj.by_arch[arch] = {j.spec.job_key: j for j in jobs}
             return rj.by_arch[arch]
 
     def _load_run(self, run_id: str) -> _RunJobs:

@@ -38,8 +38,9 @@ def known_hosts_name(host: str, port: int) -> str:
 def _trust_hint(host: str, port: int, known_hosts: Path) -> str:
     port_opt = f"-p {port} " if port != 22 else ""
     scan = f"ssh-keyscan {port_opt}{host}"
-    return (f"verify the fingerprint on the board's console (ssh-keygen -lf /etc/ssh/ssh_host_ed25519_key.pub), "
-            f"then trust it: {scan} >> {known_hosts}  (or rerun with --accept-new-host-keys)")
+    return ("verify the fingerprint on the board's console (ssh-keygen -lf "
+            f"/etc/ssh/ssh_host_ed25519_key.pub), then trust it: {scan} >> {known_hosts}  (or rerun with "
+            "--accept-new-host-keys)")
 
 
 def changed_key_error(host: str, port: int, got: paramiko.PKey, expected: paramiko.PKey,
@@ -66,8 +67,8 @@ def check_known_hosts(known_hosts: Path) -> None:
             paramiko.hostkeys.HostKeyEntry.from_line(line, lineno)
         except (paramiko.hostkeys.InvalidHostKey, paramiko.SSHException, ValueError) as exc:
             raise ConfigError(f"not a valid known_hosts entry ({type(exc).__name__})", file=str(known_hosts),
-                              key=f"line {lineno}", hint="remove or fix that line (ssh-keygen -R HOST removes "
-                              "a host's entries)") from None
+                              key=f"line {lineno}", hint="remove or fix that line (ssh-keygen -R HOST "
+                                                         "removes a host's entries)") from None
 
 
 def append_known_host(known_hosts: Path, host: str, port: int, key: paramiko.PKey) -> None:
@@ -101,5 +102,6 @@ class PinnedKeyPolicy(paramiko.MissingHostKeyPolicy):
                         fingerprint(key), self.known_hosts)
             return
         raise HostKeyError(
-            f"unknown host key for {hostname}: {key.get_name()} {fingerprint(key)} is not in {self.known_hosts}",
+            f"unknown host key for {hostname}: {key.get_name()} {fingerprint(key)} is not in "
+            f"{self.known_hosts}",
             hint=_trust_hint(host, self.port, self.known_hosts))

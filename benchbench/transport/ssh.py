@@ -32,7 +32,8 @@ from .sshexec import NET_ERRORS, Job, remote_command, tcp_socket
 
 log = logging.getLogger(__name__)
 _KILL = ('kill -s TERM -- "-$1" 2>/dev/null || exit 0; i=0; while kill -s 0 -- "-$1" 2>/dev/null; do '
-         'i=$((i+1)); if [ "$i" -gt "$2" ]; then kill -s KILL -- "-$1" 2>/dev/null; exit 0; fi; sleep 0.1; done')
+         'i=$((i+1)); if [ "$i" -gt "$2" ]; then kill -s KILL -- "-$1" 2>/dev/null; exit 0; fi; '
+         'sleep 0.1; done')
 _FREE = 'p=$1; while [ ! -e "$p" ]; do p=$(dirname -- "$p"); done; df -Pk -- "$p"'
 
 
@@ -57,7 +58,8 @@ class SSHTransport:
                  accept_new_host_keys: bool = False, allow_agent: bool = True,
                  timeouts: SSHTimeouts = DEFAULT_TIMEOUTS) -> None:
         self.name = name or host
-        self.endpoint = resolve(host, port=port, user=user, identity_file=identity_file, ssh_config=ssh_config)
+        self.endpoint = resolve(host, port=port, user=user, identity_file=identity_file,
+                                ssh_config=ssh_config)
         self.known_hosts = known_hosts or Path("~/.ssh/known_hosts").expanduser()
         self.accept_new = accept_new_host_keys
         self.allow_agent = allow_agent
@@ -123,7 +125,8 @@ class SSHTransport:
                            channel_timeout=t.connect_s)
         except paramiko.BadHostKeyException as exc:
             client.close()
-            raise changed_key_error(ep.hostname, ep.port, exc.key, exc.expected_key, self.known_hosts) from None
+            raise changed_key_error(ep.hostname, ep.port, exc.key, exc.expected_key,
+                                    self.known_hosts) from None
         except HostKeyError:
             client.close()
             raise
@@ -190,7 +193,8 @@ class SSHTransport:
             finally:
                 chan.close()
         except TimeoutError as exc:
-            raise CommandTimeout(f"{self.name}: control command made no progress for {timeout_s:.0f} s") from exc
+            raise CommandTimeout(f"{self.name}: control command made no progress "
+                                 f"for {timeout_s:.0f} s") from exc
         except NET_ERRORS as exc:
             raise TransportError(f"{self.name}: {exc or type(exc).__name__} ({self._why()})") from exc
 
@@ -276,7 +280,8 @@ class SSHTransport:
         try:
             return int(out.strip().splitlines()[-1].split()[3]) * 1024
         except (IndexError, ValueError):
-            raise TransportError(f"{self.name}: cannot read free disk for {path}: {err.strip() or out}") from None
+            raise TransportError(f"{self.name}: cannot read free disk for {path}: "
+                                 f"{err.strip() or out}") from None
 
     # -- files -------------------------------------------------------------------------------------------
     def _sftp_client(self) -> paramiko.SFTPClient:
@@ -314,7 +319,8 @@ class SSHTransport:
         except TransportError:
             return None
         if free is not None and free < size:
-            return f"the board's disk is full ({free / 1e6:.1f} MB free in {directory}, {size / 1e6:.1f} MB needed)"
+            return (f"the board's disk is full ({free / 1e6:.1f} MB free in {directory}, "
+                    f"{size / 1e6:.1f} MB needed)")
         return None
 
     def _check_sha256(self, path: str, expected: str) -> None:
@@ -377,7 +383,7 @@ class SSHTransport:
             client.close()
         self._clients = []
 
-    def __enter__(self) -> SSHTransport:
+    def __enter__(self) -> SSHTransport:  # noqa: PYI034  (typing.Self needs 3.11)
         return self
 
     def __exit__(self, *exc: object) -> None:

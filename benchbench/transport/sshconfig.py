@@ -71,7 +71,8 @@ def resolve(host: str, *, port: int | None = None, user: str | None = None,
     try:
         cfg_port = int(cfg["port"]) if "port" in cfg else None
     except ValueError as exc:
-        raise ConfigError(f"bad Port for {host!r}: {cfg['port']!r}", file=str(ssh_config), key="Port") from exc
+        raise ConfigError(f"bad Port for {host!r}: {cfg['port']!r}", file=str(ssh_config),
+                          key="Port") from exc
     idents: tuple[str, ...]
     if identity_file:
         idents = (os.path.expanduser(identity_file),)
@@ -84,7 +85,8 @@ def resolve(host: str, *, port: int | None = None, user: str | None = None,
             try:
                 h_user, h_host, h_port = split_hop(hop)
             except ValueError as exc:
-                raise ConfigError(f"bad ProxyJump hop {hop!r}", file=str(ssh_config), key="ProxyJump") from exc
+                raise ConfigError(f"bad ProxyJump hop {hop!r}", file=str(ssh_config),
+                                  key="ProxyJump") from exc
             # each hop is itself resolved through the config (its own HostName/User/ProxyJump)
             resolved = resolve(h_host, port=h_port, user=h_user, ssh_config=ssh_config, _depth=_depth + 1)
             jumps.extend(resolved.jumps)

@@ -14,7 +14,7 @@ from typing import Dict, List
 
 
 def _alive(pid: int) -> bool:
-    return os.path.exists("/proc/%d" % pid)
+    return os.path.exists(f"/proc/{pid}")
 
 
 def stop(run_dir: str) -> Dict[str, bool]:
@@ -25,7 +25,7 @@ def stop(run_dir: str) -> Dict[str, bool]:
     except (OSError, ValueError):
         return out
     try:
-        with open("/proc/%d/cmdline" % pid, "rb") as fh:
+        with open(f"/proc/{pid}/cmdline", "rb") as fh:
             cmd = fh.read().replace(b"\0", b" ").decode(errors="replace")
     except OSError:
         cmd = ""
