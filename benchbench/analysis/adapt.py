@@ -1,24 +1,30 @@
-"""Stored records → the plain inputs of compare/history. The only analysis module that knows the record
-layout (``benchbench.results.records``); everything else works on :class:`JobSample`."""
+"""Stored records and read-model rows → the plain inputs of compare/history. The only analysis module that
+knows the record layout (``benchbench.results.records`` / ``.rows``, plain data: no store, no SQL);
+everything else works on :class:`JobSample`."""
 
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Iterable
 from typing import Any
 
 import numpy as np
 
+from ..config.suite import params_key
 from ..results.records import BoardInfo, JobRecord, RunData
+from ..results.rows import JobRow
 from .compare import JobKey, JobSample
+from .gates import METRICS
 from .history import RunRef
 
 #: board statuses that mean the board failed its health check or never ran properly
 UNHEALTHY = frozenset({"failed", "unhealthy", "unreachable", "timeout"})
 
 
-def params_key(params: Mapping[str, Any]) -> str:
-    return json.dumps(params, sort_keys=True, separators=(",", ":"), default=str) if params else ""
+def series_params(params: dict[str, Any]) -> str:
+    """A :class:`JobKey`'s params part: the job key's canonical params (``config.suite.params_key``), left
+    empty for a job without params so labels and history/compare JSON show nothing there."""
+    return params_key(params) if params else ""
 
 
 def latency_values_s(rec: JobRecord) -> np.ndarray | None:
@@ -33,7 +39,7 @@ def job_sample(rec: JobRecord, board: BoardInfo | None = None) -> JobSample:
     if rec.env:
         env["job"] = rec.env
     return JobSample(
-        key=JobKey(rec.board, rec.workload, rec.precision, rec.pruning, params_key(rec.params)),
+        key=JobKey(rec.board, rec.workload, rec.precision, rec.pruning, series_params(rec.params)),
         metrics={m.name: m.value for m in rec.metrics}, latency_s=latency_values_s(rec), env=env,
         status=rec.status, throttled=bool(throttle.get("throttled")),
         healthy=not (board and board.status in UNHEALTHY))
@@ -47,3 +53,30 @@ def run_samples(run: RunData) -> list[JobSample]:
 def run_entries(run: RunData) -> list[tuple[RunRef, JobSample]]:
     ref = RunRef(run.info.run_id, run.info.started_at)
     return [(ref, s) for s in run_samples(run)]
+
+
+def stored_names(metrics: Iterable[str]) -> list[str]:
+    """The store names of history metrics: what :func:`benchbench.results.queries.job_rows` must read."""
+    return sorted({METRICS[m].store_name for m in metrics})
+
+
+def history_entries(rows: Iterable[JobRow]) -> list[tuple[RunRef, JobSample]]:
+    """One (run, sample) per row, in the rows' order: the input of ``history.build_history``."""
+    # one JobKey per series and one RunRef per run, shared by their jobs: cheaper to build and to group by
+    keys: dict[tuple[str, str, str, str, str], JobKey] = {}
+    refs: dict[str, RunRef] = {}
+    out: list[tuple[RunRef, JobSample]] = []
+    for r in rows:
+        ident = (r.board, r.workload, r.precision, r.pruning, r.params_json)
+        key = keys.get(ident)
+        if key is None:
+            key = keys[ident] = JobKey(r.board, r.workload, r.precision, r.pruning,
+                                       series_params(json.loads(r.params_json)))
+        ref = refs.get(r.run_id)
+        if ref is None:
+            ref = refs[r.run_id] = RunRef(r.run_id, r.run_started_at)
+        out.append((ref, JobSample(key=key, metrics=r.metrics, env={}, status="ok", throttled=r.throttled,
+                                   healthy=r.board_status not in UNHEALTHY,
+                                   latency_s=None if r.latency_s is None
+                                   else np.asarray(r.latency_s, dtype=np.float64))))
+    return out

@@ -20,7 +20,15 @@ import math
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, PositiveFloat, PositiveInt, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PositiveFloat,
+    PositiveInt,
+    field_validator,
+    model_validator,
+)
 
 from ..agent.protocol import SAMPLER_FAMILIES
 from ..errors import ConfigError
@@ -30,8 +38,8 @@ _BUILTIN_DIR = Path(__file__).resolve().parent.parent / "suites"
 
 #: the agent's backends (agent/backends BACKENDS; a test keeps the two lists equal): any other name would
 #: only turn every job into ``unsupported``
-BACKENDS = ("python", "numpy", "onnxruntime", "onnxruntime-llm", "rknn", "litert", "pytest-benchmark", "torch",
-            "llama.cpp")
+BACKENDS = ("python", "numpy", "onnxruntime", "onnxruntime-llm", "rknn", "litert", "pytest-benchmark",
+            "torch", "llama.cpp")
 #: a suite that expands to more jobs than this is almost certainly a typo'd sweep; ``max_jobs`` raises it
 DEFAULT_MAX_JOBS = 10_000
 
@@ -40,7 +48,8 @@ _STRICT = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 class TimingSettings(BaseModel):
     """Bounded so that one job's timed part cannot outlast ``max_timed_s``: the agent shrinks values per
-    round to the budget but always times at least one value per round, so ``rounds × min_value_s`` must fit."""
+    round to the budget but always times at least one value per round, so ``rounds × min_value_s`` must
+    fit."""
 
     model_config = _STRICT
     warmup_min_iters: PositiveInt = Field(default=3, le=1_000_000)
@@ -56,9 +65,9 @@ class TimingSettings(BaseModel):
     @model_validator(mode="after")
     def _bounded(self) -> TimingSettings:
         if self.rounds * self.min_value_s > self.max_timed_s:
-            raise ValueError(f"rounds × min_value_s = {self.rounds * self.min_value_s:g} s exceeds max_timed_s = "
-                             f"{self.max_timed_s:g} s (every round times at least one value); lower rounds or "
-                             "min_value_s, or raise max_timed_s")
+            raise ValueError(f"rounds × min_value_s = {self.rounds * self.min_value_s:g} s exceeds "
+                             f"max_timed_s = {self.max_timed_s:g} s (every round times at least one value); "
+                             "lower rounds or min_value_s, or raise max_timed_s")
         return self
 
 
@@ -73,7 +82,8 @@ class SamplingSettings(BaseModel):
     def _families(cls, v: list[str] | None) -> list[str] | None:
         for fam in v or ():
             if fam.partition("@")[0] not in SAMPLER_FAMILIES:
-                raise ValueError(f"unknown sampler family {fam!r} (known: {', '.join(sorted(SAMPLER_FAMILIES))})")
+                known = ", ".join(sorted(SAMPLER_FAMILIES))
+                raise ValueError(f"unknown sampler family {fam!r} (known: {known})")
         return v
 
 
@@ -98,7 +108,8 @@ class JobEntry(BaseModel):
 
     def n_jobs(self) -> int:
         """Jobs this entry expands to at least (unlisted precisions count once)."""
-        combos = math.prod(len(v) for k, v in self.params.items() if isinstance(v, list) and k not in _LIST_VALUED)
+        combos = math.prod(len(v) for k, v in self.params.items()
+                           if isinstance(v, list) and k not in _LIST_VALUED)
         return combos * len(self.precisions or [None]) * len(self.pruning)
 
 
@@ -115,9 +126,10 @@ class Suite(BaseModel):
     def check_job_cap(self, file: str) -> None:
         total = sum(e.n_jobs() for e in self.jobs)
         if total > self.max_jobs:
-            raise ConfigError(f"the suite expands to at least {total} jobs, more than max_jobs = {self.max_jobs}",
-                              file=file, key="jobs", hint=f"shorten the sweeps, or put 'max_jobs: {total}' at "
-                              "the top of the suite to allow it")
+            raise ConfigError(f"the suite expands to at least {total} jobs, more than max_jobs = "
+                              f"{self.max_jobs}", file=file, key="jobs",
+                              hint=f"shorten the sweeps, or put 'max_jobs: {total}' at the top of the suite "
+                              "to allow it")
 
 
 def builtin_suites() -> dict[str, Path]:
@@ -157,6 +169,9 @@ _LIST_VALUED = {"providers", "input_shapes", "inputs"}
 
 
 def params_key(params: dict[str, Any]) -> str:
+    """The params' canonical text (sorted compact JSON, ``{}`` → ``"{}"``), the one implementation. It ends
+    every stored job key (``workload|backend|precision|pruning|{...}``): resume and cross-run matching compare
+    it with keys stored by earlier runs, so its output for given params must never change."""
     return json.dumps(params, sort_keys=True, separators=(",", ":"), default=str)
 
 

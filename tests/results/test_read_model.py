@@ -1,0 +1,91 @@
+"""The one read model (results.queries): ``history`` and the published site read the same rows, and they give
+the series whole-run loads gave; params keys stay those that earlier runs stored (#14.4)."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+from lab.storegen import JobSpec, job_record, matrix, store_run
+
+from benchbench.analysis.adapt import history_entries, run_entries, series_params, stored_names
+from benchbench.analysis.history import DEFAULT_METRICS, build_history
+from benchbench.config.suite import params_key
+from benchbench.report import sitedata
+from benchbench.results.queries import job_rows
+from benchbench.results.store import Store
+from benchbench.workloads.plan import job_key
+
+
+def _store(tmp_path: Path) -> Store:
+    store = Store(tmp_path / "r.db")
+    specs = matrix(["pi5", "orin"], ["resnet18"], ["fp32"])
+    specs.append(JobSpec("pi5", "resnet18", "fp16", status="failed"))
+    for i in range(4):
+        store_run(store, f"n{i}", specs, seed=i, started_at=1.7e9 + 86400 * i,
+                  level_factor={"pi5": 1.4 if i >= 2 else 1.0},
+                  throttled=frozenset({"orin"} if i == 1 else ()))
+    # a run stored before the latency statistics were: only the median, and the raw rounds
+    store.create_run("old", "nightly", None, None, "0.1.0", {}, {}, started_at=1.7e9 - 86400)
+    store.record_board("old", "pi5", {}, status="unhealthy")
+    rec = job_record("old", JobSpec("pi5", "resnet18", "fp32", level_s=1e-3), np.random.default_rng(9))
+    store.add_job(replace(rec, metrics=tuple(m for m in rec.metrics
+                                             if m.name not in ("latency.sd", "latency.n"))))
+    store.finish_run("old", "complete")
+    return store
+
+
+def _whole_run_entries(store: Store) -> list:  # type: ignore[type-arg]
+    """What ``history`` read before the read model: every run loaded whole, raw values included."""
+    runs = sorted(store.list_runs(), key=lambda r: (r.started_at, r.run_id))
+    return [e for info in runs for e in run_entries(store.load_run(info.run_id))]
+
+
+def test_history_rows_give_the_series_whole_runs_gave(tmp_path: Path) -> None:
+    store = _store(tmp_path)
+    rows = job_rows(store, stored_names(DEFAULT_METRICS))
+    assert {r.run_id for r in rows} == {"old", *(f"n{i}" for i in range(4))}
+    assert all(r.board_status == "unhealthy" for r in rows if r.run_id == "old")
+    assert any(r.throttled for r in rows) and not any(r.throttled for r in rows if r.run_id != "n1")
+    series = build_history(history_entries(rows), DEFAULT_METRICS)
+    assert series == build_history(_whole_run_entries(store), DEFAULT_METRICS)
+    # the old run's point (unhealthy board, statistics from its raw values) and the throttled ones are there
+    assert {p.exclude_reason for s in series for p in s.points} >= {"board failed its health check",
+                                                                     "throttled during the job"}
+    # the site reads through the same model
+    assert build_history(sitedata.history_entries(store, DEFAULT_METRICS), DEFAULT_METRICS) == series
+
+
+def test_raw_latencies_are_read_only_where_stored_statistics_are_missing(tmp_path: Path) -> None:
+    rows = job_rows(_store(tmp_path), ["latency.p50"])
+    old = [r for r in rows if r.run_id == "old"]
+    assert len(old) == 1 and old[0].latency_s is not None and len(old[0].latency_s) == 60
+    assert all(r.latency_s is None for r in rows if r.run_id != "old")
+
+
+def test_board_and_workload_narrow_the_rows(tmp_path: Path) -> None:
+    rows = job_rows(_store(tmp_path), ["latency.p50"], board="orin", workload="resnet18")
+    assert rows and {(r.board, r.workload) for r in rows} == {("orin", "resnet18")}
+
+
+def test_params_keys_match_those_earlier_runs_stored() -> None:
+    # job keys exactly as the code before #14 wrote them into the store (resume compares against these)
+    assert job_key("gemm", "onnxruntime", "fp32", "none", {"n": 512, "m": 512, "k": 512}) == \
+        'gemm|onnxruntime|fp32|none|{"k":512,"m":512,"n":512}'
+    assert job_key("bench_sum", "pytest-benchmark", "fp32", "none", {}) == \
+        "bench_sum|pytest-benchmark|fp32|none|{}"
+    assert params_key({}) == "{}"
+    # a history series key: the same canonical text, empty (no "[{}]" in labels/JSON) for a job without params
+    assert series_params({"n": 512, "m": 512, "k": 512}) == '{"k":512,"m":512,"n":512}'
+    assert series_params({}) == ""
+
+
+def test_jobs_without_params_from_old_and_new_runs_form_one_series(tmp_path: Path) -> None:
+    store = Store(tmp_path / "r.db")
+    spec = JobSpec("pi5", "bench_sum", "fp32", params=())
+    for i in range(2):
+        store_run(store, f"r{i}", [spec], seed=i, started_at=1.7e9 + i)
+    series = build_history(history_entries(job_rows(store, ["latency.p50"])), ["latency.p50"])
+    assert len(series) == 1 and len(series[0].points) == 2
+    assert series[0].key.params_key == "" and series[0].key.label() == "pi5 bench_sum fp32/none"
