@@ -51,7 +51,8 @@ def read_text(path: Path, max_bytes: int = MAX_CONFIG_BYTES) -> str:
     except OSError as exc:
         raise ConfigError(f"cannot read: {exc.strerror or exc}", file=str(path)) from None
     if len(blob) > max_bytes:
-        raise ConfigError(f"file is larger than {max_bytes // 1024} KiB; refusing to parse it", file=str(path))
+        raise ConfigError(f"file is larger than {max_bytes // 1024} KiB; refusing to parse it",
+                          file=str(path))
     return decode_text(blob, str(path))
 
 
@@ -97,9 +98,10 @@ class _DuplicateKey(Exception):
 
 def parse_yaml(text: str, file: str) -> Any:
     try:
-        data = yaml.load(text, Loader=_StrictLoader)  # noqa: S506 - a SafeLoader subclass
+        data = yaml.load(text, Loader=_StrictLoader)  # a SafeLoader subclass
     except _DuplicateKey as exc:
-        raise ConfigError(f"duplicate key {str(exc.key)!r}", file=file, key=f"line {exc.mark.line + 1}") from None
+        raise ConfigError(f"duplicate key {str(exc.key)!r}", file=file,
+                          key=f"line {exc.mark.line + 1}") from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1}" if mark is not None else None
@@ -141,10 +143,12 @@ def check_values(data: Any, file: str, max_nodes: int = MAX_NODES) -> None:
         value, loc = stack.pop()
         count += 1
         if count > max_nodes:
-            raise ConfigError(f"document expands to more than {max_nodes} values (YAML aliases?); refusing it",
+            raise ConfigError(f"document expands to more than {max_nodes} values (YAML aliases?); "
+                              "refusing it",
                               file=file)
         if isinstance(value, float) and not math.isfinite(value):
-            raise ConfigError(f"non-finite number {value!r} is not allowed", file=file, key=key_path(loc) or None)
+            raise ConfigError(f"non-finite number {value!r} is not allowed", file=file,
+                              key=key_path(loc) or None)
         if isinstance(value, dict):
             stack.extend((v, (*loc, str(k))) for k, v in value.items())
         elif isinstance(value, list):

@@ -54,7 +54,8 @@ class ReportModel:
     boards: list[dict[str, Any]]
     warnings: list[dict[str, str]]
     failures: list[Row]
-    notes: list[str] = field(default_factory=list)  # footnotes: why a cell is unavailable, what a sensor covers
+    #: footnotes: why a cell is unavailable, what a sensor covers
+    notes: list[str] = field(default_factory=list)
     #: "What was measured": model variants vs their dense fp32 baselines, in sentences
     findings: list[str] = field(default_factory=list)
     #: summary column groups: (group label, [(key, label)]), columns empty in every row left out
@@ -68,7 +69,8 @@ def row_anchor(board: str, job_key: str) -> str:
 
 COLUMNS = [("latency.p50", "median"), ("latency.p90", "p90"), ("latency.p99", "p99"),
            ("latency.ci", "95 % CI of median"), ("throughput", "throughput"), ("items", "items/s"),
-           ("mem.peak_rss", "peak RSS"), ("power.mean", "power"), ("energy.per_inference", "energy / inference"),
+           ("mem.peak_rss", "peak RSS"), ("power.mean", "power"),
+           ("energy.per_inference", "energy / inference"),
            ("temp.max", "max temp"), ("model.size", "model size"), ("fidelity", "fidelity SQNR / cos"),
            ("llm", "TTFT · decode tok/s")]
 
@@ -145,7 +147,8 @@ def _cells(j: JobRecord) -> dict[str, Cell]:
     for name, fmt in (("power.mean", lambda v: f"{v:.3g} W"), ("energy.per_inference", fmt_energy)):
         m = j.metric(name)
         cell = _metric_cell(m, fmt)
-        if m is not None and m.value is not None:  # short hover (scope · sensor); the method is in the details
+        # short hover (scope · sensor); the method is in the details
+        if m is not None and m.value is not None:
             label = _sensor_label(j, m)
             cell = Cell(fmt(m.value), title=f"{label or m.scope or 'scope not recorded'} · {m.source or '?'}",
                         sensor_label=label, scope=m.scope)
@@ -182,7 +185,8 @@ def _unify_units(rows: list[Row]) -> None:
             lo, hi = r.job.value("latency.ci95_lo"), r.job.value("latency.ci95_hi")
             if key == "latency.p50" and lo is not None and hi is not None:
                 r.cells["latency.ci"] = dataclasses.replace(
-                    r.cells["latency.ci"], text=f"{fmt_in(lo, scale, unit).split()[0]}–{fmt_in(hi, scale, unit)}")
+                    r.cells["latency.ci"],
+                    text=f"{fmt_in(lo, scale, unit).split()[0]}–{fmt_in(hi, scale, unit)}")
 
 
 _UNIFY: dict[str, tuple[tuple[float, str], ...]] = {
@@ -240,7 +244,10 @@ def build(run: RunData) -> ReportModel:
     rows: list[Row] = []
     notes: list[str] = []
     warnings: list[dict[str, str]] = []
-    for j in sorted(run.jobs, key=lambda j: (j.board, j.workload, _params_text(j.params), j.precision, j.backend)):
+    def order(j: JobRecord) -> tuple[str, str, str, str, str]:
+        return j.board, j.workload, _params_text(j.params), j.precision, j.backend
+
+    for j in sorted(run.jobs, key=order):
         row = Row(board=j.board, workload=j.workload, params=_params_text(j.params), precision=j.precision,
                   pruning=j.pruning, backend=j.backend, status=j.status, reason=j.reason,
                   implementation=j.implementation or "–", timed_window=j.timed_window or "–",
@@ -248,8 +255,9 @@ def build(run: RunData) -> ReportModel:
                   warnings=[w.message for w in j.warnings], job=j)
         rows.append(row)
         for w in j.warnings:
-            warnings.append({"where": f"{j.board} · {j.workload} · {j.precision} ({j.backend})", "code": w.code,
-                             "message": w.message, "remedy": w.remedy, "severity": w.severity})
+            warnings.append({"where": f"{j.board} · {j.workload} · {j.precision} ({j.backend})",
+                             "code": w.code, "message": w.message, "remedy": w.remedy,
+                             "severity": w.severity})
     boards = []
     for b in run.boards:
         snap = b.snapshot
@@ -260,8 +268,10 @@ def build(run: RunData) -> ReportModel:
         ov = b.overhead or {}
         if ov.get("overhead_pct") is not None and ov["overhead_pct"] > 1.0:
             warnings.append({"where": b.board, "code": "sampling-overhead", "severity": "warning",
-                             "message": f"sensor sampling slowed the probe kernel by {ov['overhead_pct']:.1f} %",
-                             "remedy": "raise sampling interval_s, or accept and compare runs with equal settings"})
+                             "message": "sensor sampling slowed the probe kernel by "
+                                        f"{ov['overhead_pct']:.1f} %",
+                             "remedy": "raise sampling interval_s, or accept and compare runs with equal "
+                                       "settings"})
     if run.info.status == "interrupted":
         warnings.insert(0, {"where": "run", "code": "interrupted", "severity": "error",
                             "message": "the run was interrupted; only finished jobs are shown",
@@ -272,9 +282,11 @@ def build(run: RunData) -> ReportModel:
     info = run.info
     return ReportModel(
         title=f"benchbench report — {info.suite_name} — {info.run_id}",
-        run={"id": info.run_id, "suite": info.suite_name, "suite_file": info.suite_file, "status": info.status,
-             "started": _when(info.started_at), "finished": _when(info.finished_at), "version": info.tool_version,
+        run={"id": info.run_id, "suite": info.suite_name, "suite_file": info.suite_file,
+             "status": info.status, "started": _when(info.started_at), "finished": _when(info.finished_at),
+             "version": info.tool_version,
              "controller": info.controller, "n_jobs": len(run.jobs)},
-        columns=[c for _, cols in groups for c in cols], rows=ok, boards=boards, warnings=warnings, groups=groups,
+        columns=[c for _, cols in groups for c in cols], rows=ok, boards=boards, warnings=warnings,
+        groups=groups,
         failures=[r for r in rows if r.status != "ok"], notes=notes,
         findings=summary_sentences(compare_variants(run.jobs)))
