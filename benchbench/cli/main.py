@@ -70,6 +70,7 @@ def run(suite_name: str | None, db: str, report_path: Path | None, no_report: bo
         ssh_config: Path | None, model_path: Path | None, shapes: tuple[str, ...], fixed_inputs: tuple[str, ...],
         inputs_npz: str | None, precisions: tuple[str, ...], profile: str | None, wait: bool) -> None:
     """Run a suite on this machine (board `local`), or on a fleet over SSH; store results; write a report."""
+    from ..pipeline import PlanRequest
     from ..transport.sshconfig import DEFAULT_SSH_CONFIG
     from .runcmd import run_command
     from .signals import stop_on_signals
@@ -88,10 +89,10 @@ def run(suite_name: str | None, db: str, report_path: Path | None, no_report: bo
             byo = byo_suite(model_path, list(shapes), list(fixed_inputs), inputs_npz, list(precisions) or None)
         elif shapes or fixed_inputs or inputs_npz or precisions:
             raise ConfigError("--shape, --input, --inputs and --precision need --model", key="--model")
-        code = run_command(suite_name, db, report_path, no_report, as_json, fleet_file=fleet_file, boards=boards,
-                           resume=resume, accept_new_host_keys=accept_new_host_keys,
-                           ssh_config=ssh_config or DEFAULT_SSH_CONFIG, byo=byo, profile=profile,
-                           wait=wait)
+        request = PlanRequest(suite=suite_name, byo=byo, fleet_file=fleet_file, boards=boards, resume=resume,
+                              profile=profile, accept_new_host_keys=accept_new_host_keys,
+                              ssh_config=ssh_config or DEFAULT_SSH_CONFIG, wait=wait)
+        code = run_command(request, db, report_path, no_report, as_json)
     sys.exit(code)
 
 

@@ -73,7 +73,7 @@ def worker(db: str, fleet_file: Path, boards: str | None, controller: str | None
     from ..lab.engine import default_controller_name
     from ..lab.worker import LabWorker, WorkerSettings
     from ..transport.sshconfig import DEFAULT_SSH_CONFIG
-    from .runcmd import _fleet_targets
+    from ..pipeline.targets import fleet_targets
     if stalled_after <= 2 * heartbeat:
         raise ConfigError("must be more than twice --heartbeat", key="--stalled-after")
     store = _lab_store(db)
@@ -81,7 +81,8 @@ def worker(db: str, fleet_file: Path, boards: str | None, controller: str | None
         raise ConfigError("file not found", file=str(fleet_file), key="--fleet")
     if ssh_config is not None and not ssh_config.is_file():
         raise ConfigError("file not found", file=str(ssh_config), key="--ssh-config")
-    targets = _fleet_targets(fleet_file, boards, accept_new_host_keys, ssh_config or DEFAULT_SSH_CONFIG)
+    targets = fleet_targets(fleet_file, boards, cache_dir(), accept_new_host_keys=accept_new_host_keys,
+                            ssh_config=ssh_config or DEFAULT_SSH_CONFIG)
     settings = WorkerSettings(controller=controller or default_controller_name(), heartbeat_s=heartbeat,
                               stalled_s=stalled_after, recover_every_s=max(heartbeat, stalled_after / 4), poll_s=poll)
     lab = LabWorker(store.url, targets, cache_dir(), settings)

@@ -14,9 +14,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..agent.protocol import SAMPLER_FAMILIES
 from ..config.fleet import BoardSpec
-from ..config.profiles import load_profile
+from ..config.profiles import families_for, load_profile
 from ..errors import BenchbenchError, DeployError
 from ..transport.base import Transport
 from . import boardside
@@ -29,8 +28,8 @@ MIN_FREE_BYTES = 256 << 20
 MAX_IDLE_TEMP_C = 70.0
 RUNTIMES = ("onnxruntime", "onnxruntime-gpu", "rknn-toolkit-lite2", "ai-edge-litert", "numpy")
 #: the unit a missing sensor would have had (the agent's "unavailable" entries carry no unit or name)
-QUANTITY_UNITS = {"power": "W", "energy": "J", "temperature": "C", "clock": "MHz", "load": "%", "memory": "bytes",
-                  "voltage": "V", "current": "A"}
+QUANTITY_UNITS = {"power": "W", "energy": "J", "temperature": "C", "clock": "MHz", "load": "%",
+                  "memory": "bytes", "voltage": "V", "current": "A"}
 
 
 
@@ -82,8 +81,10 @@ def check_board(board: BoardSpec, transport: Transport, agent_cache: Path, *, ti
         archive = build_agent(agent_cache)
         rep = deploy_files(transport, board.python, board.work_dir, {archive.remote_name: archive.path},
                            hashes={archive.remote_name: archive.sha256}, timeout_s=timeout_s)
-        probe = transport.run([board.python, posixpath.join(rep.remote_dir, archive.remote_name), "probe",
-                               "--families", ",".join(_families(board))], timeout_s=timeout_s)
+        agent = posixpath.join(rep.remote_dir, archive.remote_name)
+        families = _families(board, transport, agent, timeout_s)
+        probe = transport.run([board.python, agent, "probe", "--families", ",".join(families)],
+                              timeout_s=timeout_s)
     except DeployError as exc:
         h.reasons.append(f"agent deploy failed: {exc}")
         return h
@@ -107,11 +108,17 @@ def check_board(board: BoardSpec, transport: Transport, agent_cache: Path, *, ti
     return h
 
 
-def _families(board: BoardSpec) -> list[str]:
-    """The board's profile decides what is probed (meter binding included), as in a run; else every family."""
-    if board.profile:
-        return list(load_profile(board.profile).sampler_families())
-    return list(SAMPLER_FAMILIES)
+def _families(board: BoardSpec, transport: Transport, agent: str, timeout_s: float) -> list[str]:
+    """What a run would sample, so the check shows those sensors: the fleet file's profile (meter binding
+    included), else the profile the board's own detection picks; the agent's defaults when it cannot say."""
+    name = board.profile
+    if not name:
+        res = transport.run([board.python, agent, "detect"], timeout_s=timeout_s)
+        try:
+            name = json.loads(res.stdout.strip().splitlines()[-1]).get("profile") if res.ok else None
+        except (ValueError, IndexError, AttributeError):
+            name = None
+    return families_for(load_profile(str(name)) if name else None)
 
 
 def _sensor(s: dict[str, Any]) -> dict[str, Any]:

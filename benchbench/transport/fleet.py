@@ -2,7 +2,8 @@
 
 Like Fabric's GroupResult: a board that is offline, refuses our key or fails mid-task becomes a failed
 entry with its error; every other board still finishes. Ctrl-C closes every open transport (which kills
-the remote process groups) before it propagates.
+the remote process groups) before it propagates; with a ``stop`` event the tasks are told first and then
+waited for, so what they finished is kept (``benchbench run`` stores every job a board reported).
 """
 
 from __future__ import annotations
@@ -14,17 +15,25 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Generic, TypeVar
+from typing import Generic, Protocol, TypeVar
 
 from ..config.fleet import BoardSpec, Fleet
 from ..errors import BenchbenchError
 from .base import Transport
-from .ssh import DEFAULT_TIMEOUTS, SSHTimeouts, SSHTransport
 from .hostkeys import check_known_hosts
+from .ssh import DEFAULT_TIMEOUTS, SSHTimeouts, SSHTransport
 from .sshconfig import DEFAULT_SSH_CONFIG, resolve
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
+
+
+class _Named(Protocol):
+    @property
+    def name(self) -> str: ...
+
+
+B = TypeVar("B", bound=_Named)
 
 
 @dataclass(frozen=True)
@@ -56,9 +65,9 @@ class FleetResult(Generic[T]):
         return all(r.ok for r in self.results)
 
 
-def ssh_opener(fleet: Fleet, *, ssh_config: Path | None = DEFAULT_SSH_CONFIG, accept_new_host_keys: bool = False,
-               allow_agent: bool = True, timeouts: SSHTimeouts = DEFAULT_TIMEOUTS
-               ) -> Callable[[BoardSpec], SSHTransport]:
+def ssh_opener(fleet: Fleet, *, ssh_config: Path | None = DEFAULT_SSH_CONFIG,
+               accept_new_host_keys: bool = False, allow_agent: bool = True,
+               timeouts: SSHTimeouts = DEFAULT_TIMEOUTS) -> Callable[[BoardSpec], SSHTransport]:
     """A connect function for fan_out: the board's inventory entry, the fleet's known_hosts. Both files are
     checked here, once, so a broken one is a single clear error before any board is contacted."""
     check_known_hosts(fleet.known_hosts)
@@ -73,14 +82,17 @@ def ssh_opener(fleet: Fleet, *, ssh_config: Path | None = DEFAULT_SSH_CONFIG, ac
     return open_board
 
 
-def fan_out(boards: Sequence[BoardSpec], task: Callable[[BoardSpec, Transport], T], *,
-            connect: Callable[[BoardSpec], Transport], max_workers: int | None = None,
-            on_done: Callable[[BoardResult[T]], None] | None = None) -> FleetResult[T]:
-    """Run ``task(board, transport)`` on every board concurrently; the transport is closed afterwards."""
+def fan_out(boards: Sequence[B], task: Callable[[B, Transport], T], *,
+            connect: Callable[[B], Transport], max_workers: int | None = None,
+            on_done: Callable[[BoardResult[T]], None] | None = None,
+            stop: threading.Event | None = None) -> FleetResult[T]:
+    """Run ``task(board, transport)`` on every board concurrently; the transport is closed afterwards and
+    ``on_done`` called (in the board's thread). On an interrupt ``stop`` (when given) is set before the open
+    transports are closed, and the tasks are waited for before the interrupt propagates."""
     open_now: dict[str, Transport] = {}
     lock = threading.Lock()
 
-    def one(board: BoardSpec) -> BoardResult[T]:
+    def one(board: B) -> BoardResult[T]:
         t0 = time.monotonic()
         transport: Transport | None = None
         try:
@@ -113,6 +125,8 @@ def fan_out(boards: Sequence[BoardSpec], task: Callable[[BoardSpec, Transport], 
         wait(futures)
     except BaseException:
         # Ctrl-C: stop every board's remote work, then let the interrupt through
+        if stop is not None:
+            stop.set()  # before the transports go: a task then knows its board failed because of the stop
         with lock:
             pending = list(open_now.values())
         for transport in pending:
@@ -120,7 +134,7 @@ def fan_out(boards: Sequence[BoardSpec], task: Callable[[BoardSpec, Transport], 
                 transport.close()
             except BenchbenchError:
                 pass
-        pool.shutdown(wait=False, cancel_futures=True)
+        pool.shutdown(wait=stop is not None, cancel_futures=True)
         raise
     pool.shutdown(wait=True)
     return FleetResult(tuple(f.result() for f in futures))

@@ -20,7 +20,7 @@ from benchbench.analysis.summary import job_metrics
 from benchbench.config.profiles import DEFAULT_DEVICE_DIR, list_profiles, load_profile_file
 from benchbench.config.suite import load_suite
 from benchbench.errors import ConfigError
-from benchbench.pipeline import BoardTarget, Run
+from benchbench.pipeline import BoardTarget, Run, RunPlan, new_run_id
 from benchbench.results.store import Store
 from benchbench.transport.local import LocalTransport
 from benchbench.workloads.artifacts import ModelArtifact
@@ -170,7 +170,9 @@ def test_pipeline_sends_the_board_preference_and_stores_the_suite_params(tmp_pat
                         work_dir=str(tmp_path / "board"), sampling_families=("memory",), profile="nvidia-gpu",
                         providers=tuple(GPU_PREF))
     store = Store(tmp_path / "r.db")
-    run = Run(store, suite, str(tmp_path / "s.yaml"), "h", jobs, [board], tmp_path / "cache")
+    plan = RunPlan(run_id=new_run_id(), resuming=False, suite=suite, suite_file=str(tmp_path / "s.yaml"),
+                   suite_hash="h", targets=(board,), jobs={board.name: jobs})
+    run = Run(store, plan, tmp_path / "cache")
     outcome, = run.execute()
     assert outcome.error is None and outcome.statuses == {"ok": 2}
     stored = {j.workload: j for j in store.load_run(run.run_id).jobs}

@@ -1,0 +1,111 @@
+"""What a run will do, decided before anything is measured: a :class:`RunPlan` from a :class:`PlanRequest`.
+
+The request is what the user asked for (suite or ``--model``, fleet or this machine, board selectors, a run
+to resume, a profile override); the plan is what that means: the suite, the boards with their profiles, and
+each board's jobs, expanded once per CPU architecture (model variants differ: U8S8 int8 on x86, S8S8 on ARM).
+"""
+
+from __future__ import annotations
+
+import secrets
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ..config.suite import Suite, load_suite, resolve_suite_path, suite_hash
+from ..errors import ConfigError
+from ..results.ids import check_run_id
+from ..results.store import Store
+from ..workloads.model_jobs import byo_suite_hash
+from ..workloads.plan import PlannedJob, local_arch
+from ..workloads.registry import expand
+from ..workloads.staging import BYO_FLAGS
+from .targets import BoardTarget, fleet_targets, local_target
+
+
+def new_run_id() -> str:
+    return time.strftime("%Y%m%dT%H%M%SZ", time.gmtime()) + "-" + secrets.token_hex(2)
+
+
+@dataclass(frozen=True)
+class PlanRequest:
+    """A run as asked for (``benchbench run``'s flags); errors name those flags."""
+
+    #: suite file or built-in name (None: ``quick``, or the resumed run's own)
+    suite: str | None = None
+    #: a ``--model`` run's generated suite, instead of a suite file
+    byo: Suite | None = None
+    #: boards from this fleet inventory over SSH (None: this machine as board ``local``)
+    fleet_file: Path | None = None
+    #: comma-separated board names or tags of the fleet
+    boards: str | None = None
+    #: the stored run to continue: its suite, fleet and boards; jobs already measured are kept
+    resume: str | None = None
+    #: ``--profile NAME|FILE``, overriding the detected (local) or configured (fleet) one
+    profile: str | None = None
+    accept_new_host_keys: bool = False
+    ssh_config: Path | None = None
+    #: on a shared PostgreSQL store, wait for boards another controller holds (else skip them)
+    wait: bool = False
+
+    def __post_init__(self) -> None:
+        # checked on creation: a bad request fails before the store is opened or a board contacted
+        if self.resume is not None:
+            check_run_id(self.resume, "--resume")
+            if self.suite or self.byo is not None:
+                raise ConfigError("--resume reruns the stored run's own suite; leave out --suite/--model",
+                                  key="--resume")
+
+
+@dataclass(frozen=True)
+class RunPlan:
+    run_id: str
+    #: continue a stored run (its plan is already stored) rather than create one
+    resuming: bool
+    suite: Suite
+    #: the suite file as stored with the run (None for a ``--model`` run)
+    suite_file: str | None
+    suite_hash: str | None
+    targets: tuple[BoardTarget, ...]
+    #: board name → its jobs, expanded for the board's CPU architecture
+    jobs: Mapping[str, list[PlannedJob]]
+    #: how the run was asked for, stored so ``--resume`` can repeat it
+    invocation: dict[str, Any] = field(default_factory=dict)
+    #: boards from a fleet file: on a PostgreSQL store each takes its lab lease as it is connected
+    fleet: bool = False
+    wait: bool = False
+
+
+def plan_run(request: PlanRequest, store: Store, cache: Path) -> RunPlan:
+    """Resolve a request: the resumed run's invocation, the boards and their profiles (a board without one
+    is asked: this contacts it), and the jobs per board (artifacts built under ``cache``)."""
+    suite_name, fleet_file, boards = request.suite, request.fleet_file, request.boards
+    plan_boards: list[str] | None = None
+    if request.resume is not None:
+        stored = store.run_plan(request.resume)
+        inv = stored.get("invocation") or {}
+        suite_name = inv.get("suite")
+        fleet_file = fleet_file or (Path(inv["fleet"]) if inv.get("fleet") else None)
+        boards = boards or inv.get("boards")
+        plan_boards = list((stored.get("jobs") or {}).keys())
+    suite_path = resolve_suite_path(suite_name)
+    byo = request.byo
+    suite = byo or load_suite(suite_path)
+    # a --model run has no suite file: errors then name the flags, and the suite's own hash stands in
+    errors_file = BYO_FLAGS if byo else str(suite_path)
+    targets = (fleet_targets(fleet_file, boards, cache, accept_new_host_keys=request.accept_new_host_keys,
+                             ssh_config=request.ssh_config, override=request.profile) if fleet_file
+               else [local_target(cache, request.profile)])
+    if plan_boards is not None:
+        targets = [t for t in targets if t.name in plan_boards]
+    by_arch = {arch: expand(suite, errors_file, cache / "artifacts", target_arch=arch)
+               for arch in sorted({t.arch or local_arch() for t in targets})}
+    invocation = {"suite": str(suite_path.resolve()),
+                  "fleet": str(fleet_file.resolve()) if fleet_file else None, "boards": boards}
+    return RunPlan(run_id=request.resume or new_run_id(), resuming=request.resume is not None, suite=suite,
+                   suite_file=None if byo else errors_file,
+                   suite_hash=byo_suite_hash(byo) if byo else suite_hash(suite_path), targets=tuple(targets),
+                   jobs={t.name: by_arch[t.arch or local_arch()] for t in targets}, invocation=invocation,
+                   fleet=fleet_file is not None, wait=request.wait)
