@@ -1,4 +1,5 @@
-"""``benchbench submit | worker | queue``: a lab of many controllers sharing one PostgreSQL (benchbench.lab)."""
+"""``benchbench submit | worker | queue``: a lab of many controllers sharing one PostgreSQL
+(benchbench.lab)."""
 
 from __future__ import annotations
 
@@ -34,15 +35,16 @@ def _lab_store(db: str) -> Store:
 @click.option("--priority", type=int, default=0, show_default=True, help="Higher runs first on a board.")
 @click.option("--json", "as_json", is_flag=True, help="Print the outcome as JSON.")
 @handle_errors
-def submit(suite_name: str | None, fleet_file: Path, db: str, boards: str | None, batch_size: int, priority: int,
-           as_json: bool) -> None:
+def submit(suite_name: str | None, fleet_file: Path, db: str, boards: str | None, batch_size: int,
+           priority: int, as_json: bool) -> None:
     """Store a run and queue its jobs for lab workers (`benchbench worker`)."""
     from ..config.suite import resolve_suite_path
     from ..lab.plan import submit as do_submit
     store = _lab_store(db)
     if not fleet_file.is_file():
         raise ConfigError("file not found", file=str(fleet_file), key="--fleet")
-    res = do_submit(store, resolve_suite_path(suite_name), fleet_file, boards, cache_dir(), batch_size, priority)
+    res = do_submit(store, resolve_suite_path(suite_name), fleet_file, boards, cache_dir(), batch_size,
+                    priority)
     if as_json:
         print_json({"run_id": res.run_id, "db": store.display_url, "batches": res.batches, "jobs": res.jobs})
         return
@@ -53,8 +55,10 @@ def submit(suite_name: str | None, fleet_file: Path, db: str, boards: str | None
 
 @click.command()
 @click.option("--db", required=True, help="Shared results database: a PostgreSQL URL.")
-@click.option("--fleet", "fleet_file", type=_FLEET, required=True, help="Fleet inventory YAML: the boards reachable here.")
-@click.option("--boards", default=None, help="Serve only these board names or tags (default: all in the fleet).")
+@click.option("--fleet", "fleet_file", type=_FLEET, required=True,
+              help="Fleet inventory YAML: the boards reachable here.")
+@click.option("--boards", default=None,
+              help="Serve only these board names or tags (default: all in the fleet).")
 @click.option("--name", "controller", default=None, help="Controller name shown in the queue and reports "
                                                           "(default: host:pid).")
 @click.option("--heartbeat", type=click.FloatRange(min=0.1), default=5.0, show_default=True,
@@ -63,7 +67,8 @@ def submit(suite_name: str | None, fleet_file: Path, db: str, boards: str | None
               help="A controller silent this long is dead: its jobs go back to the queue.")
 @click.option("--poll", type=click.FloatRange(min=0.05), default=5.0, show_default=True,
               help="Fallback queue polling interval (new jobs wake the worker at once).")
-@click.option("--accept-new-host-keys", is_flag=True, help="Record host keys of boards not yet in known_hosts.")
+@click.option("--accept-new-host-keys", is_flag=True,
+              help="Record host keys of boards not yet in known_hosts.")
 @click.option("--ssh-config", type=click.Path(path_type=Path, dir_okay=False), default=None,
               help="OpenSSH client config to honour (default: ~/.ssh/config).")
 @handle_errors
@@ -72,8 +77,8 @@ def worker(db: str, fleet_file: Path, boards: str | None, controller: str | None
     """Run lab jobs for the boards of FLEET until stopped (SIGTERM/SIGINT: in-flight batches are requeued)."""
     from ..lab.engine import default_controller_name
     from ..lab.worker import LabWorker, WorkerSettings
-    from ..transport.sshconfig import DEFAULT_SSH_CONFIG
     from ..pipeline.targets import fleet_targets
+    from ..transport.sshconfig import DEFAULT_SSH_CONFIG
     if stalled_after <= 2 * heartbeat:
         raise ConfigError("must be more than twice --heartbeat", key="--stalled-after")
     store = _lab_store(db)
@@ -84,7 +89,8 @@ def worker(db: str, fleet_file: Path, boards: str | None, controller: str | None
     targets = fleet_targets(fleet_file, boards, cache_dir(), accept_new_host_keys=accept_new_host_keys,
                             ssh_config=ssh_config or DEFAULT_SSH_CONFIG)
     settings = WorkerSettings(controller=controller or default_controller_name(), heartbeat_s=heartbeat,
-                              stalled_s=stalled_after, recover_every_s=max(heartbeat, stalled_after / 4), poll_s=poll)
+                              stalled_s=stalled_after, recover_every_s=max(heartbeat, stalled_after / 4),
+                              poll_s=poll)
     lab = LabWorker(store.url, targets, cache_dir(), settings)
 
     def on_signal(signum: int, _frame: FrameType | None) -> None:
@@ -92,10 +98,12 @@ def worker(db: str, fleet_file: Path, boards: str | None, controller: str | None
 
     for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
         signal.signal(sig, on_signal)
-    out.print(f"worker {term_safe(settings.controller)}: serving {', '.join(term_safe(t.name) for t in targets)} "
+    served = ", ".join(term_safe(t.name) for t in targets)
+    out.print(f"worker {term_safe(settings.controller)}: serving {served} "
               f"from {term_safe(store.display_url)}", markup=False)
     lab.run()
-    out.print(f"worker {term_safe(settings.controller)}: stopped after {lab.batches_done} batch(es)", markup=False)
+    out.print(f"worker {term_safe(settings.controller)}: stopped after {lab.batches_done} batch(es)",
+              markup=False)
 
 
 @click.command("queue")
@@ -118,7 +126,8 @@ def queue(db: str, run_id: str | None, as_json: bool) -> None:
                                 "failed": q.failed, "engine_failed": q.engine_failed,
                                 "running": [{"controller": c, "since": s.isoformat()} for c, s in q.running]}
                                for q in view.boards],
-                    "leases": [{"board": b, "controller": c, "since": s.isoformat()} for b, c, s in view.leases]})
+                    "leases": [{"board": b, "controller": c, "since": s.isoformat()}
+                               for b, c, s in view.leases]})
         return
     from rich.markup import escape
     from rich.table import Table
@@ -126,8 +135,9 @@ def queue(db: str, run_id: str | None, as_json: bool) -> None:
     for q in view.boards:
         running = "; ".join(f"{c} since {s.astimezone():%H:%M:%S}" for c, s in q.running) or "–"
         failed = str(q.failed) + (f" (+{q.engine_failed} engine)" if q.engine_failed else "")
-        table.add_row(*(escape(term_safe(x)) for x in (q.run_id, q.board, str(q.queued), running, str(q.done), failed)))
+        cells = (q.run_id, q.board, str(q.queued), running, str(q.done), failed)
+        table.add_row(*(escape(term_safe(x)) for x in cells))
     out.print(table)
     for b, c, s in view.leases:
-        out.print(f"leased by `benchbench run`: {term_safe(b)} — {term_safe(c)} since {s.astimezone():%H:%M:%S}",
-                  markup=False)
+        out.print(f"leased by `benchbench run`: {term_safe(b)} — {term_safe(c)} "
+                  f"since {s.astimezone():%H:%M:%S}", markup=False)
