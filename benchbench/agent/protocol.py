@@ -9,8 +9,8 @@ loudly instead of by luck. This module is stdlib-only and Python 3.8 compatible.
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, field, fields
-from typing import Any, Dict, List, Optional
+from dataclasses import MISSING, asdict, dataclass, field, fields
+from typing import Any, Callable, ClassVar, Dict, FrozenSet, List, Optional, Tuple, Type, TypeVar, Union
 
 SCHEMA_VERSION = 1
 AGENT_VERSION = "0.1.0"
@@ -36,18 +36,19 @@ def _check_version(data: Dict[str, Any], what: str) -> None:
     got = data.get("schema_version")
     if got != SCHEMA_VERSION:
         raise ProtocolError(
-            "%s has schema_version %r, this side speaks %d" % (what, got, SCHEMA_VERSION))
+            f"{what} has schema_version {got!r}, this side speaks {SCHEMA_VERSION}")
 
 
-def _build(cls: Any, data: Dict[str, Any], what: str) -> Any:
+def _build(cls: Any, data: Dict[str, Any], what: str, strict: bool = True) -> Any:
     names = {f.name for f in fields(cls)}
     unknown = set(data) - names
-    if unknown:
-        raise ProtocolError("%s: unknown field(s) %s" % (what, ", ".join(sorted(unknown))))
+    if unknown and strict:
+        raise ProtocolError(f"{what}: unknown field(s) {', '.join(sorted(unknown))}")
+    data = {k: v for k, v in data.items() if k in names}
     try:
         return cls(**data)
     except TypeError as exc:  # missing required fields
-        raise ProtocolError("%s: %s" % (what, exc)) from None
+        raise ProtocolError(f"{what}: {exc}") from None
 
 
 @dataclass(frozen=True)
@@ -68,8 +69,8 @@ class TimingPlan:
     max_live_workers: int = 8
 
     @classmethod
-    def from_dict(cls, data: Dict[str, Any]) -> "TimingPlan":
-        return _build(cls, data, "timing")  # type: ignore[no-any-return]
+    def from_dict(cls, data: Dict[str, Any], strict: bool = True) -> TimingPlan:
+        return _build(cls, data, "timing", strict)  # type: ignore[no-any-return]
 
 
 @dataclass(frozen=True)
@@ -83,7 +84,7 @@ class SamplingPlan:
     measure_overhead: bool = True
 
     @classmethod
-    def from_dict(cls, data: Dict[str, Any]) -> "SamplingPlan":
+    def from_dict(cls, data: Dict[str, Any]) -> SamplingPlan:
         return _build(cls, data, "sampling")  # type: ignore[no-any-return]
 
 
@@ -110,10 +111,13 @@ class JobSpec:
         return asdict(self)
 
     @classmethod
-    def from_dict(cls, data: Dict[str, Any]) -> "JobSpec":
+    def from_dict(cls, data: Dict[str, Any], strict: bool = True) -> JobSpec:
+        """``strict=False`` (a spec echoed in a job line) drops fields a newer agent added."""
+        if not isinstance(data, dict):
+            raise ProtocolError("job spec must be a JSON object")
         data = dict(data)
-        data["timing"] = TimingPlan.from_dict(data.get("timing", {}))
-        return _build(cls, data, "job")  # type: ignore[no-any-return]
+        data["timing"] = TimingPlan.from_dict(data.get("timing", {}), strict)
+        return _build(cls, data, "job", strict)  # type: ignore[no-any-return]
 
 
 @dataclass(frozen=True)
@@ -128,11 +132,11 @@ class RunRequest:
         return json.dumps(asdict(self), sort_keys=True)
 
     @classmethod
-    def from_json(cls, text: str) -> "RunRequest":
+    def from_json(cls, text: str) -> RunRequest:
         try:
             data = json.loads(text)
         except ValueError as exc:
-            raise ProtocolError("run request is not JSON: %s" % exc) from None
+            raise ProtocolError(f"run request is not JSON: {exc}") from None
         if not isinstance(data, dict):
             raise ProtocolError("run request must be a JSON object")
         _check_version(data, "run request")
@@ -142,6 +146,275 @@ class RunRequest:
         return _build(cls, data, "run request")  # type: ignore[no-any-return]
 
 
+# -- results lines ------------------------------------------------------------------------------------------
+# Typed views of what the agent writes. ``from_dict`` checks the required keys; keys this side does not know
+# (a newer agent's) are kept in ``rest`` and the keys that were present are remembered, so ``to_dict`` gives
+# back exactly what was read: the agent writes through it and the wire stays byte-compatible.
+
+R = TypeVar("R", bound="_Record")
+Loader = Callable[[Any, str], Any]
+Nested = Dict[str, Union[Loader, List[Loader]]]
+
+
+def _load(loader: Union[Loader, List[Loader], None], value: Any, what: str) -> Any:
+    if loader is None or value is None:
+        return value
+    if isinstance(loader, list):
+        if not isinstance(value, list):
+            raise ProtocolError(f"{what} must be a list")
+        return [loader[0](v, f"{what}[{i}]") for i, v in enumerate(value)]
+    return loader(value, what)
+
+
+def _dump(value: Any) -> Any:
+    if isinstance(value, list):
+        return [_dump(v) for v in value]
+    return value.to_dict() if hasattr(value, "to_dict") else value
+
+
+class _Record:
+    #: keys a line of this protocol version always has
+    REQUIRED: ClassVar[Tuple[str, ...]] = ()
+    #: field name → loader of its nested record (in a one-element list: a list of them)
+    NESTED: ClassVar[Nested] = {}
+    rest: Dict[str, Any]
+    seen: FrozenSet[str]
+
+    @classmethod
+    def from_dict(cls: Type[R], data: Any, what: str = "") -> R:
+        what = what or cls.__name__
+        if not isinstance(data, dict):
+            raise ProtocolError(f"{what} must be a JSON object")
+        for key in cls.REQUIRED:
+            if data.get(key) is None:
+                raise ProtocolError(f"{what} has no {key!r}")
+        known = {f.name: f for f in fields(cls) if f.name not in ("rest", "seen")}  # type: ignore[arg-type]
+        kw: Dict[str, Any] = {}
+        rest: Dict[str, Any] = {}
+        for k, v in data.items():
+            f = known.get(k)
+            if f is None or (v is None and f.default is not None):  # unknown, or null where a value is due
+                rest[k] = v
+            else:
+                kw[k] = _load(cls.NESTED.get(k), v, f"{what}.{k}")
+        return cls(rest=rest, seen=frozenset(kw), **kw)  # type: ignore[call-arg]
+
+    def to_dict(self) -> Dict[str, Any]:
+        out: Dict[str, Any] = {}
+        for f in fields(self):  # type: ignore[arg-type]
+            if f.name in ("rest", "seen"):
+                continue
+            value = getattr(self, f.name)
+            default = f.default_factory() if f.default_factory is not MISSING else f.default
+            if f.name in self.seen or f.name in self.REQUIRED or value != default:
+                out[f.name] = _dump(value)
+        out.update(self.rest)
+        return dict(sorted(out.items()))  # the wire's order (sort_keys), so stored raw values keep theirs
+
+
+@dataclass(frozen=True)
+class TimedRound(_Record):
+    REQUIRED = ("values_s",)
+    values_s: List[float]
+    t_start_ns: Optional[int] = None
+    t_end_ns: Optional[int] = None
+    rest: Dict[str, Any] = field(default_factory=dict)
+    seen: FrozenSet[str] = field(default=frozenset(), compare=False, repr=False)
+
+
+@dataclass(frozen=True)
+class JobTiming(_Record):
+    """The timing engine's (or a self-timed backend's) ``TimingResult``."""
+
+    NESTED: ClassVar[Nested] = {"rounds": [TimedRound.from_dict]}
+    number: Optional[int] = None  # calls per timed value
+    rounds: List[TimedRound] = field(default_factory=list)
+    warnings: List[str] = field(default_factory=list)
+    timer: Optional[Dict[str, Any]] = None
+    calibration: Optional[List[Dict[str, Any]]] = None
+    rest: Dict[str, Any] = field(default_factory=dict)
+    seen: FrozenSet[str] = field(default=frozenset(), compare=False, repr=False)
+
+    @property
+    def values_s(self) -> List[float]:
+        return [v for r in self.rounds for v in r.values_s]
+
+
+@dataclass(frozen=True)
+class SensorChannel(_Record):
+    """A sampler channel as probed (``samplers.base.Channel``)."""
+
+    REQUIRED = ("name", "quantity", "source")
+    name: str
+    quantity: str
+    source: str
+    scope: Optional[str] = None
+    label: Optional[str] = None
+    limit_w: Optional[float] = None
+    rest: Dict[str, Any] = field(default_factory=dict)
+    seen: FrozenSet[str] = field(default=frozenset(), compare=False, repr=False)
+
+
+@dataclass(frozen=True)
+class ChannelSummary(_Record):
+    """One channel's statistics over the timed windows."""
+
+    REQUIRED = ("channel",)
+    NESTED: ClassVar[Nested] = {"channel": SensorChannel.from_dict}
+    channel: SensorChannel
+    mean: Optional[float] = None
+    max: Optional[float] = None
+    energy_j: Optional[float] = None
+    mean_power_w: Optional[float] = None
+    method: Optional[str] = None
+    n_in_windows: int = 0
+    rest: Dict[str, Any] = field(default_factory=dict)
+    seen: FrozenSet[str] = field(default=frozenset(), compare=False, repr=False)
+
+
+@dataclass(frozen=True)
+class SensorSummary(_Record):
+    NESTED: ClassVar[Nested] = {"channels": [ChannelSummary.from_dict]}
+    sample_rate_hz: Optional[float] = None
+    channels: List[ChannelSummary] = field(default_factory=list)
+    #: families/quantities that could not be probed: family, quantity, reason (and scope)
+    unavailable: List[Dict[str, Any]] = field(default_factory=list)
+    #: raw samples over the job's span: t0_ns, t_ns, values (one list per channel)
+    series: Optional[Dict[str, Any]] = None
+    rest: Dict[str, Any] = field(default_factory=dict)
+    seen: FrozenSet[str] = field(default=frozenset(), compare=False, repr=False)
+
+
+@dataclass(frozen=True)
+class EnergyReport(_Record):
+    """Energy of one power/energy channel over the timed windows or the steady-state energy phase."""
+
+    REQUIRED = ("channel",)
+    channel: str
+    energy_j: Optional[float] = None
+    mean_power_w: Optional[float] = None
+    peak_power_w: Optional[float] = None
+    peak_method: Optional[str] = None
+    method: Optional[str] = None
+    warnings: List[str] = field(default_factory=list)
+    #: set for the steady-state energy phase, whose call count is ``inferences``
+    window: Optional[str] = None
+    inferences: Optional[int] = None
+    energy_per_inference_j: Optional[float] = None
+    energy_per_inference_above_idle_j: Optional[float] = None
+    energy_uncertainty_j: Optional[float] = None
+    timed_s: Optional[float] = None
+    limit_w: Optional[float] = None
+    rest: Dict[str, Any] = field(default_factory=dict)
+    seen: FrozenSet[str] = field(default=frozenset(), compare=False, repr=False)
+
+
+@dataclass(frozen=True)
+class MemoryReport(_Record):
+    method: Optional[str] = None
+    peak_rss_bytes: Optional[int] = None
+    peak_rss_timed_bytes: Optional[int] = None
+    rss_after_setup_bytes: Optional[int] = None
+    sys_available_before_bytes: Optional[int] = None
+    sys_available_after_bytes: Optional[int] = None
+    rest: Dict[str, Any] = field(default_factory=dict)
+    seen: FrozenSet[str] = field(default=frozenset(), compare=False, repr=False)
+
+
+@dataclass(frozen=True)
+class JobResult(_Record):
+    """What one job measured (or why it did not)."""
+
+    REQUIRED = ("job_key", "status")
+    NESTED: ClassVar[Nested] = {"timing": JobTiming.from_dict, "sensors": SensorSummary.from_dict,
+              "memory": MemoryReport.from_dict, "energy": [EnergyReport.from_dict]}
+    job_key: str
+    status: str
+    reason: Optional[str] = None
+    stderr_tail: Optional[str] = None
+    implementation: Optional[str] = None
+    timed_window: Optional[str] = None
+    started_at_unix: Optional[float] = None
+    duration_s: Optional[float] = None
+    setup_s: Optional[float] = None
+    timing: Optional[JobTiming] = None
+    sensors: Optional[SensorSummary] = None
+    memory: Optional[MemoryReport] = None
+    energy: List[EnergyReport] = field(default_factory=list)
+    #: backend-specific facts (providers, LLM figures…), kept as the backend wrote them
+    extra: Dict[str, Any] = field(default_factory=dict)
+    env: Dict[str, Any] = field(default_factory=dict)
+    throttle: Optional[Dict[str, Any]] = None
+    preparation: Dict[str, Any] = field(default_factory=dict)
+    contention: Optional[Dict[str, Any]] = None
+    interleave: Optional[Dict[str, Any]] = None
+    energy_phase: Optional[Dict[str, Any]] = None
+    rest: Dict[str, Any] = field(default_factory=dict)
+    seen: FrozenSet[str] = field(default=frozenset(), compare=False, repr=False)
+
+    def __post_init__(self) -> None:
+        if self.status not in JOB_STATUSES:
+            raise ProtocolError(f"job result {self.job_key!r} has status {self.status!r}, "
+                                f"not one of {', '.join(JOB_STATUSES)}")
+
+
+class _Line(_Record):
+    TYPE: ClassVar[str] = ""
+
+    def to_line(self) -> str:
+        return make_line(self.TYPE, self.to_dict())
+
+
+@dataclass(frozen=True)
+class BoardLine(_Line):
+    TYPE = "board"
+    REQUIRED = ("board", "run_id", "snapshot")
+    board: str
+    run_id: str
+    #: the board snapshot (envinfo): free-form facts the report shows as they are
+    snapshot: Dict[str, Any]
+    rest: Dict[str, Any] = field(default_factory=dict)
+    seen: FrozenSet[str] = field(default=frozenset(), compare=False, repr=False)
+
+
+@dataclass(frozen=True)
+class OverheadLine(_Line):
+    TYPE = "overhead"
+    REQUIRED = ("overhead",)
+    #: latency with and without sampling (``runner.Agent.measure_overhead``), stored with the board
+    overhead: Dict[str, Any]
+    rest: Dict[str, Any] = field(default_factory=dict)
+    seen: FrozenSet[str] = field(default=frozenset(), compare=False, repr=False)
+
+
+def _spec(data: Any, what: str) -> JobSpec:
+    return JobSpec.from_dict(data, strict=False)
+
+
+@dataclass(frozen=True)
+class JobLine(_Line):
+    TYPE = "job"
+    REQUIRED = ("result",)
+    NESTED: ClassVar[Nested] = {"result": JobResult.from_dict, "spec": _spec}
+    result: JobResult
+    spec: Optional[JobSpec] = None
+    rest: Dict[str, Any] = field(default_factory=dict)
+    seen: FrozenSet[str] = field(default=frozenset(), compare=False, repr=False)
+
+
+@dataclass(frozen=True)
+class EndLine(_Line):
+    TYPE = "end"
+    REQUIRED = ("status",)
+    status: str  # one of RUN_END_STATUSES
+    rest: Dict[str, Any] = field(default_factory=dict)
+    seen: FrozenSet[str] = field(default=frozenset(), compare=False, repr=False)
+
+
+ResultLine = Union[BoardLine, OverheadLine, JobLine, EndLine]
+LINE_TYPES: Dict[str, Type[_Line]] = {c.TYPE: c for c in (BoardLine, OverheadLine, JobLine, EndLine)}
+
+
 def make_line(kind: str, payload: Dict[str, Any]) -> str:
     """One results-file line. ``kind`` is ``board``, ``job``, ``overhead`` or ``end``."""
     body = {"schema_version": SCHEMA_VERSION, "type": kind}
@@ -149,17 +422,18 @@ def make_line(kind: str, payload: Dict[str, Any]) -> str:
     return json.dumps(body, sort_keys=True, allow_nan=False, default=str)
 
 
-def parse_line(line: str) -> Dict[str, Any]:
-    """Parse and version-check one results line (raises ProtocolError)."""
+def parse_line(line: str) -> Optional[ResultLine]:
+    """Parse and version-check one results line (raises ProtocolError); None for a kind of line this side
+    does not know (a newer agent's), which a reader skips."""
     try:
         data = json.loads(line)
     except ValueError as exc:
-        raise ProtocolError("results line is not JSON: %s" % exc) from None
+        raise ProtocolError(f"results line is not JSON: {exc}") from None
     if not isinstance(data, dict) or "type" not in data:
         raise ProtocolError("results line has no type")
     _check_version(data, "results line")
-    if data["type"] == "job":
-        res = data.get("result")
-        if not isinstance(res, dict) or res.get("status") not in JOB_STATUSES:
-            raise ProtocolError("job line has no valid result/status")
-    return data
+    cls = LINE_TYPES.get(data["type"])
+    if cls is None:
+        return None
+    body = {k: v for k, v in data.items() if k not in ("type", "schema_version")}
+    return cls.from_dict(body, f"{data['type']} line")  # type: ignore[return-value]

@@ -12,14 +12,24 @@ import sys
 import tempfile
 from typing import IO, Any, Dict, List, Optional, Set, Tuple
 
-from . import envinfo, interleave
-from .protocol import AGENT_VERSION, JobSpec, RunRequest, TimingPlan, make_line
-from . import throttle
+from . import envinfo, interleave, throttle
 from .detect import detect
+from .protocol import (
+    AGENT_VERSION,
+    BoardLine,
+    EndLine,
+    JobLine,
+    JobResult,
+    JobSpec,
+    OverheadLine,
+    ProtocolError,
+    ResultLine,
+    RunRequest,
+    TimingPlan,
+)
 from .samplers import Plan, Unavailable, cadence, family_environment, probe_all
 from .samplers.rpi import read_throttled
 from .samplers.session import SamplingSession, energy_report, idle_baseline
-
 
 #: the steady-state energy window lasts at least this long, and this many sensor update periods
 MIN_ENERGY_WINDOW_S = 1.0
@@ -32,11 +42,11 @@ class Stop(Exception):
 
 class ResultsWriter:
     def __init__(self, path: str, echo: Optional[IO[str]]) -> None:
-        self._fh = open(path, "a")
+        self._fh = open(path, "a")  # noqa: SIM115 - held for the whole run, closed by close()
         self._echo = echo
 
-    def write(self, kind: str, payload: Dict[str, Any]) -> None:
-        line = make_line(kind, payload)
+    def write(self, msg: ResultLine) -> None:
+        line = msg.to_line()
         self._fh.write(line + "\n")
         self._fh.flush()
         os.fsync(self._fh.fileno())
@@ -172,9 +182,9 @@ class Agent:
             snap["sensors"] = [dict(c.to_dict(), family=p.family, available=True)
                                for p in self.plans for c in p.channels]
             snap["sensors"] += [dict(u.to_dict(), available=False) for u in self.missing]
-            self.out.write("board", {"board": self.req.board, "run_id": self.req.run_id, "snapshot": snap})
+            self.out.write(BoardLine(board=self.req.board, run_id=self.req.run_id, snapshot=snap))
             if self.req.sampling.measure_overhead and self.req.jobs:
-                self.out.write("overhead", {"overhead": self.measure_overhead()})
+                self.out.write(OverheadLine(overhead=self.measure_overhead()))
             done: Set[str] = set()
             for job in self.req.jobs:
                 if job.job_key in done:
@@ -182,12 +192,12 @@ class Agent:
                 members = [j for j in self.req.jobs if job.group and j.group == job.group] or [job]
                 for spec, res in zip(members, self.run_group(members)):
                     done.add(spec.job_key)
-                    self.out.write("job", {"result": res, "spec": spec.to_dict()})
+                    self.out.write(JobLine(result=_typed(spec, res), spec=spec))
         except (Stop, KeyboardInterrupt):
             self.kill_child()
             status = "interrupted"
         finally:
-            self.out.write("end", {"status": status})
+            self.out.write(EndLine(status=status))
             self.out.close()
             shutil.rmtree(self.tmp, ignore_errors=True)  # the workers' scratch files: nothing outlives a run
         return status
@@ -201,13 +211,23 @@ def _energy(session: SamplingSession, res: Dict[str, Any], windows: List[Tuple[i
     if phase and phase.get("calls"):
         reps = energy_report(session, [(phase["t_start_ns"], phase["t_end_ns"])], phase["calls"], idle_w)
         for rep in reps:
-            rep["window"] = "steady-state energy phase: %s; %d calls in %.2f s" % (
-                phase.get("holds", "the timed call in a loop"), phase["calls"],
-                (phase["t_end_ns"] - phase["t_start_ns"]) / 1e9)
+            holds = phase.get("holds", "the timed call in a loop")
+            span_s = (phase["t_end_ns"] - phase["t_start_ns"]) / 1e9
+            rep["window"] = f"steady-state energy phase: {holds}; {phase['calls']:d} calls in {span_s:.2f} s"
         return reps
     timing = res.get("timing", {})
     n_inf = (timing.get("number") or 0) * sum(len(r["values_s"]) for r in timing.get("rounds", []))
     return energy_report(session, windows, n_inf or None, idle_w)
+
+
+def _typed(spec: JobSpec, res: Dict[str, Any]) -> JobResult:
+    """The result as the protocol types it; one that does not fit (an agent bug) still ends as a failed job
+    with the reason, so the jobs after it are measured and stored."""
+    try:
+        return JobResult.from_dict(res, "job result")
+    except ProtocolError as exc:
+        reason = f"agent wrote an invalid result: {exc}"
+        return JobResult(job_key=spec.job_key, status="failed", reason=reason)
 
 
 def _self_command() -> List[str]:
@@ -228,7 +248,7 @@ def main(request_path: str, results_path: str, artifacts_dir: str, echo: bool = 
     # a controller that resumes this run after losing us finds (and stops) us through this file
     pid_path = os.path.join(os.path.dirname(os.path.abspath(results_path)), "agent.pid")
     with open(pid_path, "w") as fh:
-        fh.write("%d %d\n" % (os.getpid(), os.getpgid(0)))
+        fh.write(f"{os.getpid():d} {os.getpgid(0):d}\n")
     try:
         status = Agent(req, results_path, artifacts_dir, sys.stdout if echo else None).run()
     finally:

@@ -6,7 +6,7 @@ import logging
 import threading
 from typing import Any, Protocol
 
-from ..agent.protocol import ProtocolError, parse_line
+from ..agent.protocol import BoardLine, EndLine, JobLine, OverheadLine, ProtocolError, ResultLine, parse_line
 from ..errors import AgentError, BenchbenchError
 from ..results.records import JobRecord
 from ..results.store import Store
@@ -48,7 +48,9 @@ class LineHandler:
         if not line.startswith("{"):
             return
         try:
-            self._handle(parse_line(line), from_file)
+            msg = parse_line(line)
+            if msg is not None:  # None: a kind of line a newer agent writes and this side does not know
+                self._handle(msg, from_file)
         except ProtocolError as exc:
             self.errors.append(AgentError(f"{self.board}: {exc} (old agent on the board?)"))
         except BenchbenchError as exc:
@@ -59,20 +61,19 @@ class LineHandler:
         if self.errors:
             raise self.errors[0]
 
-    def _handle(self, msg: dict[str, Any], from_file: bool) -> None:
+    def _handle(self, msg: ResultLine, from_file: bool) -> None:
         with self.lock:
-            kind = msg["type"]
-            if kind == "board" and not from_file:
-                snapshot = {**msg["snapshot"], **self.facts, **({"profile": self.profile} if self.profile else {})}
+            if isinstance(msg, BoardLine) and not from_file:
+                profile = {"profile": self.profile} if self.profile else {}
+                snapshot = {**msg.snapshot, **self.facts, **profile}
                 self.run.store.record_board(self.run.run_id, self.board, snapshot, status="running")
-                self.run.events("snapshot", self.board, snapshot=msg["snapshot"])
-            elif kind == "overhead" and not from_file:
-                self.run.store.record_board(self.run.run_id, self.board, overhead=msg["overhead"])
-            elif kind == "job":
-                key = msg["result"]["job_key"]
-                rec = job_record(self.run.run_id, self.board, msg, self.by_key.get(key), headline=self.headline,
-                                 power_limits=self.facts.get("power_limits"))
+                self.run.events("snapshot", self.board, snapshot=msg.snapshot)
+            elif isinstance(msg, OverheadLine) and not from_file:
+                self.run.store.record_board(self.run.run_id, self.board, overhead=msg.overhead)
+            elif isinstance(msg, JobLine):
+                rec = job_record(self.run.run_id, self.board, msg, self.by_key.get(msg.result.job_key),
+                                 headline=self.headline, power_limits=self.facts.get("power_limits"))
                 self.run.store_record(rec, self.out)
-            elif kind == "end":
-                self.end_status = msg.get("status")
-                self.run.store.record_board(self.run.run_id, self.board, status=msg.get("status"))
+            elif isinstance(msg, EndLine):
+                self.end_status = msg.status
+                self.run.store.record_board(self.run.run_id, self.board, status=msg.status)

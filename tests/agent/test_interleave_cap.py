@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from benchbench.agent.interleave import chunk_plan
-from benchbench.agent.protocol import JobSpec, RunRequest, SamplingPlan, TimingPlan
+from benchbench.agent.protocol import JobLine, JobSpec, RunRequest, SamplingPlan, TimingPlan
 from benchbench.analysis.paired import paired_verdict
 from benchbench.ingest import job_record
 
@@ -101,7 +101,7 @@ def test_cap_two_with_four_variants_pairs_each_with_the_reference_of_its_chunk(t
                                                              ["busy/fp16/s50"]]
     assert len(ref["timing"]["rounds"]) == 3 * ROUNDS and info["rounds"] == 3 * ROUNDS
     assert sorted(info["partners"]) == sorted(k for k in res if k != "busy/fp32/none")
-    records = {k: job_record("r", "local", line, None) for k, line in zip(res, lines)}
+    records = {k: job_record("r", "local", JobLine.from_dict(line), None) for k, line in zip(res, lines)}
     for chunk in info["chunk_rounds"]:
         (key,) = chunk["partners"]
         var = res[key]
@@ -137,7 +137,7 @@ def test_dense_variants_anchor_every_chunk_when_they_fit(tmp_path: Path) -> None
     assert most == 4, most
     res = {line["result"]["job_key"]: line["result"] for line in lines}
     assert all(r["status"] == "ok" for r in res.values()), res
-    rec = {k: job_record("r", "local", line, None) for k, line in zip(res, lines)}
+    rec = {k: job_record("r", "local", JobLine.from_dict(line), None) for k, line in zip(res, lines)}
     for key in ("busy/fp32/none", "busy/fp16/none"):
         info = res[key]["interleave"]
         assert info["anchor"] and info["chunks"] == 2 and len(res[key]["timing"]["rounds"]) == 2 * ROUNDS

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from lab import loadgen
 
-from benchbench.agent.protocol import JobSpec, RunRequest, SamplingPlan, TimingPlan
+from benchbench.agent.protocol import JobLine, JobSpec, RunRequest, SamplingPlan, TimingPlan
 from benchbench.analysis.paired import paired_verdict
 from benchbench.ingest import job_record
 from benchbench.results.records import JobRecord
@@ -27,7 +27,7 @@ def _jobs(group: str | None) -> list[JobSpec]:
 
 
 def _records(lines: list[dict[str, Any]]) -> list[JobRecord]:
-    return [job_record("r", "local", line, None) for line in lines]
+    return [job_record("r", "local", JobLine.from_dict(line), None) for line in lines]
 
 
 def _cpu() -> int:

@@ -16,8 +16,8 @@ import pytest
 from lab import counter_sim
 from lab.slow_suite import SPIN_BENCH
 
-from benchbench.agent.protocol import JobSpec, RunRequest, SamplingPlan, TimingPlan
-from benchbench.analysis.summary import job_metrics
+from benchbench.agent.protocol import JobResult, JobSpec, RunRequest, SamplingPlan, TimingPlan
+from benchbench.ingest.metrics import job_metrics
 
 POWER_W = 12.5
 PLAN = TimingPlan(warmup_s=0.05, min_value_s=0.01, rounds=3, values_per_round=5, max_timed_s=2.0)
@@ -56,7 +56,7 @@ def _check(res: dict[str, Any], step_s: float, bound: float) -> dict[str, float]
     err = rep["energy_per_inference_j"] / truth_j - 1
     assert abs(err) < bound, (rep, truth_j)
     assert rep["peak_power_w"] is not None and rep["peak_power_w"] <= 1.1 * POWER_W, rep
-    metrics = {m.name: m for m in job_metrics(res, {})[0]}
+    metrics = {m.name: m for m in job_metrics(JobResult.from_dict(res), {})[0]}
     assert metrics["energy.per_inference"].value == pytest.approx(rep["energy_per_inference_j"])
     assert "steady-state energy phase" in (metrics["energy.per_inference"].detail or "")
     return {"err": err, "per_call_s": per_call_s, "peak_w": rep["peak_power_w"]}
@@ -89,4 +89,5 @@ def test_pytest_benchmark_job_loops_its_target(tmp_path: Path) -> None:
     # (pytest's start-up in the window would make it ~100x; 10x leaves room for a loaded shared machine)
     assert 0.2 * bench_median < got["per_call_s"] < 10 * bench_median
     # no calibration warning for a benchmark that pytest-benchmark calibrated itself
-    assert not any(w.code == "calibration" for w in job_metrics(res, {}, min_value_s=0.0001)[1])
+    warns = job_metrics(JobResult.from_dict(res), {}, min_value_s=0.0001)[1]
+    assert not any(w.code == "calibration" for w in warns)

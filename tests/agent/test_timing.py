@@ -110,14 +110,14 @@ def test_an_implausibly_large_overhead_is_not_subtracted():
 
 
 def test_a_job_record_carries_the_overhead_and_raw_values(tmp_path):
-    from benchbench.agent.protocol import JobSpec
+    from benchbench.agent.protocol import JobLine, JobResult, JobSpec
     from benchbench.agent.worker import run_job
     from benchbench.ingest import job_record
 
     job = JobSpec(job_key="k", workload="busy", backend="python", precision="fp64", params={"n": 10},
                   timing=TimingPlan(warmup_s=0.0, min_value_s=0.001, rounds=2, values_per_round=3))
     res = run_job(job, str(tmp_path))
-    rec = job_record("r", "local", {"result": res, "spec": job.to_dict()}, None)
+    rec = job_record("r", "local", JobLine(result=JobResult.from_dict(res), spec=job), None)
     oh = rec.details["timing"]["loop_overhead"]
     assert oh["per_call_s"] > 0 and oh["number"] == rec.details["timing"]["number"]
     rounds = rec.raw["latency_rounds"]

@@ -7,13 +7,14 @@ from typing import Any
 
 import pytest
 
+from benchbench.agent.protocol import JobResult
 from benchbench.agent.samplers.base import Channel
 from benchbench.agent.samplers.session import SamplingSession, energy_report
 from benchbench.analysis.adapt import job_sample
 from benchbench.analysis.compare import compare_runs
 from benchbench.analysis.gates import parse_gate
-from benchbench.analysis.summary import job_metrics
 from benchbench.config.profiles import load_profile, snapshot_facts
+from benchbench.ingest.metrics import job_metrics
 from benchbench.results.records import JobRecord
 
 T0 = 1_000_000_000
@@ -32,14 +33,15 @@ def _result(jump_j: float, limit_w: float | None = None) -> dict[str, Any]:
         s.values[0].append(8.0 * step * 0.1 + (jump_j if step >= 15 else 0.0))
     windows = [(T0 + 500_000_000, T0 + 2_500_000_000)]
     rounds = [{"values_s": [0.01] * 20, "t_start_ns": windows[0][0], "t_end_ns": windows[0][1]}]
-    return {"timing": {"number": 10, "rounds": rounds},
+    return {"job_key": "k", "status": "ok", "timing": {"number": 10, "rounds": rounds},
             "sensors": s.summary(windows) | {"sample_rate_hz": 100.0},
             "energy": energy_report(s, windows, 200)}
 
 
 def _metrics(result: dict[str, Any]) -> tuple[dict[str, Any], list[Any]]:
     limits = snapshot_facts(load_profile("pi5"), "test")["power_limits"]
-    metrics, warnings = job_metrics(result, {}, "fp32", 0.01, headline="pmic_rails_energy", power_limits=limits)
+    metrics, warnings = job_metrics(JobResult.from_dict(result), {}, "fp32", 0.01,
+                                    headline="pmic_rails_energy", power_limits=limits)
     return {m.name: m for m in metrics}, warnings
 
 
@@ -55,7 +57,8 @@ def test_counter_jump_beyond_the_limit_is_implausible_with_evidence() -> None:
     for name in ("power.mean", "power.peak", "energy.per_inference", "energy.pmic_rails_energy"):
         assert m[name].value is None
         assert m[name].unavailable_reason.startswith("implausible: measured")
-        assert "27 W limit" in m[name].unavailable_reason and "27 W USB-C supply" in m[name].unavailable_reason
+        reason = m[name].unavailable_reason
+        assert "27 W limit" in reason and "27 W USB-C supply" in reason
     bad = [w for w in warnings if w.code == "implausible"]
     assert bad and bad[0].severity == "error" and "mean power" in bad[0].message
 
@@ -70,7 +73,7 @@ def test_hardware_enforced_limit_wins_and_bounds_the_peak() -> None:
 
 
 def _record(run: str, result: dict[str, Any]) -> JobRecord:
-    metrics, warnings = job_metrics(result, {}, "fp32", headline="pmic_rails_energy",
+    metrics, warnings = job_metrics(JobResult.from_dict(result), {}, "fp32", headline="pmic_rails_energy",
                                     power_limits=snapshot_facts(load_profile("pi5"), "t")["power_limits"])
     return JobRecord(run_id=run, board="pi5", job_key="k", workload="gemm", backend="ort", precision="fp32",
                      pruning="none", params={}, status="ok", metrics=tuple(metrics), warnings=tuple(warnings),

@@ -21,7 +21,7 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from lab import loadgen  # noqa: E402
 
-from benchbench.agent.protocol import JobSpec, RunRequest, SamplingPlan, TimingPlan  # noqa: E402
+from benchbench.agent.protocol import JobLine, JobSpec, RunRequest, SamplingPlan, TimingPlan  # noqa: E402
 from benchbench.analysis.paired import paired_verdict  # noqa: E402
 from benchbench.ingest import job_record  # noqa: E402
 
@@ -57,7 +57,7 @@ def test_ratio_spread_interleaved_vs_sequential(tmp_path: Path) -> None:
             finally:
                 hog.kill()
                 hog.wait()
-            recs = [job_record("r", "local", line, None) for line in lines]
+            recs = [job_record("r", "local", JobLine.from_dict(line), None) for line in lines]
             pv = paired_verdict(*recs)
             assert pv.ratio is not None
             ratios.append(pv.ratio)

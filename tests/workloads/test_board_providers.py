@@ -16,10 +16,11 @@ import pytest
 
 from benchbench.agent.protocol import JobSpec, TimingPlan
 from benchbench.agent.worker import run_job
-from benchbench.analysis.summary import job_metrics
+from benchbench.agent.protocol import JobResult
 from benchbench.config.profiles import DEFAULT_DEVICE_DIR, list_profiles, load_profile_file
 from benchbench.config.suite import load_suite
 from benchbench.errors import ConfigError
+from benchbench.ingest.metrics import job_metrics
 from benchbench.pipeline import BoardTarget, Run, RunPlan, new_run_id
 from benchbench.results.store import Store
 from benchbench.transport.local import LocalTransport
@@ -140,11 +141,11 @@ def _result(requested: list[str], used: list[str]) -> dict[str, object]:
 
 
 def test_summary_warns_about_an_accelerator_fallback() -> None:
-    _, warns = job_metrics(_result(GPU_PREF, [CPU]), {})
+    _, warns = job_metrics(JobResult.from_dict(_result(GPU_PREF, [CPU])), {})
     fb = [w for w in warns if w.code == "accelerator-fallback"]
     assert len(fb) == 1 and "TensorrtExecutionProvider" in fb[0].message and "CPU" in fb[0].message
     for requested, used in (([CPU], [CPU]), (GPU_PREF, ["CUDAExecutionProvider", CPU]), ([], [CPU])):
-        _, warns = job_metrics(_result(requested, used), {})
+        _, warns = job_metrics(JobResult.from_dict(_result(requested, used)), {})
         assert not [w for w in warns if w.code == "accelerator-fallback"]
 
 

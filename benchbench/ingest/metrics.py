@@ -1,16 +1,18 @@
-"""From one agent job result to metrics and quality warnings. Pure: dicts in, records out."""
+"""One agent job result (typed by the protocol) → metrics and quality warnings: raw values turned into the
+``Metric`` records the store keeps. The statistics themselves live in ``analysis`` (pure, plain values)."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
-from ..results.records import Metric, Warning_
 import numpy as np
 
+from ..agent.protocol import ChannelSummary, EnergyReport, JobResult, MemoryReport, SensorSummary
+from ..analysis.quality import JobQualityInput, check_job
+from ..analysis.stats import latency_stats
+from ..results.records import Metric, Warning_
 from . import plausibility
-from .quality import JobQualityInput, check_job
-from .stats import latency_stats
 
 #: when several power sensors exist, the headline is the widest scope available
 SCOPE_PRIORITY = ("wall", "board_input", "module_input", "rails_sum", "accelerator", "gpu_board",
@@ -18,48 +20,55 @@ SCOPE_PRIORITY = ("wall", "board_input", "module_input", "rails_sum", "accelerat
 _UNIT_SCALE = {"FLOP": ("GFLOP/s", 1e9), "OP": ("GOP/s", 1e9)}
 
 
-def latency_values(result: dict[str, Any]) -> list[float]:
-    return [v for r in result.get("timing", {}).get("rounds", []) for v in r["values_s"]]
+def latency_values(result: JobResult) -> list[float]:
+    return result.timing.values_s if result.timing else []
 
 
-def _calls_in_windows(result: dict[str, Any]) -> int:
-    t = result.get("timing", {})
-    return int(t.get("number", 0)) * len(latency_values(result))
+class _Figures(NamedTuple):
+    """One power/energy channel's figures: from its energy report, else from its window statistics."""
+
+    energy_j: float | None
+    mean_power_w: float | None
+    peak_power_w: float | None
+    method: str
+    note: str = ""
+    calls: int | None = None  # set for the steady-state energy phase (its own window and call count)
+    above_idle_j: float | None = None
+    pm_j: float | None = None
 
 
-def _power_metrics(result: dict[str, Any], calls: int, headline: str | None = None) -> list[Metric]:
+def _figures(c: ChannelSummary, rep: EnergyReport | None) -> _Figures:
+    if rep is None:
+        return _Figures(c.energy_j, c.mean_power_w, c.max, f"{c.method} over timed windows")
+    note = "; ".join(list(rep.warnings) + ([rep.window] if rep.window else []))
+    return _Figures(rep.energy_j, rep.mean_power_w, rep.peak_power_w, f"{rep.method}", note,
+                    rep.inferences if rep.window else None, rep.energy_per_inference_above_idle_j,
+                    rep.energy_uncertainty_j)
+
+
+def _power_metrics(result: JobResult, calls: int, headline: str | None = None) -> list[Metric]:
     """Per-channel energy plus the headline power.mean/peak and energy.per_inference (with scope).
 
-    The agent's per-job energy accounting (``result["energy"]``) is preferred: it falls back to the mean
+    The agent's per-job energy accounting (``result.energy``) is preferred: it falls back to the mean
     power over the whole timed span when a slow sensor (1 Hz meter, 2 Hz vcgencmd) has too few samples per
     window. ``headline`` (the device profile's choice) wins over the scope priority when it was measured."""
-    sensors = result.get("sensors") or {}
-    rate = sensors.get("sample_rate_hz")
+    sensors = result.sensors or SensorSummary()
+    rate = sensors.sample_rate_hz
     rate_txt = f"{rate:.1f} Hz" if rate else "unknown rate"
-    chans = [c for c in sensors.get("channels", []) if c["channel"]["quantity"] in ("power", "energy")]
-    reports = {r["channel"]: r for r in result.get("energy") or [] if r.get("energy_j") is not None}
+    chans = [c for c in sensors.channels if c.channel.quantity in ("power", "energy")]
+    reports = {r.channel: r for r in result.energy if r.energy_j is not None}
     out: list[Metric] = []
-    usable: list[tuple[dict[str, Any], dict[str, Any]]] = []  # (channel summary, energy figures)
+    usable: list[tuple[ChannelSummary, _Figures, float]] = []  # (channel summary, figures, energy)
     for c in chans:
-        ch = c["channel"]
-        rep = reports.get(ch["name"])
-        fig = ({"energy_j": rep["energy_j"], "mean_power_w": rep.get("mean_power_w"),
-                "peak_power_w": rep.get("peak_power_w"), "method": rep.get("method"),
-                "note": "; ".join(list(rep.get("warnings") or ()) + ([rep["window"]] if rep.get("window") else [])),
-                "calls": rep.get("inferences") if rep.get("window") else None,
-                "per_inference_j": rep.get("energy_per_inference_j"),
-                "per_inference_above_idle_j": rep.get("energy_per_inference_above_idle_j"),
-                "pm_j": rep.get("energy_uncertainty_j")} if rep is not None else
-               {"energy_j": c.get("energy_j"), "mean_power_w": c.get("mean_power_w"), "peak_power_w": c.get("max"),
-                "method": f"{c.get('method')} over timed windows", "note": ""})
-        if fig["energy_j"] is None or any(m.name == f"energy.{ch['name']}" for m in out):
-            continue  # a name reported twice (two families, or one device under two sysfs paths): keep the first
-        usable.append((c, fig))
-        out.append(Metric(f"energy.{ch['name']}", fig["energy_j"], "J", ch.get("scope"), ch["source"],
-                          f"{fig['method']}; {rate_txt}"))
+        ch = c.channel
+        fig = _figures(c, reports.get(ch.name))
+        if fig.energy_j is None or any(m.name == f"energy.{ch.name}" for m in out):
+            continue  # a name reported twice (two families, one device under two sysfs paths): keep the first
+        usable.append((c, fig, fig.energy_j))
+        out.append(Metric(f"energy.{ch.name}", fig.energy_j, "J", ch.scope, ch.source,
+                          f"{fig.method}; {rate_txt}"))
     if not usable:
-        missing = [u["reason"] for u in sensors.get("unavailable", [])
-                   if u.get("quantity") in ("power", "energy")]
+        missing = [u["reason"] for u in sensors.unavailable if u.get("quantity") in ("power", "energy")]
         if chans:
             missing.append("power sensors present but too few samples inside the timed windows "
                            f"({rate_txt}); lengthen min_value_s or rounds")
@@ -67,48 +76,47 @@ def _power_metrics(result: dict[str, Any], calls: int, headline: str | None = No
         for name, unit in (("power.mean", "W"), ("energy.per_inference", "J")):
             out.append(Metric(name, None, unit, unavailable_reason=reason))
         return out
-    chosen = [u for u in usable if u[0]["channel"]["name"] == headline]
-    best, fig = chosen[0] if chosen else min(
-        usable, key=lambda u: SCOPE_PRIORITY.index(u[0]["channel"].get("scope") or "rail"))
-    ch = best["channel"]
-    label = ch.get("label") or ch["name"]
+    chosen = [u for u in usable if u[0].channel.name == headline]
+    best, fig, energy_j = chosen[0] if chosen else min(
+        usable, key=lambda u: SCOPE_PRIORITY.index(u[0].channel.scope or "rail"))
+    ch = best.channel
     why = "device profile headline" if chosen else "widest scope measured"
-    detail = (f"{label}; {why}; {fig['method']}; {rate_txt}; {best.get('n_in_windows', 0)} samples in timed windows"
-              + (f"; {fig['note']}" if fig["note"] else ""))
-    out.append(Metric("power.mean", fig["mean_power_w"], "W", ch.get("scope"), ch["source"], detail))
-    if fig["peak_power_w"] is not None:
-        out.append(Metric("power.peak", fig["peak_power_w"], "W", ch.get("scope"), ch["source"], detail))
-    if fig.get("calls"):  # the steady-state energy phase: its own window and call count
-        n = int(fig["calls"])
-        pm = f" ± {fig['pm_j'] / n:.3g} J" if fig.get("pm_j") is not None else ""
-        out.append(Metric("energy.per_inference", fig["energy_j"] / n, "J", ch.get("scope"), ch["source"],
+    detail = (f"{ch.label or ch.name}; {why}; {fig.method}; {rate_txt}; {best.n_in_windows} samples in timed "
+              "windows" + (f"; {fig.note}" if fig.note else ""))
+    out.append(Metric("power.mean", fig.mean_power_w, "W", ch.scope, ch.source, detail))
+    if fig.peak_power_w is not None:
+        out.append(Metric("power.peak", fig.peak_power_w, "W", ch.scope, ch.source, detail))
+    if fig.calls:  # the steady-state energy phase: its own window and call count
+        n = int(fig.calls)
+        pm = f" ± {fig.pm_j / n:.3g} J" if fig.pm_j is not None else ""
+        out.append(Metric("energy.per_inference", energy_j / n, "J", ch.scope, ch.source,
                           detail + f"; total over {n} calls{pm}"))
-        if fig.get("per_inference_above_idle_j") is not None:
-            out.append(Metric("energy.per_inference_above_idle", fig["per_inference_above_idle_j"], "J",
-                              ch.get("scope"), ch["source"], detail + "; minus idle power measured before the job"))
+        if fig.above_idle_j is not None:
+            out.append(Metric("energy.per_inference_above_idle", fig.above_idle_j, "J", ch.scope, ch.source,
+                              detail + "; minus idle power measured before the job"))
     elif calls:
-        out.append(Metric("energy.per_inference", fig["energy_j"] / calls, "J", ch.get("scope"), ch["source"],
+        out.append(Metric("energy.per_inference", energy_j / calls, "J", ch.scope, ch.source,
                           detail + f"; total over {calls} calls"))
     return out
 
 
-def _sensor_metrics(result: dict[str, Any]) -> list[Metric]:
-    sensors = result.get("sensors") or {}
+def _sensor_metrics(result: JobResult) -> list[Metric]:
+    sensors = result.sensors or SensorSummary()
     out: list[Metric] = []
-    for quantity, name, unit, agg in (("temperature", "temp.max", "C", max), ("clock", "clock.mean", "MHz", None)):
-        chans = [c for c in sensors.get("channels", []) if c["channel"]["quantity"] == quantity
-                 and c.get("mean") is not None]
+    for quantity, name, unit in (("temperature", "temp.max", "C"), ("clock", "clock.mean", "MHz")):
+        chans = [c for c in sensors.channels if c.channel.quantity == quantity and c.mean is not None]
         if not chans:
-            reasons = [u["reason"] for u in sensors.get("unavailable", []) if u.get("quantity") == quantity]
-            out.append(Metric(name, None, unit, unavailable_reason="; ".join(reasons) or "no samples in windows"))
+            reasons = [u["reason"] for u in sensors.unavailable if u.get("quantity") == quantity]
+            why = "; ".join(reasons) or "no samples in windows"
+            out.append(Metric(name, None, unit, unavailable_reason=why))
             continue
-        if agg is max:
-            c = max(chans, key=lambda c: c["max"])
-            out.append(Metric(name, c["max"], unit, source=c["channel"]["source"],
+        if quantity == "temperature":
+            c = max(chans, key=lambda c: c.max if c.max is not None else float("-inf"))
+            out.append(Metric(name, c.max, unit, source=c.channel.source,
                               detail=f"hottest of {len(chans)} sensors during timed windows"))
         else:
-            mean = sum(c["mean"] for c in chans) / len(chans)
-            out.append(Metric(name, mean, unit, source=chans[0]["channel"]["source"],
+            mean = sum(c.mean for c in chans if c.mean is not None) / len(chans)
+            out.append(Metric(name, mean, unit, source=chans[0].channel.source,
                               detail=f"mean of {len(chans)} clock channels during timed windows"))
     return out
 
@@ -120,7 +128,7 @@ def variant_metrics(variant: dict[str, Any]) -> list[Metric]:
     if variant.get("size_bytes"):
         out.append(Metric("model.size", float(variant["size_bytes"]), "bytes", source="variant file",
                           detail=f"{role} graph file"
-                                 + ("; the decode graph holds the same weights" if role == "prefill" else "")))
+                          + ("; the decode graph holds the same weights" if role == "prefill" else "")))
     fid = (variant.get("validation") or {}).get(role, {}).get("fidelity")
     if not fid:
         return out
@@ -129,7 +137,8 @@ def variant_metrics(variant: dict[str, Any]) -> list[Metric]:
     worst = (f"; worst of {n_out} outputs: {fid.get('output')!r}" if n_out and n_out > 1
              else f"; output {fid.get('output')!r}" if fid.get("output") else "")
     detail = f"vs the reference on {fid.get('samples')} held-out inputs ({role} graph{worst})"
-    for name, key, unit in (("fidelity.cosine", "cosine_mean", "cosine"), ("fidelity.sqnr_db", "sqnr_db", "dB"),
+    for name, key, unit in (("fidelity.cosine", "cosine_mean", "cosine"),
+                            ("fidelity.sqnr_db", "sqnr_db", "dB"),
                             ("fidelity.rel_error", "rel_error", "fraction"),
                             ("fidelity.top1_agreement", "top1_agreement", "fraction"),
                             ("fidelity.max_abs_err", "max_abs_error", "output units"),
@@ -178,28 +187,29 @@ def llm_metrics(extra: dict[str, Any]) -> list[Metric]:
     return out
 
 
-def job_metrics(result: dict[str, Any], work: dict[str, Any], precision: str | None = None,
+def job_metrics(result: JobResult, work: dict[str, Any], precision: str | None = None,
                 min_value_s: float | None = None,
                 variant: dict[str, Any] | None = None,
                 headline: str | None = None,
                 power_limits: Sequence[Mapping[str, Any]] = ()) -> tuple[list[Metric], list[Warning_]]:
-    """``power_limits``: the device profile's (board snapshot); implausible power/energy figures are voided."""
+    """``power_limits``: the device profile's (board snapshot); implausible power/energy figures are
+    voided."""
     metrics: list[Metric] = []
     if variant:
         metrics.extend(variant_metrics(variant))
-    metrics.extend(llm_metrics(result.get("extra") or {}))
+    metrics.extend(llm_metrics(result.extra))
     warnings: list[Warning_] = []
     values = latency_values(result)
-    timing = result.get("timing") or {}
-    if values:
+    if values and result.timing:
+        timing = result.timing
         st = latency_stats(values)
-        window = result.get("timed_window") or "unspecified"
+        window = result.timed_window or "unspecified"
         for key, val in st.to_dict().items():
             if key == "n":
                 continue
             metrics.append(Metric(f"latency.{key[:-2]}", val, "s", source="timing engine", detail=window))
         metrics.append(Metric("latency.n", float(st.n), "values", source="timing engine",
-                              detail=f"{timing.get('number')} calls per value"))
+                              detail=f"{timing.number} calls per value"))
         if work.get("ops_per_call"):
             unit, scale = _UNIT_SCALE.get(work.get("ops_unit", "FLOP"), ("GFLOP/s", 1e9))
             metrics.append(Metric("throughput.ops", work["ops_per_call"] / st.p50_s / scale, unit,
@@ -210,40 +220,44 @@ def job_metrics(result: dict[str, Any], work: dict[str, Any], precision: str | N
         metrics.append(Metric("throughput.items", work.get("items_per_call", 1.0) / st.p50_s,
                               f"{work.get('item_unit', 'call')}/s", detail="at median latency"))
         warnings.extend(_quality(result, values, precision, min_value_s))
-    mem = result.get("memory") or {}
-    for key, name in (("peak_rss_bytes", "mem.peak_rss"), ("peak_rss_timed_bytes", "mem.peak_rss_timed"),
-                      ("rss_after_setup_bytes", "mem.rss_after_setup"),
-                      ("sys_available_before_bytes", "mem.sys_available_before"),
-                      ("sys_available_after_bytes", "mem.sys_available_after")):
-        if mem.get(key) is not None:
-            metrics.append(Metric(name, float(mem[key]), "bytes", source=mem.get("method", "/proc/meminfo")))
+    mem = result.memory or MemoryReport()
+    for value, name in ((mem.peak_rss_bytes, "mem.peak_rss"),
+                        (mem.peak_rss_timed_bytes, "mem.peak_rss_timed"),
+                        (mem.rss_after_setup_bytes, "mem.rss_after_setup"),
+                        (mem.sys_available_before_bytes, "mem.sys_available_before"),
+                        (mem.sys_available_after_bytes, "mem.sys_available_after")):
+        if value is not None:
+            metrics.append(Metric(name, float(value), "bytes", source=mem.method or "/proc/meminfo"))
     if values:
-        metrics.extend(_power_metrics(result, _calls_in_windows(result), headline))
+        calls = int((result.timing.number if result.timing else 0) or 0) * len(values)
+        metrics.extend(_power_metrics(result, calls, headline))
         metrics.extend(_sensor_metrics(result))
-    for w in timing.get("warnings", []):
-        warnings.append(Warning_("timing-budget", w, "raise max_timed_s in the suite, or accept fewer values"))
+    for w in result.timing.warnings if result.timing else []:
+        warnings.append(Warning_("timing-budget", w,
+                                 "raise max_timed_s in the suite, or accept fewer values"))
     metrics, implausible = plausibility.check(metrics, result, power_limits)
     warnings.extend(implausible)
     return metrics, warnings
 
 
-def _quality(result: dict[str, Any], values: list[float], precision: str | None,
+def _quality(result: JobResult, values: list[float], precision: str | None,
              min_value_s: float | None) -> tuple[Warning_, ...]:
-    timing = result.get("timing") or {}
-    sensors = result.get("sensors") or {}
-    power = [c for c in sensors.get("channels", []) if c["channel"]["quantity"] == "power"]
-    throttle = result.get("throttle") or {}
-    res_ns = (timing.get("timer") or {}).get("resolution_ns")
-    providers = (result.get("extra") or {}).get("providers_used") or []
+    assert result.timing is not None  # only called with latency values
+    timing = result.timing
+    sensors = result.sensors or SensorSummary()
+    power = [c for c in sensors.channels if c.channel.quantity == "power"]
+    throttle = result.throttle or {}
+    res_ns = (timing.timer or {}).get("resolution_ns")
+    providers = result.extra.get("providers_used") or []
     return check_job(JobQualityInput(
-        latency_s=np.asarray(values), calls_per_value=int(timing.get("number") or 1),
-        rounds_s=tuple(np.asarray(r["values_s"]) for r in timing.get("rounds", [])),
+        latency_s=np.asarray(values), calls_per_value=int(timing.number or 1),
+        rounds_s=tuple(np.asarray(r.values_s) for r in timing.rounds),
         # no calibration by the engine (pytest-benchmark calibrates itself): nothing to fall short of
         timer_resolution_s=res_ns * 1e-9 if res_ns else None,
-        calibration_target_s=min_value_s if timing.get("calibration") else None,
-        power_sample_rate_hz=sensors.get("sample_rate_hz") if power else None,
-        power_samples_in_windows=min(c.get("n_in_windows", 0) for c in power) if power else None,
+        calibration_target_s=min_value_s if timing.calibration else None,
+        power_sample_rate_hz=sensors.sample_rate_hz if power else None,
+        power_samples_in_windows=min(c.n_in_windows for c in power) if power else None,
         throttle_events=len(throttle.get("evidence", [])) if throttle.get("throttled") else 0,
         precision=precision, execution_provider=providers[0] if providers else None,
-        providers_requested=tuple((result.get("extra") or {}).get("providers_requested") or ()),
+        providers_requested=tuple(result.extra.get("providers_requested") or ()),
         providers_used=tuple(providers)))
