@@ -8,14 +8,15 @@ Errors are :class:`benchbench.errors.ConfigError` naming the file and the key pa
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Literal, Sequence
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from ..agent.protocol import DEFAULT_FAMILIES, POWER_SCOPES, SAMPLER_FAMILIES
 from ..errors import ConfigError
-from .loader import validate_as, read_yaml
+from .loader import read_yaml, validate_as
 
 #: the repository's devices/ folder (the packaged copy is the lead's concern; callers pass dirs)
 DEFAULT_DEVICE_DIR = Path(__file__).resolve().parents[1] / "devices"  # links to the repo devices/; packaged
@@ -54,10 +55,10 @@ class MeterBinding(_Model):
 
     def family_spec(self) -> str:
         """The sampler family string the agent probes: ``ptdaemon@host:port[/chN]``."""
-        return "ptdaemon@%s:%d%s" % (self.host, self.port, "" if self.channel is None else "/ch%d" % self.channel)
+        return f"ptdaemon@{self.host}:{self.port}" + ("" if self.channel is None else f"/ch{self.channel}")
 
     def channel_name(self) -> str:
-        return "wall_power" if self.channel is None else "wall_ch%d_power" % self.channel
+        return "wall_power" if self.channel is None else f"wall_ch{self.channel}_power"
 
 
 class PowerLimit(_Model):
@@ -120,7 +121,8 @@ class DeviceProfile(_Model):
     meter: MeterBinding | None = None
     power_limits: tuple[PowerLimit, ...] = ()
     sampling_interval_s: float = Field(default=0.02, gt=0, le=10)
-    #: CPU architecture (``platform.machine()`` spelling); picks e.g. the int8 flavour (S8S8 on ARM). None: any.
+    #: CPU architecture (``platform.machine()`` spelling); picks e.g. the int8 flavour (S8S8 on ARM).
+    #: None: any.
     arch: str | None = Field(default=None, pattern=r"^[A-Za-z0-9_]+$")
     #: ONNX Runtime execution providers in order of preference (the agent uses the available ones in this
     #: order and records a CPU fallback). None: the agent's default, CPU only.
@@ -131,7 +133,8 @@ class DeviceProfile(_Model):
     def _families(cls, v: tuple[str, ...]) -> tuple[str, ...]:
         for fam in v:
             if fam.partition("@")[0] not in SAMPLER_FAMILIES:
-                raise ValueError("unknown sampler family %r (known: %s)" % (fam, ", ".join(sorted(SAMPLER_FAMILIES))))
+                known = ", ".join(sorted(SAMPLER_FAMILIES))
+                raise ValueError(f"unknown sampler family {fam!r} (known: {known})")
         return v
 
     @field_validator("execution_providers")
@@ -145,10 +148,10 @@ class DeviceProfile(_Model):
         return v
 
     @model_validator(mode="after")
-    def _headline(self) -> "DeviceProfile":
+    def _headline(self) -> DeviceProfile:
         names = [f.partition("@")[0] for f in self.samplers]
         if self.headline_power is not None and self.headline_power.family not in names:
-            raise ValueError("headline_power.family %r is not among samplers" % self.headline_power.family)
+            raise ValueError(f"headline_power.family {self.headline_power.family!r} is not among samplers")
         if self.headline_power is None and not self.power_unavailable_reason and self.meter is None:
             raise ValueError("no headline_power: say why in power_unavailable_reason")
         return self
@@ -192,7 +195,8 @@ def load_profile_file(path: Path) -> DeviceProfile:
     return validate_as(DeviceProfile, read_yaml(path), str(path))
 
 
-def load_profile(name_or_path: str, search_dirs: Sequence[Path | str] = (DEFAULT_DEVICE_DIR,)) -> DeviceProfile:
+def load_profile(name_or_path: str,
+                 search_dirs: Sequence[Path | str] = (DEFAULT_DEVICE_DIR,)) -> DeviceProfile:
     """A profile by name (``pi5`` → first ``<dir>/pi5.yaml`` in ``search_dirs``) or by file path."""
     if _is_path(name_or_path):
         return load_profile_file(Path(name_or_path))
@@ -202,12 +206,12 @@ def load_profile(name_or_path: str, search_dirs: Sequence[Path | str] = (DEFAULT
             if path.is_file():
                 prof = load_profile_file(path)
                 if prof.name != name_or_path:
-                    raise ConfigError("profile name %r does not match its file name" % prof.name,
+                    raise ConfigError(f"profile name {prof.name!r} does not match its file name",
                                       file=str(path), key="name")
                 return prof
     known = ", ".join(p.name for p in list_profiles(search_dirs)) or "none"
-    raise ConfigError("unknown device profile %r" % name_or_path, key="profile",
-                      hint="known profiles: %s (searched %s)" % (known, ", ".join(str(d) for d in search_dirs)))
+    raise ConfigError(f"unknown device profile {name_or_path!r}", key="profile",
+                      hint=f"known profiles: {known} (searched {', '.join(str(d) for d in search_dirs)})")
 
 
 def list_profiles(search_dirs: Sequence[Path | str] = (DEFAULT_DEVICE_DIR,)) -> list[DeviceProfile]:
