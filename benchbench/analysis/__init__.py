@@ -1,1 +1,2 @@
-"""Pure analysis: statistics, per-job summaries, comparisons, history. No I/O here."""
+"""Pure analysis: statistics, quality checks, comparisons, history on plain values and records. No I/O here,
+and no agent protocol: turning agent results into metrics is ``benchbench.ingest``'s job."""
