@@ -11,6 +11,7 @@ import click
 from .. import __version__
 from ..errors import ConfigError
 from .common import (
+    DB_HELP,
     DEFAULT_DB,
     OneLineErrors,
     err,
@@ -37,7 +38,7 @@ def main(ctx: click.Context, debug: bool, verbose: int) -> None:
 
 @main.command()
 @click.option("--suite", "suite_name", default=None, help="Suite file or built-in name (default: quick).")
-@click.option("--db", default=DEFAULT_DB, show_default=True, help="Results database: a path or SQLAlchemy URL.")
+@click.option("--db", default=DEFAULT_DB, show_default=True, help=DB_HELP)
 @click.option("-o", "--report", "report_path", type=click.Path(path_type=Path), default=None,
               help="Where to write the HTML report (default: reports/out/<run>.html).")
 @click.option("--no-report", is_flag=True, help="Do not render a report.")
@@ -63,11 +64,13 @@ def main(ctx: click.Context, debug: bool, verbose: int) -> None:
 @click.option("--profile", default=None, metavar="NAME|FILE",
               help="Device profile to use instead of the detected (local) or configured (fleet) one.")
 @click.option("--wait", is_flag=True,
-              help="PostgreSQL --db with --fleet: wait for boards another controller holds (default: skip them).")
+              help="PostgreSQL --db with --fleet: wait for boards another controller holds "
+                   "(default: skip them).")
 @handle_errors
 def run(suite_name: str | None, db: str, report_path: Path | None, no_report: bool, as_json: bool,
         fleet_file: Path | None, boards: str | None, resume: str | None, accept_new_host_keys: bool,
-        ssh_config: Path | None, model_path: Path | None, shapes: tuple[str, ...], fixed_inputs: tuple[str, ...],
+        ssh_config: Path | None, model_path: Path | None, shapes: tuple[str, ...],
+        fixed_inputs: tuple[str, ...],
         inputs_npz: str | None, precisions: tuple[str, ...], profile: str | None, wait: bool) -> None:
     """Run a suite on this machine (board `local`), or on a fleet over SSH; store results; write a report."""
     from ..pipeline import PlanRequest
@@ -79,14 +82,16 @@ def run(suite_name: str | None, db: str, report_path: Path | None, no_report: bo
     if ssh_config is not None and not ssh_config.is_file():
         raise ConfigError("file not found", file=str(ssh_config), key="--ssh-config")
     if resume is not None and (suite_name or model_path is not None):
-        raise ConfigError("--resume reruns the stored run's own suite; leave out --suite/--model", key="--resume")
+        raise ConfigError("--resume reruns the stored run's own suite; leave out --suite/--model",
+                          key="--resume")
     with stop_on_signals():  # SIGINT, SIGTERM and SIGHUP: stop agents, keep finished jobs, exit 128+signal
         byo = None
         if model_path is not None:
             if suite_name:
                 raise ConfigError("--model and --suite are exclusive", key="--model")
             from ..workloads.registry import byo_suite
-            byo = byo_suite(model_path, list(shapes), list(fixed_inputs), inputs_npz, list(precisions) or None)
+            byo = byo_suite(model_path, list(shapes), list(fixed_inputs), inputs_npz,
+                            list(precisions) or None)
         elif shapes or fixed_inputs or inputs_npz or precisions:
             raise ConfigError("--shape, --input, --inputs and --precision need --model", key="--model")
         request = PlanRequest(suite=suite_name, byo=byo, fleet_file=fleet_file, boards=boards, resume=resume,
@@ -97,7 +102,7 @@ def run(suite_name: str | None, db: str, report_path: Path | None, no_report: bo
 
 
 @main.command()
-@click.option("--db", default=DEFAULT_DB, show_default=True, help="Results database: a path or SQLAlchemy URL.")
+@click.option("--db", default=DEFAULT_DB, show_default=True, help=DB_HELP)
 @click.option("--run", "run_id", default=None, help="Run ID (default: the latest run).")
 @click.option("-o", "--output", type=click.Path(path_type=Path), default=None,
               help="Output HTML path (default: reports/out/<run>.html).")
@@ -124,14 +129,15 @@ def report(db: str, run_id: str | None, output: Path | None, list_runs: bool, as
 
         from rich.markup import escape
         for r in runs:
-            table.add_row(escape(term_safe(r.run_id)), escape(term_safe(r.suite_name)), escape(term_safe(r.status)),
-                          str(r.n_jobs),
+            table.add_row(escape(term_safe(r.run_id)), escape(term_safe(r.suite_name)),
+                          escape(term_safe(r.status)), str(r.n_jobs),
                           dt.datetime.fromtimestamp(r.started_at).strftime("%Y-%m-%d %H:%M:%S"))
         out.print(table)
         return
     run_id = run_id or store.latest_run_id()
     if run_id is None:
-        raise ConfigError(f"no runs stored in {store.display_url}", key="--db", hint="run `benchbench run` first")
+        raise ConfigError(f"no runs stored in {store.display_url}", key="--db",
+                          hint="run `benchbench run` first")
     with template_errors(templates):
         path = write_report(store.load_run(run_id), output or report_path(run_id), templates)
     out.print(f"report: {term_safe(path)}", markup=False)
@@ -152,7 +158,8 @@ def workloads_list(as_json: bool) -> None:
     rows: list[dict[str, Any]] = []
     for name, d in sorted(catalogue().items()):
         rows.append({"name": name, "kind": d.kind, "description": d.description, "precisions": d.backends,
-                     "params": {k: (str(f.annotation), f.default) for k, f in d.params_model.model_fields.items()}})
+                     "params": {k: (str(f.annotation), f.default)
+                                for k, f in d.params_model.model_fields.items()}})
     if as_json:
         print_json({"workloads": rows, "suites": {k: str(v) for k, v in builtin_suites().items()}})
         return
@@ -166,11 +173,13 @@ def workloads_list(as_json: bool) -> None:
 
 
 def _register_optional() -> None:
-    """Commands that live in their own modules (devices, fleet, compare, history, export/import, publish, lab)."""
+    """Commands that live in their own modules (devices, fleet, compare, history, export/import, publish,
+    lab queue)."""
     import importlib
     for mod, names in (("benchbench.cli.devices", ("devices",)), ("benchbench.cli.fleet", ("fleet",)),
                        ("benchbench.cli.compare", ("compare",)), ("benchbench.cli.history", ("history",)),
-                       ("benchbench.cli.exchange", ("export", "import_")), ("benchbench.cli.publish", ("publish",)),
+                       ("benchbench.cli.exchange", ("export", "import_")),
+                       ("benchbench.cli.publish", ("publish",)),
                        ("benchbench.cli.queuecmd", ("submit", "worker", "queue"))):
         try:
             m = importlib.import_module(mod)
@@ -186,4 +195,4 @@ def _register_optional() -> None:
 
 _register_optional()
 
-__all__ = ["main", "err"]
+__all__ = ["err", "main"]
