@@ -2,15 +2,21 @@
 
 The host writes a :class:`RunRequest` as JSON; the agent appends one JSON object per line to a results
 file (and echoes each line on stdout): a ``board`` line with the board snapshot, one ``job`` line per
-finished job, and an ``end`` line. ``schema_version`` is checked on both sides so version skew fails
-loudly instead of by luck. This module is stdlib-only and Python 3.8 compatible.
+finished job, and an ``end`` line. Those lines are typed records (:class:`BoardLine`, :class:`OverheadLine`,
+:class:`JobLine` with its :class:`JobResult`, :class:`EndLine`) that the agent writes through ``to_dict``
+and :func:`parse_line` builds back; keys a newer agent adds are kept, so old and new sides read each other.
+``schema_version`` is checked on both sides so version skew fails loudly instead of by luck. This module
+is stdlib-only and Python 3.8 compatible.
 """
 
 from __future__ import annotations
 
 import json
-from dataclasses import MISSING, asdict, dataclass, field, fields
-from typing import Any, Callable, ClassVar, Dict, FrozenSet, List, Optional, Tuple, Type, TypeVar, Union
+from dataclasses import asdict, dataclass, field, fields
+from typing import Any, ClassVar, Dict, FrozenSet, List, Optional, Type, Union
+
+from .records import Nested, Record
+from .records import ProtocolError as ProtocolError  # noqa: PLC0414 - re-exported: the host imports only protocol
 
 SCHEMA_VERSION = 1
 AGENT_VERSION = "0.1.0"
@@ -26,10 +32,6 @@ POWER_SCOPES = ("wall", "board_input", "module_input", "rails_sum", "accelerator
 
 JOB_STATUSES = ("ok", "failed", "timeout", "unsupported", "skipped", "interrupted")
 RUN_END_STATUSES = ("complete", "interrupted", "error")
-
-
-class ProtocolError(ValueError):
-    """A message does not follow this protocol (wrong version, missing or mistyped field)."""
 
 
 def _check_version(data: Dict[str, Any], what: str) -> None:
@@ -146,74 +148,11 @@ class RunRequest:
         return _build(cls, data, "run request")  # type: ignore[no-any-return]
 
 
-# -- results lines ------------------------------------------------------------------------------------------
-# Typed views of what the agent writes. ``from_dict`` checks the required keys; keys this side does not know
-# (a newer agent's) are kept in ``rest`` and the keys that were present are remembered, so ``to_dict`` gives
-# back exactly what was read: the agent writes through it and the wire stays byte-compatible.
-
-R = TypeVar("R", bound="_Record")
-Loader = Callable[[Any, str], Any]
-Nested = Dict[str, Union[Loader, List[Loader]]]
-
-
-def _load(loader: Union[Loader, List[Loader], None], value: Any, what: str) -> Any:
-    if loader is None or value is None:
-        return value
-    if isinstance(loader, list):
-        if not isinstance(value, list):
-            raise ProtocolError(f"{what} must be a list")
-        return [loader[0](v, f"{what}[{i}]") for i, v in enumerate(value)]
-    return loader(value, what)
-
-
-def _dump(value: Any) -> Any:
-    if isinstance(value, list):
-        return [_dump(v) for v in value]
-    return value.to_dict() if hasattr(value, "to_dict") else value
-
-
-class _Record:
-    #: keys a line of this protocol version always has
-    REQUIRED: ClassVar[Tuple[str, ...]] = ()
-    #: field name → loader of its nested record (in a one-element list: a list of them)
-    NESTED: ClassVar[Nested] = {}
-    rest: Dict[str, Any]
-    seen: FrozenSet[str]
-
-    @classmethod
-    def from_dict(cls: Type[R], data: Any, what: str = "") -> R:
-        what = what or cls.__name__
-        if not isinstance(data, dict):
-            raise ProtocolError(f"{what} must be a JSON object")
-        for key in cls.REQUIRED:
-            if data.get(key) is None:
-                raise ProtocolError(f"{what} has no {key!r}")
-        known = {f.name: f for f in fields(cls) if f.name not in ("rest", "seen")}  # type: ignore[arg-type]
-        kw: Dict[str, Any] = {}
-        rest: Dict[str, Any] = {}
-        for k, v in data.items():
-            f = known.get(k)
-            if f is None or (v is None and f.default is not None):  # unknown, or null where a value is due
-                rest[k] = v
-            else:
-                kw[k] = _load(cls.NESTED.get(k), v, f"{what}.{k}")
-        return cls(rest=rest, seen=frozenset(kw), **kw)  # type: ignore[call-arg]
-
-    def to_dict(self) -> Dict[str, Any]:
-        out: Dict[str, Any] = {}
-        for f in fields(self):  # type: ignore[arg-type]
-            if f.name in ("rest", "seen"):
-                continue
-            value = getattr(self, f.name)
-            default = f.default_factory() if f.default_factory is not MISSING else f.default
-            if f.name in self.seen or f.name in self.REQUIRED or value != default:
-                out[f.name] = _dump(value)
-        out.update(self.rest)
-        return dict(sorted(out.items()))  # the wire's order (sort_keys), so stored raw values keep theirs
+# -- results lines: typed views of what the agent writes (see ``records``) --------------------------------
 
 
 @dataclass(frozen=True)
-class TimedRound(_Record):
+class TimedRound(Record):
     REQUIRED = ("values_s",)
     values_s: List[float]
     t_start_ns: Optional[int] = None
@@ -223,7 +162,7 @@ class TimedRound(_Record):
 
 
 @dataclass(frozen=True)
-class JobTiming(_Record):
+class JobTiming(Record):
     """The timing engine's (or a self-timed backend's) ``TimingResult``."""
 
     NESTED: ClassVar[Nested] = {"rounds": [TimedRound.from_dict]}
@@ -241,7 +180,7 @@ class JobTiming(_Record):
 
 
 @dataclass(frozen=True)
-class SensorChannel(_Record):
+class SensorChannel(Record):
     """A sampler channel as probed (``samplers.base.Channel``)."""
 
     REQUIRED = ("name", "quantity", "source")
@@ -256,7 +195,7 @@ class SensorChannel(_Record):
 
 
 @dataclass(frozen=True)
-class ChannelSummary(_Record):
+class ChannelSummary(Record):
     """One channel's statistics over the timed windows."""
 
     REQUIRED = ("channel",)
@@ -273,7 +212,7 @@ class ChannelSummary(_Record):
 
 
 @dataclass(frozen=True)
-class SensorSummary(_Record):
+class SensorSummary(Record):
     NESTED: ClassVar[Nested] = {"channels": [ChannelSummary.from_dict]}
     sample_rate_hz: Optional[float] = None
     channels: List[ChannelSummary] = field(default_factory=list)
@@ -286,7 +225,7 @@ class SensorSummary(_Record):
 
 
 @dataclass(frozen=True)
-class EnergyReport(_Record):
+class EnergyReport(Record):
     """Energy of one power/energy channel over the timed windows or the steady-state energy phase."""
 
     REQUIRED = ("channel",)
@@ -310,7 +249,7 @@ class EnergyReport(_Record):
 
 
 @dataclass(frozen=True)
-class MemoryReport(_Record):
+class MemoryReport(Record):
     method: Optional[str] = None
     peak_rss_bytes: Optional[int] = None
     peak_rss_timed_bytes: Optional[int] = None
@@ -322,7 +261,7 @@ class MemoryReport(_Record):
 
 
 @dataclass(frozen=True)
-class JobResult(_Record):
+class JobResult(Record):
     """What one job measured (or why it did not)."""
 
     REQUIRED = ("job_key", "status")
@@ -358,7 +297,7 @@ class JobResult(_Record):
                                 f"not one of {', '.join(JOB_STATUSES)}")
 
 
-class _Line(_Record):
+class _Line(Record):
     TYPE: ClassVar[str] = ""
 
     def to_line(self) -> str:
