@@ -11,12 +11,12 @@ from pathlib import Path
 from typing import Any
 
 import jinja2
-from markupsafe import Markup
 
 from ..analysis.findings import run_findings
 from ..errors import StoreError
 from ..results.records import JobRecord, RunData
 from .bars import bars_view
+from .figures import latency_distribution
 from .findingsview import findings_view
 from .viewmodel import ReportModel, build, fmt_bytes, fmt_seconds
 from .views import build_views
@@ -41,21 +41,18 @@ def _json_text(v: Any) -> str:
     return flat if len(flat) <= 100 else json.dumps(v, indent=1, sort_keys=True, default=str)
 
 
-def render_run(run: RunData, template_dir: Path | None = None, profile_dirs: Sequence[Path] | None = None) -> str:
+def render_run(run: RunData, template_dir: Path | None = None,
+               profile_dirs: Sequence[Path] | None = None) -> str:
     """``profile_dirs``: where the boards' device profiles are looked up (default: the packaged ones)."""
-    from . import figures  # matplotlib: only full reports draw with it (the site's big-run pages do not)
-
     model = build(run)
     groups: dict[str, list[JobRecord]] = defaultdict(list)
     for row in model.rows:
         groups[f"{row.workload} ({row.params})"].append(row.job)
     figs: dict[str, Any] = {}
-    fast = sum(map(len, groups.values())) > figures.FAST_BOXES_ABOVE
     for title, jobs in groups.items():
-        svg = (figures.latency_distribution_fast if fast else figures.latency_distribution)(title, jobs)
+        svg = latency_distribution(title, jobs)
         if svg is not None:
-            # matplotlib writes escaped XML text; the SVG is our own output, so mark it safe
-            figs[title] = {"svg": Markup(svg), "jobs": jobs}
+            figs[title] = {"svg": svg, "jobs": jobs}
     return environment(template_dir).get_template("report.html.j2").render(
         m=model, figures=figs, views=build_views(run, profile_dirs), shared_titles=_shared_titles(model),
         col_scopes=_column_scopes(model), fs=findings_view(run_findings(run.jobs, run.boards)),
@@ -78,7 +75,8 @@ def _shared_titles(model: ReportModel) -> dict[str, str]:
 
 
 def _column_scopes(model: ReportModel) -> dict[str, str]:
-    """Power/energy columns whose measured cells share one scope: said once in the header, not in each cell."""
+    """Power/energy columns whose measured cells share one scope: said once in the header, not in each
+    cell."""
     out = {}
     for key in ("power.mean", "energy.per_inference"):
         scopes = {r.cells[key].scope for r in model.rows if key in r.cells and r.cells[key].scope}

@@ -1,8 +1,8 @@
-"""A small hand-written SVG line chart for trend plots.
+"""Small hand-written SVG charts: trend lines (site history) and box plots (run reports).
 
 matplotlib costs ~50 ms per figure; a published site has a trend figure per (board, workload, metric),
-thousands in a large lab, so these are drawn directly: a few hundred bytes of markup per series, every
-text escaped, no scripts, no external fonts or references.
+thousands in a large lab, and a nightly report a box plot per model, so these are drawn directly: a few
+hundred bytes of markup per series or box, every text escaped, no scripts, no external fonts or references.
 """
 
 from __future__ import annotations
@@ -91,11 +91,12 @@ def trend_svg(title: str, x_labels: Sequence[str], lines: Sequence[Line], y_labe
         hollow = f'" r="2.5" fill="white" stroke="{colour}"/>'
         parts.extend([f'<circle cx="{xs[i]}" cy="{yv}'
                        + (hollow if i < n_ex and ln.excluded[i] else solid) for i, yv in pts])
-        for i, mark, col in [(i, "▲", "#cf222e") for i in ln.steps] + [(i, "▼", "#1a7f37") for i in ln.improvements]:
+        marks = [(i, "▲", "#cf222e") for i in ln.steps] + [(i, "▼", "#1a7f37") for i in ln.improvements]
+        for i, mark, col in marks:
             if 0 <= i < n and ln.values[i] is not None:
-                parts.append(f'<text x="{x(i):.1f}" y="{y(ln.values[i] or 0.0) - 6:.1f}" text-anchor="middle" '
-                             f'fill="{col}" font-size="12">{mark}<title>{e(ln.label)}: shift began at '
-                             f'{e(x_labels[i])}</title></text>')
+                parts.append(f'<text x="{x(i):.1f}" y="{y(ln.values[i] or 0.0) - 6:.1f}" '
+                             f'text-anchor="middle" fill="{col}" font-size="12">{mark}<title>{e(ln.label)}: '
+                             f'shift began at {e(x_labels[i])}</title></text>')
     ly = TOP + ph + 28
     lx = LEFT
     for k, ln in enumerate(lines):
@@ -126,11 +127,26 @@ class Box:
     fliers: Sequence[float] = ()  # values outside p5–p95
 
 
+#: box slots at least this wide (few boxes) get wider boxes and level labels on two lines; narrower ones
+#: (many boxes, 22 px each) slanted one-line labels
+_WIDE_SLOT = 90
+
+
+def _level_label(cx: float, y0: int, label: str, slot: float) -> str:
+    """A label under a wide slot, level, split at its " · " (board and variant, then backend)."""
+    fit = max(8, int(slot / 5.2))  # characters of 9 px sans-serif that fit the slot
+    lines = [t if len(t) <= fit else t[:fit - 1] + "…" for t in label.split(" · ", 1)]
+    spans = "".join(f'<tspan x="{cx:.0f}" dy="{0 if k == 0 else 11}">{escape(t)}</tspan>'
+                    for k, t in enumerate(lines))
+    return f'<text y="{y0 + 8}" text-anchor="middle"><title>{escape(label)}</title>{spans}</text>'
+
+
 def box_svg(title: str, boxes: Sequence[Box], y_label: str, log: bool = False) -> Markup:
     """Box plot (box p25–p75, a line at the median, whiskers p5–p95, dots beyond), ~300 bytes per box."""
     step = 22
     bw, bh = max(W - LEFT - RIGHT, step * len(boxes)), 200
-    bottom = 80  # rotated labels
+    wide = bw / max(len(boxes), 1) >= _WIDE_SLOT
+    bottom = 40 if wide else 80  # two level lines, or rotated labels
     width, height = LEFT + bw + RIGHT, TOP + bh + bottom
     vals = [v for b in boxes for v in (b.p5, b.p95, *b.fliers) if v > 0 or not log]
     lo, hi = (min(vals), max(vals)) if vals else (1.0, 2.0)
@@ -152,12 +168,13 @@ def box_svg(title: str, boxes: Sequence[Box], y_label: str, log: bool = False) -
         if tlo <= tf(t) <= thi:
             parts.append(f'<line x1="{LEFT}" x2="{LEFT + bw}" y1="{y(t):.1f}" y2="{y(t):.1f}" stroke="#eee"/>'
                          f'<text x="{LEFT - 4}" y="{y(t) + 3:.1f}" text-anchor="end">{e(_fmt(t))}</text>')
-    parts.append(f'<text x="12" y="{TOP + bh / 2:.0f}" text-anchor="middle" '
-                 f'transform="rotate(-90 12 {TOP + bh / 2:.0f})">{e(y_label + (" (log)" if log else ""))}</text>')
+    parts.append(f'<text x="12" y="{TOP + bh / 2:.0f}" text-anchor="middle" transform="rotate(-90 12 '
+                 f'{TOP + bh / 2:.0f})">{e(y_label + (" (log)" if log else ""))}</text>')
     slot = bw / max(len(boxes), 1)
     for i, b in enumerate(boxes):
         cx = LEFT + slot * (i + 0.5)
-        x0, x1 = cx - min(7.0, slot / 3), cx + min(7.0, slot / 3)
+        half = min(slot / 6, 24.0) if wide else min(7.0, slot / 3)
+        x0, x1 = cx - half, cx + half
         # whole pixels: at 2 000 boxes per report every byte of path data counts
         d = (f"M{cx:.0f} {y(b.p5):.0f}V{y(b.p25):.0f}M{cx:.0f} {y(b.p75):.0f}V{y(b.p95):.0f}"
              f"M{x0:.0f} {y(b.p25):.0f}H{x1:.0f}V{y(b.p75):.0f}H{x0:.0f}Z"
@@ -167,7 +184,8 @@ def box_svg(title: str, boxes: Sequence[Box], y_label: str, log: bool = False) -
             dots = "".join(f"M{cx:.0f} {y(v):.0f}h0" for v in b.fliers)
             parts.append(f'<path d="{dots}" stroke="#555" stroke-width="3" stroke-linecap="round"/>')
         ly = TOP + bh + 6
-        parts.append(f'<text x="{cx:.0f}" y="{ly}" text-anchor="end" transform="rotate(-60 {cx:.0f} {ly})">'
+        parts.append(_level_label(cx, ly, b.label, slot) if wide else
+                     f'<text x="{cx:.0f}" y="{ly}" text-anchor="end" transform="rotate(-60 {cx:.0f} {ly})">'
                      f'{e(b.label if len(b.label) <= 28 else b.label[:27] + "…")}</text>')
     parts.append("</svg>")
     return Markup("".join(parts))
