@@ -14,9 +14,8 @@ import onnx
 import onnxruntime as ort
 import pytest
 
-from benchbench.agent.protocol import JobSpec, TimingPlan
+from benchbench.agent.protocol import JobResult, JobSpec, TimingPlan
 from benchbench.agent.worker import run_job
-from benchbench.agent.protocol import JobResult
 from benchbench.config.profiles import DEFAULT_DEVICE_DIR, list_profiles, load_profile_file
 from benchbench.config.suite import load_suite
 from benchbench.errors import ConfigError
