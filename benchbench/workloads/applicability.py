@@ -6,7 +6,8 @@ the user's file: pre-processing turns MatMul+Add into Gemm, which MatMulNBits ca
 from __future__ import annotations
 
 from collections import Counter
-from typing import Any, Iterator
+from collections.abc import Iterator
+from typing import Any
 
 import onnx
 
@@ -82,7 +83,8 @@ def describe_model(model: onnx.ModelProto) -> dict[str, Any]:
 
 
 def weight_matmuls(model: onnx.ModelProto) -> int:
-    """MatMul nodes of the main graph whose B is a 2-D initializer: what dynamic int8 and MatMulNBits quantize."""
+    """MatMul nodes of the main graph whose B is a 2-D initializer: what dynamic int8 and MatMulNBits
+    quantize."""
     inits = {i.name: i for i in model.graph.initializer}
     return sum(1 for n in model.graph.node
                if n.op_type == "MatMul" and n.input[1] in inits and len(inits[n.input[1]].dims) == 2)

@@ -52,7 +52,8 @@ def _dims(vi: onnx.ValueInfoProto) -> list[int | str]:
 
 
 def _resolve_shapes(inputs: list[onnx.ValueInfoProto], shapes: dict[str, list[int]]) -> dict[str, list[int]]:
-    """Feed shape per input: the model's fixed dims, ``--shape`` for the dynamic ones (never over a fixed one)."""
+    """Feed shape per input: the model's fixed dims, ``--shape`` for the dynamic ones (never over a fixed
+    one)."""
     resolved: dict[str, list[int]] = {}
     for vi in inputs:
         dims = _dims(vi)
@@ -90,7 +91,7 @@ def load_byo(path: Path | str, shapes: dict[str, list[int]] | None = None,
         raise ConfigError(f"model file not found: {path}", key="model")
     try:
         model = onnx.load(str(path))
-    except Exception as exc:  # protobuf DecodeError, external-data OSError…: all mean "not a usable model"
+    except Exception as exc:  # noqa: BLE001  protobuf DecodeError, external-data OSError…: all mean "not a usable model"
         raise ConfigError(f"{path} is not a readable ONNX model: {type(exc).__name__}: {str(exc)[:200]}",
                           key="model") from None
     if not model.graph.node:
@@ -149,7 +150,7 @@ def _flops(model: onnx.ModelProto, shapes: dict[str, list[int]]) -> int:
             d.dim_value = value
     try:
         return flops_mod.count(static).flops
-    except Exception:  # onnx shape inference rejects some exporters' graphs; FLOPs are then unknown (0)
+    except Exception:  # noqa: BLE001  onnx shape inference rejects some exporters' graphs; FLOPs are then unknown (0)
         return 0
 
 
@@ -164,14 +165,15 @@ def _smoke_run(model: ModelArtifact) -> None:
     so.log_severity_level = 3
     try:
         sess = ort.InferenceSession(str(model.path), sess_options=so, providers=["CPUExecutionProvider"])
-    except Exception as exc:  # ORT's load errors are untyped; an unloadable file is bad input (exit 2)
+    except Exception as exc:  # noqa: BLE001  ORT's load errors are untyped; an unloadable file is bad input (exit 2)
         raise ConfigError(f"{model.params['source']}: onnxruntime {ort.__version__} cannot load it: "
                           f"{str(exc).splitlines()[0][:300]}", key="model") from None
     feed = sample_feeds(model, "validation", int(model.params["seed"]), 1)[0]
     try:
         sess.run(None, feed)
-    except Exception as exc:  # the model's own error, with the hint
-        raise ConfigError(f"{model.params['source']} rejected the given inputs: {str(exc).splitlines()[0][:300]}",
+    except Exception as exc:  # noqa: BLE001  the model's own error, with the hint
+        raise ConfigError(f"{model.params['source']} rejected the given inputs: "
+                          f"{str(exc).splitlines()[0][:300]}",
                           key="input", hint="supply control values with --input NAME=VALUE or real data with "
                                             "--inputs DATA.npz") from None
 

@@ -89,8 +89,8 @@ def check_sources(names_shapes: dict[str, list[int]], dtypes: dict[str, str], gi
         elif name in given:
             value = given[name]
             if is_generator(value) and value["gen"] != "randint" and dtype not in _FLOATS:
-                raise ConfigError(f"--input {name}: {value['gen']} generates floats but the input is {dtype}; use "
-                                  f"randint:LO:HI", key="input")
+                raise ConfigError(f"--input {name}: {value['gen']} generates floats but the input is "
+                                  f"{dtype}; use randint:LO:HI", key="input")
             out[name] = describe(value)
         elif dtype in _FLOATS:
             out[name] = "seeded standard normal (synthetic)"
@@ -114,7 +114,7 @@ def npz_arrays(path: Path, shapes: dict[str, list[int]], dtypes: dict[str, str])
     try:
         with np.load(path, allow_pickle=False) as data:
             arrays = {k: data[k] for k in data.files}
-    except Exception as exc:  # zipfile/ValueError (object arrays refused: never unpickle): "not an npz of arrays"
+    except Exception as exc:  # noqa: BLE001  zipfile/ValueError (object arrays refused: never unpickle): "not an npz of arrays"
         raise ConfigError(f"{path} is not a readable .npz of numeric arrays: {str(exc).splitlines()[0][:160]}",
                           key="inputs") from None
     counts = []
@@ -127,8 +127,8 @@ def npz_arrays(path: Path, shapes: dict[str, list[int]], dtypes: dict[str, str])
         elif list(arr.shape[1:]) == shapes[name]:
             counts.append(int(arr.shape[0]))
         else:
-            raise ConfigError(f"{path}: array {name!r} has shape {list(arr.shape)}, expected {shapes[name]} or "
-                              f"[N, {', '.join(map(str, shapes[name]))}]", key="inputs")
+            raise ConfigError(f"{path}: array {name!r} has shape {list(arr.shape)}, expected {shapes[name]} "
+                              f"or [N, {', '.join(map(str, shapes[name]))}]", key="inputs")
         if arr.dtype.kind not in "biuf":
             raise ConfigError(f"{path}: array {name!r} has dtype {arr.dtype}, not numeric", key="inputs")
     return hashlib.sha256(data_bytes).hexdigest(), set(arrays), min(counts) if counts else 0

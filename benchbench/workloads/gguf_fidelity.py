@@ -29,7 +29,8 @@ def _llama() -> Any:
     try:
         import llama_cpp
     except ImportError:
-        raise RuntimeError("llama-cpp-python is not installed on the controller: pip install 'benchbench[llm]'") \
+        raise RuntimeError("llama-cpp-python is not installed on the controller: pip install "
+                           "'benchbench[llm]'") \
             from None
     return llama_cpp
 
@@ -38,8 +39,9 @@ _LOG: dict[str, Any] = {}
 
 
 def _log_lines(lc: Any) -> list[str]:
-    """llama.cpp's log lines, captured (not printed). One callback for the process, never freed: llama.cpp keeps
-    the pointer globally, so a callback owned by a short-lived object would be called after it is gone."""
+    """llama.cpp's log lines, captured (not printed). One callback for the process, never freed: llama.cpp
+    keeps the pointer globally, so a callback owned by a short-lived object would be called after it is
+    gone."""
     if "lines" not in _LOG:
         lines: list[str] = []
 
@@ -187,5 +189,5 @@ def fidelity_vs_reference(base: Path, variant: Path, cache_dir: Path, n_eval: in
             "perplexity_ratio": ratio if finite else None, "exploded": (not finite) or ratio > PPL_EXPLODED,
             "explode_threshold": PPL_EXPLODED, "positions": len(tokens), "samples": len(tokens),
             "top1_positions": len(tokens),
-            "stream": f"{len(tokens)} tokens sampled at temperature 1 from the f16 model (seed {seed}, BOS first); "
-                      "one context, logits at every position"}
+            "stream": f"{len(tokens)} tokens sampled at temperature 1 from the f16 model (seed {seed}, BOS "
+                      "first); one context, logits at every position"}

@@ -1,5 +1,5 @@
-"""Suite entries for llama.cpp → planned jobs: the reference GGUF (``workload: llm-gguf``) swept over llama.cpp
-quantization types, and bring-your-own ``.gguf`` files (``workload: byo`` with ``model: X.gguf``, or
+"""Suite entries for llama.cpp → planned jobs: the reference GGUF (``workload: llm-gguf``) swept over
+llama.cpp quantization types, and bring-your-own ``.gguf`` files (``workload: byo`` with ``model: X.gguf``, or
 ``benchbench run --model X.gguf``).
 
 ```yaml
@@ -7,10 +7,11 @@ quantization types, and bring-your-own ``.gguf`` files (``workload: byo`` with `
   precisions: [f16, q8_0, q4_0, q4_k_m]
   params: {n_prompt: 64, n_gen: 32, threads: 2}
 ```
-Params: the reference builder keys (``gguf_models.DEFAULTS``), the agent's (``llamacpp``: threads, batch, ubatch,
-n_gpu_layers, flash_attn, n_prompt, n_gen, generations, llama_bench, llama_bench_reps) and the controller's
-``n_eval`` (fidelity stream length). Precisions are llama.cpp type names (``gguf_quant.QUANT_TYPES``); a BYO
-file runs as given (labelled by its file type) unless other types are asked for.
+Params: the reference builder keys (``gguf_models.DEFAULTS``), the agent's (``llamacpp``: threads, batch,
+ubatch, n_gpu_layers, flash_attn, n_prompt, n_gen, generations, llama_bench, llama_bench_reps) and the
+controller's ``n_eval`` (fidelity stream length). Precisions are llama.cpp type names
+(``gguf_quant.QUANT_TYPES``); a BYO file runs as given (labelled by its file type) unless other types are
+asked for.
 """
 
 from __future__ import annotations
@@ -91,8 +92,8 @@ def expand_gguf(entry: JobEntry, i: int, suite: Suite, suite_file: str | None, c
         unknown = sorted(set(combo) - set(builder) - set(_RUNTIME_KEYS + _CONTROLLER_KEYS) - {"model"})
         if unknown or (byo and builder) or (not byo and "model" in combo):
             bad = (unknown or sorted(builder) or ["model"])[0]
-            raise ConfigError(f"unknown parameter {bad!r} for a {'byo .gguf' if byo else WORKLOAD} job (runtime: "
-                              f"{', '.join(_RUNTIME_KEYS)}; controller: n_eval"
+            raise ConfigError(f"unknown parameter {bad!r} for a {'byo .gguf' if byo else WORKLOAD} job "
+                              f"(runtime: {', '.join(_RUNTIME_KEYS)}; controller: n_eval"
                               + ("" if byo else f"; model: {', '.join(gguf_models.DEFAULTS)}") + ")",
                               file=file, key=f"{where}.params.{bad}")
         n_eval = int(combo.get("n_eval", 96))

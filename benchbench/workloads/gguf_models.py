@@ -39,7 +39,8 @@ def _gguf() -> Any:
 def check_builder(params: dict[str, Any]) -> dict[str, int]:
     unknown = sorted(set(params) - set(DEFAULTS))
     if unknown:
-        raise ConfigError(f"unknown model parameter {unknown[0]!r} for llm-gguf (known: {', '.join(DEFAULTS)})",
+        raise ConfigError(f"unknown model parameter {unknown[0]!r} for llm-gguf (known: "
+                          f"{', '.join(DEFAULTS)})",
                           key=unknown[0])
     out = dict(DEFAULTS)
     for k, v in params.items():

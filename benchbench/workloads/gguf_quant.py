@@ -1,9 +1,9 @@
 """GGUF quantization types made on the controller with llama.cpp's own quantizer, and their fidelity vs f16.
 
 ``make_gguf_variant(base, facts, qtype, cache_dir)`` quantizes an f16/bf16/f32 GGUF with
-``llama_cpp.llama_model_quantize`` (llama-cpp-python) or, without it, the ``llama-quantize`` binary on PATH, and
-caches the result content-addressed (sha256 of the source file, type, quantizer version, recipe version; sidecar
-written last) like the ONNX variants. A type whose block size does not divide the model's rows is
+``llama_cpp.llama_model_quantize`` (llama-cpp-python) or, without it, the ``llama-quantize`` binary on PATH,
+and caches the result content-addressed (sha256 of the source file, type, quantizer version, recipe version;
+sidecar written last) like the ONNX variants. A type whose block size does not divide the model's rows is
 ``not-applicable`` with the reason (llama.cpp would silently fall back to another type for those tensors).
 
 Fidelity (``fidelity.py``): on a fixed seeded token stream, per-token top-1 agreement of the logits with the
@@ -37,8 +37,8 @@ DEFAULT_TYPES = ("f16", "q8_0", "q4_0", "q4_k_m")
 SOURCE_TYPES = ("f32", "f16", "bf16")
 NOT_APPLICABLE = "not-applicable"
 RECIPE_VERSION = 1
-MISSING_QUANTIZER = ("no llama.cpp quantizer on the controller: pip install 'benchbench[llm]' (llama-cpp-python), "
-                     "or put llama-quantize on PATH")
+MISSING_QUANTIZER = ("no llama.cpp quantizer on the controller: pip install 'benchbench[llm]' "
+                     "(llama-cpp-python), or put llama-quantize on PATH")
 
 
 def check_types(types: list[str], file: str | None, where: str) -> None:
@@ -55,12 +55,12 @@ def not_applicable(facts: dict[str, Any], qtype: str) -> str | None:
     bad = [r for r in facts.get("row_lengths", []) if r % block]
     if block > 1 and bad:
         kind = "k-quant" if qtype.startswith("q") else "i-quant"
-        return (f"{qtype} packs rows in {kind} super-blocks of {block} values; this model has rows of {bad[0]} "
-                f"values (llama.cpp would fall back to another type for those tensors)")
+        return (f"{qtype} packs rows in {kind} super-blocks of {block} values; this model has rows of "
+                f"{bad[0]} values (llama.cpp would fall back to another type for those tensors)")
     src = facts.get("file_type", "unknown")
     if qtype != src and src not in SOURCE_TYPES:
-        return (f"the file is already {src}: quantizing it again to {qtype} would stack two lossy steps; bring the "
-                "f16 GGUF to sweep types")
+        return (f"the file is already {src}: quantizing it again to {qtype} would stack two lossy steps; "
+                "bring the f16 GGUF to sweep types")
     return None
 
 
@@ -99,8 +99,8 @@ def _quantize(src: Path, dst: Path, qtype: str, kind: str) -> None:
 
 def make_gguf_variant(base: Path, facts: dict[str, Any], qtype: str, cache_dir: Path,
                       n_eval: int = 96, seed: int = 0) -> dict[str, Any]:
-    """{status, reason, path, size_bytes, sha256, tool, fidelity, from_cache…}; ``status`` ok / not-applicable /
-    failed / unsupported (no quantizer)."""
+    """{status, reason, path, size_bytes, sha256, tool, fidelity, from_cache…}; ``status`` ok / not-applicable
+    / failed / unsupported (no quantizer)."""
     src_type = facts.get("file_type")
     out: dict[str, Any] = {"precision": qtype, "source_type": src_type, "source_sha256": facts["sha256"]}
     why = not_applicable(facts, qtype)

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Callable
+from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -59,7 +60,7 @@ class _P(BaseModel):
         return 0
 
     @model_validator(mode="after")
-    def _fits(self) -> "_P":
+    def _fits(self) -> _P:
         need = self.operand_elements() * 8  # fp64 is the widest precision a kernel runs at
         if need > MAX_OPERAND_BYTES:
             raise ValueError(f"operands need {need / (1 << 30):.3g} GiB at fp64; the largest allowed is "

@@ -9,8 +9,8 @@ versions, optimized-op histogram, pruning info) ride along in ``PlannedJob.meta`
 BYO entry params: ``model: PATH`` (relative to the suite file), ``shapes`` (``NAME=1x3x224x224`` strings or
 ``{NAME: [1, 3, 224, 224]}``), ``inputs`` (``NAME=VALUE`` strings or ``{NAME: VALUE}``), ``inputs_npz: PATH``.
 Controller-side params for any model: ``calibration_samples`` and ``validation_samples``. Everything else
-(``intra_op_threads``, ``providers``, ``require_providers``, ``allow_spinning``, ``new_tokens``, ``generations``)
-goes to the agent.
+(``intra_op_threads``, ``providers``, ``require_providers``, ``allow_spinning``, ``new_tokens``,
+``generations``) goes to the agent.
 """
 
 from __future__ import annotations
@@ -160,8 +160,8 @@ def expand(entry: JobEntry, i: int, ctx: ExpandContext) -> list[PlannedJob]:
             except ConfigError as exc:
                 raise relocated(exc, suite_file, f"{where}.pruning[{k}]") from None
             if method == "structured" and not model.meta.get("prune_groups"):
-                raise ConfigError(f"structured pruning does not apply to {model.name}: it has no prune groups "
-                                  "(bring-your-own models support unstructured pruning only)",
+                raise ConfigError(f"structured pruning does not apply to {model.name}: it has no prune "
+                                  "groups (bring-your-own models support unstructured pruning only)",
                                   file=suite_file, key=f"{where}.pruning[{k}]")
         workload = entry.workload if entry.workload != "byo" else f"byo:{safe_name(model.name)}"
         npz_name = None
@@ -223,8 +223,9 @@ def _job(entry: JobEntry, suite: Suite, model: ModelArtifact, combo: dict[str, A
 def _rknn_job(entry: JobEntry, suite: Suite, model: ModelArtifact, combo: dict[str, Any], runtime: dict[str, Any],
               precision: str, pruning: str, workload: str, key: str, cache_dir: Path, deploy_dir: Path,
               n_cal: int, n_val: int) -> PlannedJob:
-    """A ``backend: rknn`` job: the ``.rknn`` converted on the controller is the artifact. Without rknn-toolkit2's
-    isolated interpreter the job is planned ``unsupported`` with the reason (nothing is converted or cached)."""
+    """A ``backend: rknn`` job: the ``.rknn`` converted on the controller is the artifact. Without
+    rknn-toolkit2's isolated interpreter the job is planned ``unsupported`` with the reason (nothing is
+    converted or cached)."""
     runtime = dict(runtime)
     target = str(runtime.pop("target_platform", rknn_convert.DEFAULT_TARGET))
     params = {**combo, **runtime}

@@ -64,7 +64,7 @@ def unstructured(model: onnx.ModelProto, fraction: float) -> tuple[onnx.ModelPro
         if init.name not in targets:
             continue
         w = numpy_helper.to_array(init).copy()
-        k = int(round(fraction * w.size))
+        k = round(fraction * w.size)
         if k:
             flat = w.reshape(-1)
             flat[np.argpartition(np.abs(flat), k - 1)[:k]] = 0  # exactly k smallest magnitudes

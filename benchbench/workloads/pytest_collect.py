@@ -1,5 +1,6 @@
-"""pytest plugin used only by ``pytest_jobs.collect`` (``-p benchbench.workloads.pytest_collect``): writes every
-collected test's node id and whether it requests pytest-benchmark's ``benchmark`` fixture to a JSON file."""
+"""pytest plugin used only by ``pytest_jobs.collect`` (``-p benchbench.workloads.pytest_collect``): writes
+every collected test's node id and whether it requests pytest-benchmark's ``benchmark`` fixture to a JSON
+file."""
 
 from __future__ import annotations
 

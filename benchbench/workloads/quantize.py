@@ -11,8 +11,9 @@ import contextlib
 import logging
 import os
 import re
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import numpy as np
 import onnx
@@ -184,7 +185,7 @@ def _unloadable_op(path: Path) -> str | None:
     so.log_severity_level = 3
     try:
         ort.InferenceSession(str(path), sess_options=so, providers=["CPUExecutionProvider"])
-    except Exception as exc:  # ORT's untyped load errors: only the op name is wanted
+    except Exception as exc:  # noqa: BLE001  ORT's untyped load errors: only the op name is wanted
         m = _FP16_OP.search(str(exc))
         return (m.group(1) or m.group(2)) if m else None
     return None

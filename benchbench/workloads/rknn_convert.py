@@ -1,4 +1,5 @@
-"""RKNN variants for Rockchip NPUs: ONNX → ``.rknn`` on the controller with rknn-toolkit2, fidelity from its simulator.
+"""RKNN variants for Rockchip NPUs: ONNX → ``.rknn`` on the controller with rknn-toolkit2, fidelity from its
+simulator.
 
 rknn-toolkit2 pins old torch/onnx/numpy, so it lives in its own virtual environment (made by
 ``scripts/setup-rknn-venv.sh``) and is only ever run as a subprocess: the interpreter comes from the
@@ -182,8 +183,9 @@ def make_rknn_variant(model: ModelArtifact, precision: str, pruning: str = "none
                       target: str = DEFAULT_TARGET, rknn_python: str | Path | None = None,
                       n_calibration: int = 32, n_validation: int = 20,
                       timeout_s: float = CONVERT_TIMEOUT_S) -> VariantArtifact:
-    """The ``.rknn`` variant (role ``main``), validated in the simulator; ``status="failed"`` with a reason when the
-    toolkit refuses the model. Raises WorkloadError when the isolated interpreter is missing (nothing cached)."""
+    """The ``.rknn`` variant (role ``main``), validated in the simulator; ``status="failed"`` with a reason
+    when the toolkit refuses the model. Raises WorkloadError when the isolated interpreter is missing (nothing
+    cached)."""
     reason = check_applicable(model, precision)
     if reason:
         raise ConfigError(reason, key="precision")
@@ -232,7 +234,8 @@ def make_rknn_variant(model: ModelArtifact, precision: str, pruning: str = "none
         result = _run_converter(python, request, work, timeout_s)
         sim = [np.load(work / f"out-{i}.npy") for i in range(len(val))]
         if any(s.size != r.size for s, r in zip(sim, ref)):
-            raise ValidationFailed(f"simulator output size {sim[0].size} differs from the fp32 reference {ref[0].size}")
+            raise ValidationFailed(f"simulator output size {sim[0].size} differs from the fp32 reference "
+                                   f"{ref[0].size}")
         sim = [s.reshape(r.shape) for s, r in zip(sim, ref)]
         if not all(np.isfinite(s).all() for s in sim):
             raise ValidationFailed("non-finite values (NaN/inf) in the simulator's output")

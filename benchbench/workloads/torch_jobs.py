@@ -1,16 +1,16 @@
 """Suite entries with ``backend: torch`` → planned jobs for the agent's torch backend.
 
-* Reference models (``mobilenetv2``, ``resnet18``, ``decoder``): the torch modules of ``torch_models`` with the
-  ONNX references' weights, one variant per (precision × pruning) made by ``torch_variants``. A variant that
-  does not apply is planned ``unsupported`` with its reason; one that failed is planned ``failed``.
+* Reference models (``mobilenetv2``, ``resnet18``, ``decoder``): the torch modules of ``torch_models`` with
+  the ONNX references' weights, one variant per (precision × pruning) made by ``torch_variants``. A variant
+  that does not apply is planned ``unsupported`` with its reason; one that failed is planned ``failed``.
 * Bring your own (``workload: byo`` with ``model: X.pt|X.pt2``, or ``benchbench run --model X.pt2``): a
   TorchScript or ExportedProgram runs as-is at fp32. The file is recognised from its zip entries without
   unpickling anything; a pickled whole model or a state_dict is refused with how to save a deployable one.
 
-Params: builder keys of the reference model, ``device`` (cpu/cuda), ``num_threads``, ``compile`` (torch.compile:
-a runtime distinction, so eager and compiled rows are separate groups in the matrix), ``new_tokens``,
-``generations`` (decoder); controller-side ``calibration_samples``, ``validation_samples``; BYO ``model``,
-``shapes``. torch is imported only when a torch entry is planned.
+Params: builder keys of the reference model, ``device`` (cpu/cuda), ``num_threads``, ``compile``
+(torch.compile: a runtime distinction, so eager and compiled rows are separate groups in the matrix),
+``new_tokens``, ``generations`` (decoder); controller-side ``calibration_samples``, ``validation_samples``;
+BYO ``model``, ``shapes``. torch is imported only when a torch entry is planned.
 """
 
 from __future__ import annotations
@@ -30,8 +30,8 @@ TORCH_SUFFIXES = (".pt", ".pt2")
 _RUNTIME_KEYS = ("device", "num_threads", "compile", "new_tokens", "generations")
 _CONTROLLER_KEYS = ("calibration_samples", "validation_samples")
 MISSING_TORCH = "torch is not installed on the controller: pip install 'benchbench[torch]'"
-SAVE_HINT = ("save a deployable model instead: torch.jit.save(torch.jit.script(model), 'm.pt') (TorchScript) or "
-             "torch.export.save(torch.export.export(model, example_args), 'm.pt2') (ExportedProgram)")
+SAVE_HINT = ("save a deployable model instead: torch.jit.save(torch.jit.script(model), 'm.pt') (TorchScript) "
+             "or torch.export.save(torch.export.export(model, example_args), 'm.pt2') (ExportedProgram)")
 
 
 def is_torch_path(path: str | Path) -> bool:
@@ -100,7 +100,8 @@ def sniff(path: Path) -> str:
 
 
 def _byo_inputs(path: Path, fmt: str, shapes: dict[str, list[int]]) -> list[list[Any]]:
-    """[[name, shape, dtype], ...] in call order; a shape the ExportedProgram rejects → ConfigError naming it."""
+    """[[name, shape, dtype], ...] in call order; a shape the ExportedProgram rejects → ConfigError naming
+    it."""
     import warnings
 
     import torch
@@ -139,7 +140,7 @@ def _byo_inputs(path: Path, fmt: str, shapes: dict[str, list[int]]) -> list[list
         try:
             with torch.inference_mode():
                 mod(*args)
-        except Exception as exc:  # the ExportedProgram's input guards (shape constraints) or the model's own error
+        except Exception as exc:  # noqa: BLE001  the ExportedProgram's input guards (shape constraints) or the model's own error
             bad = next((n for n in shapes if n in str(exc)), None) or next(iter(shapes))
             raise ConfigError(f"input {bad!r}: shape {shapes[bad]} is rejected by {path.name}'s exported "
                               f"constraints: {str(exc).splitlines()[0][:200]}", key="shape") from None

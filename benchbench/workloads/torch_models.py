@@ -51,7 +51,8 @@ class _Convs:
         conv = nn.Conv2d(cin, cout, k, stride=stride, padding=k // 2, groups=groups, bias=True)
         w, b = self.arrays[name + ".W"], self.arrays[name + ".B"]
         if tuple(w.shape) != tuple(conv.weight.shape):
-            raise ValueError(f"{name}: ONNX weight {w.shape} does not fit the torch conv {tuple(conv.weight.shape)}")
+            raise ValueError(f"{name}: ONNX weight {w.shape} does not fit the torch conv "
+                             f"{tuple(conv.weight.shape)}")
         with torch.no_grad():
             assert conv.bias is not None  # built with bias=True
             conv.weight.copy_(_t(w))

@@ -1,4 +1,5 @@
-"""Precision × pruning variants of the torch reference models, made with PyTorch's own tools on the controller.
+"""Precision × pruning variants of the torch reference models, made with PyTorch's own tools on the
+controller.
 
 * ``fp32`` / ``fp16`` / ``bf16``: ``module.to(dtype)`` behind fp32 inputs and outputs (as ONNX's
   keep_io_types), saved as an ExportedProgram (``torch.export``, ``.pt2``). Whether the board's CPU has native
@@ -132,11 +133,12 @@ def prune_modules(mods: dict[str, nn.Module], spec: str) -> dict[str, Any]:
     sparsity, channels = zeros / total, zero_rows / rows
     achieved = sparsity if method == "unstructured" else channels
     if achieved < amount - 0.02:
-        raise ValueError(f"{spec}: only {achieved:.1%} {'weights' if method == 'unstructured' else 'channels'} "
-                         "are zero after pruning")
+        raise ValueError(f"{spec}: only {achieved:.1%} "
+                         f"{'weights' if method == 'unstructured' else 'channels'} are zero after pruning")
     note = NO_SPEEDUP if method == "unstructured" else (
         "output channels are zeroed, not removed (tensor shapes unchanged): " + NO_SPEEDUP)
-    return {"method": method, "amount": amount, "tool": f"torch.nn.utils.prune.{'l1_unstructured' if method == 'unstructured' else 'ln_structured(n=2, dim=0)'} + prune.remove",
+    return {"method": method, "amount": amount, "tool": f"torch.nn.utils.prune.{'l1_unstructured' if method == 'unstructured' else 'ln_structured(n=2, dim=0)'} "
+                                                        "+ prune.remove",
             "weight_sparsity": sparsity, "zero_channel_fraction": channels, "weights_pruned": len(_weights(mods)),
             "note": note}
 
@@ -168,7 +170,7 @@ def _static_int8(mod: nn.Module, role: str, model: ModelArtifact, cal: Inputs, e
             for args in cal:
                 prepared(*args)
         return convert_fx(prepared)
-    except Exception as exc:  # FX tracing/quantization boundary: the model does not fit the flow
+    except Exception as exc:  # noqa: BLE001  FX tracing/quantization boundary: the model does not fit the flow
         raise NotApplicable(f"int8-static (FX graph mode, {engine}) does not apply to {model.name}/{role}: "
                             f"{type(exc).__name__}: {str(exc).splitlines()[0][:200]}") from None
 

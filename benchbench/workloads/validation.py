@@ -124,7 +124,7 @@ def run_outputs(sess: Any, feeds: list[dict[str, np.ndarray]]) -> list[list[Any]
     """Every output of each run, in the session's output order."""
     try:
         return [list(sess.run(None, f)) for f in feeds]
-    except Exception as exc:  # ORT's errors are untyped; the model's own message is the reason
+    except Exception as exc:  # noqa: BLE001  ORT's errors are untyped; the model's own message is the reason
         raise ValidationFailed("the model rejected the inputs: " + str(exc).splitlines()[0]) from None
 
 
@@ -139,7 +139,7 @@ def reference_outputs(path: Path, feeds: list[dict[str, np.ndarray]]) -> list[li
     so.log_severity_level = 3
     try:
         sess = ort.InferenceSession(str(path), sess_options=so, providers=["CPUExecutionProvider"])
-    except Exception as exc:  # ORT's untyped load errors
+    except Exception as exc:  # noqa: BLE001  ORT's untyped load errors
         raise ValidationFailed("the fp32 reference does not load: " + str(exc).splitlines()[0]) from None
     return run_outputs(sess, feeds)
 
@@ -158,7 +158,7 @@ def validate_role(precision: str, path: Path, ref_outputs: list[list[Any]],
     info.update(check_precision_ops(precision, model))
     try:
         sess, opt_hist = load_optimized(path)
-    except Exception as exc:  # ORT raises Fail/InvalidGraph/RuntimeException without a common base
+    except Exception as exc:  # noqa: BLE001  ORT raises Fail/InvalidGraph/RuntimeException without a common base
         raise ValidationFailed("onnxruntime could not load the variant: " + str(exc).splitlines()[0]) from None
     quant = sum(n for op, n in opt_hist.items() if op.split(".")[-1] in QUANT_COMPUTE)
     flt = sum(n for op, n in opt_hist.items() if op.split(".")[-1] in FLOAT_COMPUTE)

@@ -92,8 +92,8 @@ def make_variant(model: ModelArtifact, precision: str, pruning: str = "none", ta
         shutil.rmtree(folder)  # an unfinished entry from an interrupted run
     folder.mkdir(parents=True)
     t0 = time.perf_counter()
-    base = dict(model=model.name, precision=precision, pruning=pruning, target_arch=target_arch,
-                recipe=recipe, tool_versions=versions)
+    base = {"model": model.name, "precision": precision, "pruning": pruning, "target_arch": target_arch,
+            "recipe": recipe, "tool_versions": versions}
     why = applicability.not_applicable(precision, _as_given(model), None)
     if why:
         return _finish(folder, base, {}, NOT_APPLICABLE, why, {}, {}, t0)
@@ -118,11 +118,11 @@ def tool_failure(precision: str, pruning: str, exc: BaseException) -> str:
     """A quantizer crash as one line with a remedy (the traceback goes to the debug log)."""
     text = str(exc).splitlines()[0][:200] if str(exc) else ""
     if isinstance(exc, KeyError):
-        remedy = ("a tensor got no calibration range (not reached by these inputs, or inside control flow): give "
-                  "real inputs with --inputs DATA.npz, or try int8-dynamic or fp16")
+        remedy = ("a tensor got no calibration range (not reached by these inputs, or inside control flow): "
+                  "give real inputs with --inputs DATA.npz, or try int8-dynamic or fp16")
     elif "rank" in text.lower() or "shape" in text.lower():
-        remedy = ("shape inference could not follow the graph: fix the dynamic dims with --shape, or quantize "
-                  "it with your own tooling and benchmark the result as given")
+        remedy = ("shape inference could not follow the graph: fix the dynamic dims with --shape, or "
+                  "quantize it with your own tooling and benchmark the result as given")
     else:
         remedy = "try another precision, or quantize with your own tooling and benchmark the result as given"
     return f"{precision}/{pruning} generation failed in the quantizer: {type(exc).__name__}: {text} — {remedy}"
@@ -136,8 +136,8 @@ def _step(transform: str, before: Path, after: Path) -> dict[str, Any]:
 
 
 def _byo_base(src: Path, precision: str, work: Path, role: str, steps: list[dict[str, Any]]) -> Path:
-    """The graph a BYO recipe's tool gets: as given for fp32/fp16; opset ≥ 13 + quant_pre_process (+ Constant →
-    initializer for the MatMul weight quantizers) for int8/int4."""
+    """The graph a BYO recipe's tool gets: as given for fp32/fp16; opset ≥ 13 + quant_pre_process (+ Constant
+    → initializer for the MatMul weight quantizers) for int8/int4."""
     if precision in ("fp32", "fp16"):
         return src
     cur = src
@@ -222,17 +222,17 @@ def _source(model: ModelArtifact, purpose: str) -> str:
 def _validate(model: ModelArtifact, precision: str, files: dict[str, Path], n_val: int,
               extra: dict[str, Any], pruning: str = "none") -> dict[str, Any]:
     validation: dict[str, Any] = {}
-    for role in files:
+    for role, path in files.items():
         ref_feeds = feeds_mod.sample_feeds(model, model.files, role, "validation", n_val)
         ref = reference_outputs(model.files[role], ref_feeds)
         own = feeds_mod.sample_feeds(model, files, role, "validation", n_val)
-        info = validate_role(precision, files[role], ref, own, output_names(model.files[role]),
+        info = validate_role(precision, path, ref, own, output_names(model.files[role]),
                              top1="per-token" if model.kind == "llm" else "auto",
                              reshaped_ok=pruning.startswith("structured"))
         info["inputs"] = _source(model, "validation")
         if identical_samples(ref_feeds):
-            info["warnings"] = [f"all {len(ref_feeds)} validation samples are identical: fidelity is measured on "
-                                "one input; give varied real inputs with --inputs DATA.npz"]
+            info["warnings"] = [(f"all {len(ref_feeds)} validation samples are identical: fidelity is "
+                                 "measured on one input; give varied real inputs with --inputs DATA.npz")]
         validation[role] = info
     extra["validated_outputs"] = {r: len(v.get("outputs", {})) for r, v in validation.items()}
     return validation
