@@ -182,9 +182,11 @@ def families_for(profile: DeviceProfile | None) -> list[str]:
 
 
 def snapshot_facts(profile: DeviceProfile, reason: str) -> dict[str, Any]:
-    """What the report and the analysis need of the profile, carried in the board snapshot."""
+    """What the report and the analysis need of the profile, carried in the board snapshot: a report reads
+    the store only, so a profile edited (or missing) later does not change what an old run's report says."""
     return {"profile": profile.name, "profile_reason": reason,
-            "power_limits": [lim.model_dump(mode="json") for lim in profile.power_limits]}
+            "power_limits": [lim.model_dump(mode="json") for lim in profile.power_limits],
+            "roofline": profile.roofline.model_dump(mode="json", exclude={"notes"})}
 
 
 def _is_path(name_or_path: str) -> bool:

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 from collections import defaultdict
-from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -41,9 +40,8 @@ def _json_text(v: Any) -> str:
     return flat if len(flat) <= 100 else json.dumps(v, indent=1, sort_keys=True, default=str)
 
 
-def render_run(run: RunData, template_dir: Path | None = None,
-               profile_dirs: Sequence[Path] | None = None) -> str:
-    """``profile_dirs``: where the boards' device profiles are looked up (default: the packaged ones)."""
+def render_run(run: RunData, template_dir: Path | None = None) -> str:
+    """The run's report page; it depends on the stored run alone (profile facts come from its snapshots)."""
     model = build(run)
     groups: dict[str, list[JobRecord]] = defaultdict(list)
     for row in model.rows:
@@ -54,7 +52,7 @@ def render_run(run: RunData, template_dir: Path | None = None,
         if svg is not None:
             figs[title] = {"svg": svg, "jobs": jobs}
     return environment(template_dir).get_template("report.html.j2").render(
-        m=model, figures=figs, views=build_views(run, profile_dirs), shared_titles=_shared_titles(model),
+        m=model, figures=figs, views=build_views(run), shared_titles=_shared_titles(model),
         col_scopes=_column_scopes(model), fs=findings_view(run_findings(run.jobs, run.boards)),
         bars=bars_view(run.jobs))
 

@@ -4,54 +4,44 @@ from :mod:`benchbench.analysis.matrix`; this module only formats them and draws 
 
 from __future__ import annotations
 
-import math
-
 import json
-import logging
+import math
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any
 
 from ..analysis.envdiff import differing_paths
 from ..analysis.matrix import MatrixRow, Peaks, build_matrix, pareto_groups, roofline_points
-from ..errors import ConfigError
 from ..results.records import RunData
-from .viewmodel import fmt_bytes, fmt_energy, fmt_seconds
 from .modelsview import models_view
 from .svgscatter import ParetoPoint, RoofPoint, pareto_svg, roofline_svg
-
-log = logging.getLogger(__name__)
+from .viewmodel import fmt_bytes, fmt_energy, fmt_seconds
 
 NO_PROFILE = "no device profile recorded for this board (run stored before profiles were recorded)"
+NO_PEAKS = "peaks not recorded with this run"  # stored before snapshots kept the profile's peaks
 
 
-def board_peaks(run: RunData, search_dirs: Sequence[Path] | None = None) -> dict[str, Peaks | str]:
-    """Each board's roofline peaks from the device profile named in its snapshot (key ``profile``), or why
-    there are none. Profiles are read now: a profile edited since the run gives the edited peaks."""
-    from ..config.profiles import DEFAULT_DEVICE_DIR, load_profile
-
+def board_peaks(run: RunData) -> dict[str, Peaks | str]:
+    """Each board's roofline peaks as the run recorded them from its device profile (snapshot key
+    ``roofline``, ``config.profiles.snapshot_facts``), or why there are none. Nothing is read from device
+    YAML now: the report depends on the store alone."""
     out: dict[str, Peaks | str] = {}
     for b in run.boards:
         name = b.snapshot.get("profile")
+        roof = b.snapshot.get("roofline")
         if not name:
             out[b.board] = NO_PROFILE
-            continue
-        try:
-            prof = load_profile(str(name), search_dirs or (DEFAULT_DEVICE_DIR,))
-        except ConfigError as exc:
-            log.info("board %s: profile %s not readable: %s", b.board, name, exc)
-            out[b.board] = f"profile {name} not found"
-            continue
-        roof = prof.roofline
-        if not roof.compute and roof.bandwidth is None:
-            out[b.board] = f"no peak in profile {prof.name}"
-            continue
-        sources = [f"{k}: {p.source}" for k, p in sorted(roof.compute.items())]
-        if roof.bandwidth is not None:
-            sources.append(f"bandwidth: {roof.bandwidth.source}")
-        out[b.board] = Peaks({k: p.value for k, p in roof.compute.items()},
-                             roof.bandwidth.value if roof.bandwidth else None,
-                             f"profile {prof.name}; " + "; ".join(sources))
+        elif not isinstance(roof, dict):
+            out[b.board] = NO_PEAKS
+        elif not roof.get("compute") and roof.get("bandwidth") is None:
+            out[b.board] = f"no peak in profile {name}"
+        else:
+            compute, bandwidth = roof.get("compute") or {}, roof.get("bandwidth")
+            sources = [f"{k}: {p['source']}" for k, p in sorted(compute.items())]
+            if bandwidth is not None:
+                sources.append(f"bandwidth: {bandwidth['source']}")
+            out[b.board] = Peaks({k: float(p["value"]) for k, p in compute.items()},
+                                 float(bandwidth["value"]) if bandwidth is not None else None,
+                                 f"profile {name}; " + "; ".join(sources))
     return out
 
 
@@ -60,7 +50,8 @@ def _x(v: float | None) -> str:
 
 
 def _sp(v: float | None, claim: str | None) -> str:
-    """A speed-up with what it may claim: a bare ratio only when the paired rounds agree (or say no change)."""
+    """A speed-up with what it may claim: a bare ratio only when the paired rounds agree (or say no
+    change)."""
     if v is None:
         return "–"
     if claim is None or claim in ("faster", "slower", "no speed-up"):
@@ -93,7 +84,8 @@ def matrix_view(rows: Sequence[MatrixRow]) -> list[dict[str, Any]]:
                     cells.append({"text": "–", "title": ""})
                     continue
                 r = found
-                sp = [f"{_x(r.speedup_vs_fp32)} vs fp32 ({r.claim_vs_fp32})"] if r.speedup_vs_fp32 is not None else []
+                sp = ([f"{_x(r.speedup_vs_fp32)} vs fp32 ({r.claim_vs_fp32})"]
+                      if r.speedup_vs_fp32 is not None else [])
                 sp += ([f"{_x(r.speedup_vs_dense)} vs unpruned ({r.claim_vs_dense})"]
                        if r.speedup_vs_dense is not None else [])
                 cells.append({"text": fmt_seconds(r.p50_s) + (f" {_sp(r.speedup_vs_fp32, r.claim_vs_fp32)}"
@@ -101,8 +93,8 @@ def matrix_view(rows: Sequence[MatrixRow]) -> list[dict[str, Any]]:
 
                               "title": "; ".join(sp)})
             grid.append({"board": b, "cells": cells})
-        out.append({"workload": workload, "params": _params(pk), "variants": [" · ".join(x for x in v if x != "none")
-                                                                     for v in variants],
+        out.append({"workload": workload, "params": _params(pk),
+                    "variants": [" · ".join(x for x in v if x != "none") for v in variants],
                     "grid": grid, "rows": [_long_row(r) for r in members]})
     return out
 
@@ -127,7 +119,8 @@ def _long_row(r: MatrixRow) -> list[str]:
 
 
 def _fid_text(r: MatrixRow) -> str:
-    """SQNR of the worst output first (what ranks variants), cosine / top-1 beside it where they mean something."""
+    """SQNR of the worst output first (what ranks variants), cosine / top-1 beside it where they mean
+    something."""
     if r.sqnr_db is None:
         return "reference" if r.fidelity == math.inf else "–"
     text = "∞ dB (identical)" if math.isinf(r.sqnr_db) else f"{r.sqnr_db:.1f} dB"
@@ -144,7 +137,8 @@ def pareto_view(rows: Sequence[MatrixRow]) -> list[dict[str, Any]]:
                            r.energy_j * 1e3 if r.energy_j is not None else None, opt)
                for r, opt in zip(g.rows, g.optimal)]
         title = f"{g.board} · {g.workload}" + (f" [{_params(g.params_key)}]" if g.params_key else "")
-        out.append({"board": g.board, "title": title, "svg": pareto_svg(title, pts), "has_energy": g.has_energy,
+        out.append({"board": g.board, "title": title, "svg": pareto_svg(title, pts),
+                    "has_energy": g.has_energy,
                     "rows": [{"variant": _variant(r), "p50": fmt_seconds(r.p50_s),
                               "fidelity": _fid_text(r),
                               "measure": "SQNR of the worst output" if r.sqnr_db is not None else "reference",
@@ -167,7 +161,8 @@ def roofline_view(run: RunData, peaks: dict[str, Peaks | str]) -> list[dict[str,
     out = []
     for board, group in sorted(boards.items()):
         pk = peaks.get(board, NO_PROFILE)
-        rows = [{"workload": p.workload, "params": _params(p.params_key), "precision": p.precision, "backend": p.backend,
+        rows = [{"workload": p.workload, "params": _params(p.params_key), "precision": p.precision,
+                 "backend": p.backend,
                  "ops": f"{p.ops_per_s / 1e9:.4g} {_gunit(p.ops_unit)}" if p.ops_per_s is not None else "–",
                  "pct_ops": f"{p.pct_compute:.1f} % of {p.peak_key}" if p.pct_compute is not None else "–",
                  "bw": f"{p.bytes_per_s / 1e9:.4g} GB/s" if p.bytes_per_s is not None else "–",
@@ -196,8 +191,8 @@ def envdiff_view(run: RunData) -> list[dict[str, Any]]:
     return [{"path": path, "cells": [str(values[b]) for b in envs]} for path, values in differing_paths(envs)]
 
 
-def build_views(run: RunData, profile_dirs: Sequence[Path] | None = None) -> dict[str, Any]:
+def build_views(run: RunData) -> dict[str, Any]:
     rows = build_matrix(run.jobs)
     return {"matrix": matrix_view(rows), "pareto": pareto_view(rows), "models": models_view(run),
-            "roofline": roofline_view(run, board_peaks(run, profile_dirs)),
+            "roofline": roofline_view(run, board_peaks(run)),
             "envdiff": envdiff_view(run), "envdiff_boards": sorted(b.board for b in run.boards)}

@@ -9,6 +9,7 @@ from pathlib import Path
 from lab.matrixjobs import JOBS, job
 from lab.storegen import SNAPSHOT
 
+from benchbench.config.profiles import load_profile, snapshot_facts
 from benchbench.report.render import render_run
 from benchbench.results.store import Store
 
@@ -18,9 +19,10 @@ ODD = "lab <b> & co"
 def _store(tmp_path: Path) -> Store:
     store = Store(tmp_path / "r.db")
     store.create_run("r", "study", None, None, "0.1.0", {"hostname": "ci"}, {}, started_at=1.7e9)
-    store.record_board("r", "pi5", {**SNAPSHOT, "profile": "pi5"}, status="complete")
-    store.record_board("r", "rk3588", {**SNAPSHOT, "kernel": "6.1.0-rk", "profile": "generic-linux"},
-                       status="complete")
+    # the profile facts as a run records them (the report reads no device YAML)
+    pi5, generic = (snapshot_facts(load_profile(p), "t") for p in ("pi5", "generic-linux"))
+    store.record_board("r", "pi5", {**SNAPSHOT, **pi5}, status="complete")
+    store.record_board("r", "rk3588", {**SNAPSHOT, "kernel": "6.1.0-rk", **generic}, status="complete")
     store.record_board("r", ODD, {**SNAPSHOT, "libraries": {"onnxruntime": "1.19.0"}}, status="complete")
     gemm = {"ops_per_call": 2e9, "ops_unit": "FLOP", "bytes_per_call": 1e9}
     kernels = [job("pi5", "fp32", "none", 0.1, workload="gemm", backend="numpy", work=gemm),
@@ -84,3 +86,20 @@ def test_energy_unavailable_is_said(tmp_path: Path) -> None:
     assert fig.count("energy unavailable") >= 2  # in the figure's legend and its caption
     assert "<td class=\"num\">unavailable</td>" in fig
     assert 'id="envdiff-table"' not in html  # one board: nothing to compare
+
+
+def test_roofline_peaks_come_from_the_run_not_from_device_yaml(tmp_path: Path) -> None:
+    store = Store(tmp_path / "r.db")
+    store.create_run("r", "study", None, None, "0.1.0", {}, {}, started_at=1.7e9)
+    facts = snapshot_facts(load_profile("pi5"), "t")
+    # a profile renamed or deleted since the run: the recorded peaks still hold
+    store.record_board("r", "pi5", {**SNAPSHOT, **facts, "profile": "gone-since"}, status="complete")
+    # a run stored before peaks were recorded: said plainly, not looked up in today's YAML
+    store.record_board("r", "old", {**SNAPSHOT, "profile": "pi5"}, status="complete")
+    gemm = {"ops_per_call": 2e9, "ops_unit": "FLOP", "bytes_per_call": 1e9}
+    for board in ("pi5", "old"):
+        store.add_job(job(board, "fp32", "none", 0.1, workload="gemm", backend="numpy", work=gemm))
+    roof = _section(render_run(store.load_run("r")), "roofline")
+    boards = dict(re.findall(r"<h3>([^<]+)</h3>(.*?)</figure>", roof, re.DOTALL))
+    assert "profile gone-since; fp32:" in boards["pi5"] and "13.0 % of fp32" in boards["pi5"]
+    assert "Peaks: peaks not recorded with this run" in boards["old"] and "<svg" not in boards["old"]
