@@ -50,11 +50,6 @@ def run_samples(run: RunData) -> list[JobSample]:
     return [job_sample(j, boards.get(j.board)) for j in run.jobs]
 
 
-def run_entries(run: RunData) -> list[tuple[RunRef, JobSample]]:
-    ref = RunRef(run.info.run_id, run.info.started_at)
-    return [(ref, s) for s in run_samples(run)]
-
-
 def stored_names(metrics: Iterable[str]) -> list[str]:
     """The store names of history metrics: what :func:`benchbench.results.queries.job_rows` must read."""
     return sorted({METRICS[m].store_name for m in metrics})

@@ -11,7 +11,7 @@ import click
 from rich.markup import escape
 from rich.table import Table
 
-from ..analysis.adapt import run_entries
+from ..analysis.adapt import history_entries, stored_names
 from ..analysis.gates import METRICS
 from ..analysis.history import DEFAULT_METRICS, Series, build_history, fleet_regressions
 from .common import DB_HELP, DEFAULT_DB, fmt_num, handle_errors, out, print_json, term_safe
@@ -33,11 +33,11 @@ def _series_json(s: Series) -> dict[str, Any]:
 def history(db: str, board: str | None, workload: str | None, metrics: tuple[str, ...],
             as_json: bool) -> None:
     """Series over runs with step detection; lists the regressions across the fleet."""
-    from ..results.queries import runs_for_history
+    from ..results.queries import job_rows
     from ..results.store import Store
-    runs = runs_for_history(Store(db, readonly=True), board, workload)
-    entries = [e for run in runs for e in run_entries(run)]
-    series = build_history(entries, metrics or DEFAULT_METRICS)
+    metrics = metrics or DEFAULT_METRICS
+    rows = job_rows(Store(db, readonly=True), stored_names(metrics), board, workload)
+    series = build_history(history_entries(rows), metrics)
     regs = fleet_regressions(series)
     if as_json:
         print_json({"series": [_series_json(s) for s in series], "regressions": [asdict(r) for r in regs]})
@@ -52,12 +52,10 @@ def history(db: str, board: str | None, workload: str | None, metrics: tuple[str
                   str(sum(p.excluded for p in s.points)), fmt_num(s.points[-1].value), steps)
     out.print(t)
     if regs:
+        started = {row.run_id: row.run_started_at for row in rows}
         out.print("regressions (largest first):")
         for r in regs:
-            when = "?"
-            for run in runs:
-                if run.info.run_id == r.run_id:
-                    when = dt.datetime.fromtimestamp(run.info.started_at).strftime("%Y-%m-%d")
+            when = dt.datetime.fromtimestamp(started[r.run_id]).strftime("%Y-%m-%d")
             out.print(term_safe(f"  {r.key.label()} {r.metric}: {r.rel_change:+.1%} from run {r.run_id} "
                                 f"({when}), p={r.p_value:.3g}"), markup=False)
     else:

@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import replace
 from typing import Any
 
 import sqlalchemy as sa
@@ -151,16 +150,3 @@ def summary_run(store: Store, run_id: str, metric_names: Sequence[str]) -> RunDa
                    tool_version=row["tool_version"], controller=json.loads(row["controller_json"]),
                    n_jobs=len(out))
     return RunData(info=info, boards=boards, jobs=tuple(out))
-
-
-def runs_for_history(store: Store, board: str | None = None, workload: str | None = None) -> list[RunData]:
-    """Deprecated: whole runs for ``history``; :func:`job_rows` reads what it needs (removed once the CLI uses
-    it)."""
-    out: list[RunData] = []
-    for info in sorted(store.list_runs(), key=lambda r: (r.started_at, r.run_id)):
-        run = store.load_run(info.run_id)
-        jobs = tuple(x for x in run.jobs if (board is None or x.board == board)
-                     and (workload is None or x.workload == workload))
-        if jobs:
-            out.append(replace(run, jobs=jobs))
-    return out

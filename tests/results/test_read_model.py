@@ -9,8 +9,9 @@ from pathlib import Path
 import numpy as np
 from lab.storegen import JobSpec, job_record, matrix, store_run
 
-from benchbench.analysis.adapt import history_entries, run_entries, series_params, stored_names
-from benchbench.analysis.history import DEFAULT_METRICS, build_history
+from benchbench.analysis.adapt import history_entries, run_samples, series_params, stored_names
+from benchbench.analysis.compare import JobSample
+from benchbench.analysis.history import DEFAULT_METRICS, RunRef, build_history
 from benchbench.config.suite import params_key
 from benchbench.report import sitedata
 from benchbench.results.queries import job_rows
@@ -36,10 +37,10 @@ def _store(tmp_path: Path) -> Store:
     return store
 
 
-def _whole_run_entries(store: Store) -> list:  # type: ignore[type-arg]
+def _whole_run_entries(store: Store) -> list[tuple[RunRef, JobSample]]:
     """What ``history`` read before the read model: every run loaded whole, raw values included."""
     runs = sorted(store.list_runs(), key=lambda r: (r.started_at, r.run_id))
-    return [e for info in runs for e in run_entries(store.load_run(info.run_id))]
+    return [(RunRef(i.run_id, i.started_at), s) for i in runs for s in run_samples(store.load_run(i.run_id))]
 
 
 def test_history_rows_give_the_series_whole_runs_gave(tmp_path: Path) -> None:
