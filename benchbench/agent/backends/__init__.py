@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import importlib
+import os
 from dataclasses import dataclass, field
 from typing import Any, Callable, Dict, Optional, Tuple
 
@@ -28,6 +29,13 @@ class Unsupported(Exception):
 
 class WorkloadFailed(Exception):
     """The workload itself failed (bad model input, runtime error)."""
+
+
+def artifact_path(job: JobSpec, artifacts_dir: str, missing: str) -> str:
+    """The job's model file on the board; WorkloadFailed(``missing``) when the job names none."""
+    if not job.artifact:
+        raise WorkloadFailed(missing)
+    return os.path.join(artifacts_dir, job.artifact)
 
 
 @dataclass

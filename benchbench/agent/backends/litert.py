@@ -7,11 +7,10 @@ tensors are allocated. Inputs are seeded; ``params["num_threads"]`` sets the int
 
 from __future__ import annotations
 
-import os
 from typing import Any, Dict, List
 
 from ..protocol import JobSpec
-from . import Prepared, Unsupported, WorkloadFailed
+from . import Prepared, Unsupported, WorkloadFailed, artifact_path
 
 
 def _version() -> str:
@@ -28,12 +27,10 @@ def prepare(job: JobSpec, artifacts_dir: str) -> Prepared:
         from ai_edge_litert.interpreter import Interpreter
     except ImportError as exc:
         raise Unsupported(f"ai-edge-litert is not installed for this board's Python: {exc}") from None
-    if not job.artifact:
-        raise WorkloadFailed("the litert backend needs a .tflite artifact")
+    path = artifact_path(job, artifacts_dir, "the litert backend needs a .tflite artifact")
     threads = job.params.get("num_threads")
     try:
-        interp = Interpreter(model_path=os.path.join(artifacts_dir, job.artifact),
-                             num_threads=int(threads) if threads else None)
+        interp = Interpreter(model_path=path, num_threads=int(threads) if threads else None)
     except (ValueError, RuntimeError) as exc:
         raise WorkloadFailed(f"LiteRT could not load {job.artifact}: {exc}") from None
     shapes: Dict[str, List[int]] = job.params.get("input_shapes") or {}

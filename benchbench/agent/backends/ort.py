@@ -11,7 +11,7 @@ import os
 from typing import Any, Dict, List
 
 from ..protocol import JobSpec
-from . import Prepared, Unsupported, WorkloadFailed, ort_providers
+from . import Prepared, Unsupported, WorkloadFailed, artifact_path, ort_providers
 
 _NP_TYPES = {
     "tensor(float)": "float32", "tensor(float16)": "float16", "tensor(double)": "float64",
@@ -100,9 +100,7 @@ def prepare(job: JobSpec, artifacts_dir: str) -> Prepared:
         import onnxruntime as ort
     except ImportError as exc:
         raise Unsupported(f"onnxruntime is not installed for this board's Python: {exc}") from None
-    if not job.artifact:
-        raise WorkloadFailed("onnxruntime job without a model artifact")
-    path = os.path.join(artifacts_dir, job.artifact)
+    path = artifact_path(job, artifacts_dir, "onnxruntime job without a model artifact")
     providers, pinfo = ort_providers.select(ort, job)
     threads = int(job.params.get("intra_op_threads", 0))
     spinning = "1" if job.params.get("allow_spinning", True) else "0"

@@ -19,7 +19,7 @@ import warnings
 from typing import Any, Dict, List, Tuple
 
 from ..protocol import JobSpec
-from . import Prepared, Unsupported, WorkloadFailed
+from . import Prepared, Unsupported, WorkloadFailed, artifact_path
 
 INSTALL_HINT = "install a torch build for this board (pip install torch; on Jetson the NVIDIA wheel)"
 _EVENT_POOL = 2048
@@ -70,8 +70,7 @@ def prepare(job: JobSpec, artifacts_dir: str) -> Prepared:
         import torch
     except ImportError as exc:
         raise Unsupported(f"torch is not installed for this board's Python ({exc}): {INSTALL_HINT}") from None
-    if not job.artifact:
-        raise WorkloadFailed("the torch backend needs a .pt/.pt2 artifact")
+    path = artifact_path(job, artifacts_dir, "the torch backend needs a .pt/.pt2 artifact")
     device = str(job.params.get("device", "cpu"))
     if device.startswith("cuda") and not torch.cuda.is_available():
         raise Unsupported(f"device {device} asked but torch {torch.__version__} sees no CUDA device (a "
@@ -90,15 +89,15 @@ def prepare(job: JobSpec, artifacts_dir: str) -> Prepared:
     threads = job.params.get("num_threads")
     if threads:
         torch.set_num_threads(int(threads))
-    mod = _load(torch, os.path.join(artifacts_dir, job.artifact), device)
+    mod = _load(torch, path, device)
     extra: Dict[str, Any] = {"torch": torch.__version__, "device": device,
                              "num_threads": torch.get_num_threads(),
-                             "format": "ExportedProgram" if job.artifact.endswith(".pt2") else "TorchScript",
+                             "format": "ExportedProgram" if path.endswith(".pt2") else "TorchScript",
                              "quantized_engine": engine}
     if device.startswith("cuda"):
         extra["cuda_device"] = torch.cuda.get_device_name(device)
     if job.params.get("compile"):
-        if not job.artifact.endswith(".pt2"):
+        if not path.endswith(".pt2"):
             raise Unsupported("torch.compile needs an ExportedProgram (.pt2); this artifact is TorchScript")
         mod = torch.compile(mod)
     if job.params.get("decode_artifact"):
