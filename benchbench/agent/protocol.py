@@ -26,6 +26,19 @@ SAMPLER_FAMILIES = ("cpufreq", "thermal", "memory", "rapl", "hwmon", "jetson", "
                     "ascend", "nvml", "ptdaemon")
 #: what a board without a device profile is sampled with (host: ``families_for``; the agent's defaults)
 DEFAULT_FAMILIES = ("cpufreq", "thermal", "memory", "rapl", "hwmon")
+#: the backends this agent runs (a job's ``backend``) → their module under ``agent/backends`` (imported lazily).
+#: The one list: suites are validated against it on the controller. A new runtime adds one line here.
+BACKEND_MODULES = {
+    "python": ".python_kernels",
+    "numpy": ".numpy_kernels",
+    "onnxruntime": ".ort",
+    "onnxruntime-llm": ".ort_llm",
+    "rknn": ".rknn",
+    "litert": ".litert",
+    "pytest-benchmark": ".pytest_bench",
+    "torch": ".torch_backend",
+    "llama.cpp": ".llamacpp",
+}
 #: where a power/energy number comes from: "total power" means something different on each board
 POWER_SCOPES = ("wall", "board_input", "module_input", "rails_sum", "accelerator", "cpu_package",
                 "gpu_board", "rail")

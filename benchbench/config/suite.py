@@ -30,16 +30,14 @@ from pydantic import (
     model_validator,
 )
 
-from ..agent.protocol import SAMPLER_FAMILIES
+from ..agent.protocol import BACKEND_MODULES, SAMPLER_FAMILIES
 from ..errors import ConfigError
-from .loader import validate_as, read_yaml
+from .loader import read_yaml, validate_as
 
 _BUILTIN_DIR = Path(__file__).resolve().parent.parent / "suites"
 
-#: the agent's backends (agent/backends BACKENDS; a test keeps the two lists equal): any other name would
-#: only turn every job into ``unsupported``
-BACKENDS = ("python", "numpy", "onnxruntime", "onnxruntime-llm", "rknn", "litert", "pytest-benchmark",
-            "torch", "llama.cpp")
+#: the agent's backends: any other name would only turn every job into ``unsupported``
+BACKENDS = tuple(BACKEND_MODULES)
 #: a suite that expands to more jobs than this is almost certainly a typo'd sweep; ``max_jobs`` raises it
 DEFAULT_MAX_JOBS = 10_000
 

@@ -8,19 +8,9 @@ import os
 from dataclasses import dataclass, field
 from typing import Any, Callable, Dict, Optional, Tuple
 
-from ..protocol import JobSpec
+from ..protocol import BACKEND_MODULES, JobSpec
 
-BACKENDS: Dict[str, str] = {
-    "python": ".python_kernels",
-    "numpy": ".numpy_kernels",
-    "onnxruntime": ".ort",
-    "onnxruntime-llm": ".ort_llm",
-    "rknn": ".rknn",
-    "litert": ".litert",
-    "pytest-benchmark": ".pytest_bench",
-    "torch": ".torch_backend",
-    "llama.cpp": ".llamacpp",
-}
+BACKENDS: Dict[str, str] = BACKEND_MODULES
 
 
 class Unsupported(Exception):
