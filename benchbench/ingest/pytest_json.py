@@ -20,8 +20,9 @@ from typing import Any
 
 from .. import __version__
 from ..analysis.stats import latency_stats
-from ..config.loader import parse_json, read_text
+from ..config.loader import parse_json
 from ..errors import ConfigError
+from ..files import read_text
 from ..results.ids import check_run_id
 from ..results.records import JobRecord, Metric, Warning_
 from ..results.store import Store
@@ -51,11 +52,12 @@ def _started_at(doc: dict[str, Any]) -> float | None:
 
 
 def _snapshot(machine: dict[str, Any]) -> dict[str, Any]:
-    """pytest-benchmark's machine_info in the field names of our board snapshot (unknowns stay as they are)."""
+    """pytest-benchmark's machine_info in our board snapshot's field names (unknowns stay as they are)."""
     found = machine.get("cpu")
     cpu: dict[str, Any] = found if isinstance(found, dict) else {}
     return {"hostname": machine.get("node"), "arch": machine.get("machine"), "os": machine.get("system"),
-            "kernel": machine.get("release"), "cpu_model": cpu.get("brand_raw"), "cpu_count": cpu.get("count"),
+            "kernel": machine.get("release"), "cpu_model": cpu.get("brand_raw"),
+            "cpu_count": cpu.get("count"),
             "python": {"version": machine.get("python_version"),
                        "implementation": machine.get("python_implementation")},
             "source": "pytest-benchmark machine_info", "machine_info": machine}
@@ -68,14 +70,17 @@ def _metrics(stats: dict[str, Any], data: list[float] | None, fullname: str) -> 
         st = latency_stats(data)
         for key, val in st.to_dict().items():
             if key != "n":
-                out.append(Metric(f"latency.{key[:-2]}", val, "s", source=SOURCE, detail=detail + " (raw data)"))
+                out.append(Metric(f"latency.{key[:-2]}", val, "s", source=SOURCE,
+                                  detail=detail + " (raw data)"))
         out.append(Metric("latency.n", float(st.n), "values", source=SOURCE,
                           detail=f"{stats.get('iterations', 1)} calls per value"))
-        out.append(Metric("throughput.items", 1.0 / st.p50_s, "call/s", source=SOURCE, detail="at median latency"))
+        out.append(Metric("throughput.items", 1.0 / st.p50_s, "call/s", source=SOURCE,
+                          detail="at median latency"))
         return tuple(out)
     for key, name in _STATS_METRICS:
         if isinstance(stats.get(key), (int, float)):
-            out.append(Metric(name, float(stats[key]), "s", source=SOURCE, detail=detail + " (summary stats)"))
+            out.append(Metric(name, float(stats[key]), "s", source=SOURCE,
+                              detail=detail + " (summary stats)"))
     if isinstance(stats.get("rounds"), (int, float)):
         out.append(Metric("latency.n", float(stats["rounds"]), "values", source=SOURCE,
                           detail=f"{stats.get('iterations', 1)} calls per value"))
@@ -92,8 +97,8 @@ def _job(run_id: str, board: str, bench: dict[str, Any], env: dict[str, Any]) ->
     values = [float(v) for v in data] if isinstance(data, list) and data else None
     warnings: tuple[Warning_, ...] = ()
     if values is None:
-        warnings = (Warning_("stats-only", "pytest-benchmark JSON without raw timings: only its summary stats "
-                             "are stored, so comparisons cannot test significance",
+        warnings = (Warning_("stats-only", "pytest-benchmark JSON without raw timings: only its summary "
+                             "stats are stored, so comparisons cannot test significance",
                              "import the --benchmark-json file, or save with --benchmark-save-data",
                              severity="info"),)
     return JobRecord(
@@ -126,7 +131,8 @@ def _check_benchmark(b: Any, i: int, file: str) -> None:
         raise ConfigError("fullname must be a string", file=file, key=f"{where}.fullname")
     for key in ("params", "extra_info", "options"):
         if b.get(key) is not None and not isinstance(b[key], dict):
-            raise ConfigError(f"must be an object, got {type(b[key]).__name__}", file=file, key=f"{where}.{key}")
+            raise ConfigError(f"must be an object, got {type(b[key]).__name__}", file=file,
+                              key=f"{where}.{key}")
     stats = b.get("stats")
     if not isinstance(stats, dict):
         raise ConfigError("benchmark has no stats object", file=file, key=f"{where}.stats")
@@ -164,7 +170,8 @@ def load_pytest_benchmark(path: Path) -> tuple[dict[str, Any], str]:
     return doc, hashlib.sha256(text.encode()).hexdigest()
 
 
-def import_pytest_benchmark(store: Store, path: Path, board: str, run_id: str | None = None) -> tuple[str, int]:
+def import_pytest_benchmark(store: Store, path: Path, board: str,
+                            run_id: str | None = None) -> tuple[str, int]:
     """Store the file as a new run on ``board``; returns (run id, jobs stored). Importing the same file again
     (the default run id comes from its content) stores nothing; an explicit ``run_id`` that is already
     stored is refused, so an import can never rewrite a measured run."""
@@ -175,7 +182,8 @@ def import_pytest_benchmark(store: Store, path: Path, board: str, run_id: str | 
     doc, digest = load_pytest_benchmark(path)
     known = {r.run_id for r in store.list_runs()}
     if run_id is not None and run_id in known:
-        raise ConfigError(f"run {run_id!r} is already stored; an import always creates a new run", key="--run",
+        raise ConfigError(f"run {run_id!r} is already stored; an import always creates a new run",
+                          key="--run",
                           hint="leave out --run (the id then comes from the file's content) or pick a new id")
     run_id = run_id or f"pytest-benchmark-{digest[:12]}"
     if run_id in known:

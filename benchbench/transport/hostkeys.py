@@ -17,8 +17,8 @@ from pathlib import Path
 
 import paramiko
 
-from ..config.loader import read_text
 from ..errors import ConfigError, HostKeyError
+from ..files import read_text
 
 log = logging.getLogger(__name__)
 _write_lock = threading.Lock()

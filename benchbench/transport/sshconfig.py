@@ -10,8 +10,8 @@ from pathlib import Path
 
 import paramiko
 
-from ..config.loader import read_text
 from ..errors import ConfigError
+from ..files import read_text
 
 DEFAULT_SSH_CONFIG = Path(os.path.expanduser("~/.ssh/config"))
 _MAX_HOPS = 8
