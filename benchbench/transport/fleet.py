@@ -17,7 +17,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Generic, Protocol, TypeVar
 
-from ..config.fleet import BoardSpec, Fleet
 from ..errors import BenchbenchError
 from .base import Transport
 from .hostkeys import check_known_hosts
@@ -34,6 +33,35 @@ class _Named(Protocol):
 
 
 B = TypeVar("B", bound=_Named)
+
+
+class SSHBoard(Protocol):
+    """What reaching a board over SSH reads of it (the fleet file's ``config.fleet.BoardSpec`` is one):
+    transport knows boards by these fields alone, never by the inventory format."""
+
+    @property
+    def name(self) -> str: ...
+    @property
+    def host(self) -> str: ...
+    @property
+    def port(self) -> int | None: ...
+    @property
+    def user(self) -> str | None: ...
+    @property
+    def identity_file(self) -> str | None: ...
+
+
+S = TypeVar("S", bound=SSHBoard)
+S_co = TypeVar("S_co", bound=SSHBoard, covariant=True)
+
+
+class SSHFleet(Protocol[S_co]):
+    """The boards and the known_hosts file they share (``config.fleet.Fleet`` is one)."""
+
+    @property
+    def known_hosts(self) -> Path: ...
+    @property
+    def boards(self) -> Sequence[S_co]: ...
 
 
 @dataclass(frozen=True)
@@ -65,16 +93,16 @@ class FleetResult(Generic[T]):
         return all(r.ok for r in self.results)
 
 
-def ssh_opener(fleet: Fleet, *, ssh_config: Path | None = DEFAULT_SSH_CONFIG,
+def ssh_opener(fleet: SSHFleet[S], *, ssh_config: Path | None = DEFAULT_SSH_CONFIG,
                accept_new_host_keys: bool = False, allow_agent: bool = True,
-               timeouts: SSHTimeouts = DEFAULT_TIMEOUTS) -> Callable[[BoardSpec], SSHTransport]:
+               timeouts: SSHTimeouts = DEFAULT_TIMEOUTS) -> Callable[[S], SSHTransport]:
     """A connect function for fan_out: the board's inventory entry, the fleet's known_hosts. Both files are
     checked here, once, so a broken one is a single clear error before any board is contacted."""
     check_known_hosts(fleet.known_hosts)
     for b in fleet.boards:  # a bad Port/ProxyJump for an alias fails here, not in a board thread mid-run
         resolve(b.host, port=b.port, user=b.user, identity_file=b.identity_file, ssh_config=ssh_config)
 
-    def open_board(board: BoardSpec) -> SSHTransport:
+    def open_board(board: S) -> SSHTransport:
         return SSHTransport(board.host, name=board.name, port=board.port, user=board.user,
                             identity_file=board.identity_file, known_hosts=fleet.known_hosts,
                             ssh_config=ssh_config, accept_new_host_keys=accept_new_host_keys,

@@ -147,3 +147,13 @@ def test_report_does_not_import_config():
     bad = sorted(f"{m} → {t}" for m, targets in graph.items() if m.startswith("benchbench.report")
                  for t in targets if t.startswith("benchbench.config"))
     assert bad == []
+
+
+def test_transport_does_not_import_config():
+    """Transport reaches boards by their SSH fields alone (``transport.fleet.SSHBoard``/``SSHFleet``, which
+    the fleet file's types satisfy) and reads files through the leaf ``files`` module, so the inventory
+    format can change without touching transport (#14.7)."""
+    graph = _module_graph()
+    bad = sorted(f"{m} → {t}" for m, targets in graph.items() if m.startswith("benchbench.transport")
+                 for t in targets if t.startswith("benchbench.config"))
+    assert bad == []
