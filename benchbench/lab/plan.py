@@ -16,11 +16,10 @@ from typing import Any
 
 from .. import __version__
 from ..config.suite import load_suite, suite_hash
-from ..pipeline import controller_snapshot, new_run_id
+from ..pipeline import controller_snapshot, jobs_by_board, new_run_id
 from ..results.store import Store
 from ..variant_groups import assign_groups
 from ..workloads.plan import PlannedJob
-from ..workloads.registry import expand
 from .engine import BATCH_TASK, board_lock, board_queue, ensure_schema, sync_app
 
 log = logging.getLogger(__name__)
@@ -53,21 +52,19 @@ def submit(store: Store, suite_path: Path, fleet_file: Path, selectors: str | No
            batch_size: int = DEFAULT_BATCH, priority: int = 0) -> Submitted:
     from ..config.fleet import load_fleet, select_boards
     from ..config.profiles import load_profile
-    from ..workloads.plan import local_arch
     ensure_schema(store.url)
     suite = load_suite(suite_path)
     inventory = load_fleet(fleet_file)
     boards = select_boards(inventory, selectors)
     # profiles only for their CPU arch (int8 flavours); boards are not contacted (the submitter may not reach
-    # them)
-    arch = {b.name: (load_profile(b.profile).arch if b.profile else None) or local_arch() for b in boards}
-    by_arch = {a: expand(suite, str(suite_path), cache / "artifacts", target_arch=a)
-               for a in sorted(set(arch.values()))}
+    # them), so a board without a profile gets this machine's arch
+    jobs = jobs_by_board(suite, str(suite_path), cache,
+                         {b.name: load_profile(b.profile).arch if b.profile else None for b in boards})
     run_id = new_run_id()
     plan: dict[str, Any] = {
         "invocation": {"suite": str(suite_path.resolve()), "fleet": str(fleet_file.resolve()),
                        "boards": selectors},
-        "jobs": {b.name: [j.spec.job_key for j in by_arch[arch[b.name]]] for b in boards},
+        "jobs": {b.name: [j.spec.job_key for j in jobs[b.name]] for b in boards},
         # workers on other machines rebuild the jobs from the suite's own text
         "queue": {"suite_yaml": suite_path.read_text(), "suite_file": str(suite_path)},
     }
@@ -77,10 +74,10 @@ def submit(store: Store, suite_path: Path, fleet_file: Path, selectors: str | No
     n_batches: dict[str, int] = {}
     with app.open():
         for b in boards:
-            parts = batches(by_arch[arch[b.name]], batch_size)
+            parts = batches(jobs[b.name], batch_size)
             deferrer = app.configure_task(BATCH_TASK, lock=board_lock(b.name), queue=board_queue(b.name),
                                           priority=priority)
             deferrer.batch_defer(*[{"run_id": run_id, "board": b.name, "keys": keys} for keys in parts])
             n_batches[b.name] = len(parts)
     log.info("run %s: %d engine jobs queued", run_id, sum(n_batches.values()))
-    return Submitted(run_id, n_batches, {b.name: len(by_arch[arch[b.name]]) for b in boards})
+    return Submitted(run_id, n_batches, {b.name: len(jobs[b.name]) for b in boards})

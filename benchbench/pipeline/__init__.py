@@ -6,9 +6,9 @@ expanded once per CPU architecture. ``run.Run(store, plan).execute()``: the boar
 ``transport.fleet.fan_out``, each job stored as the board reports it. The CLI builds the request and prints.
 """
 
-from .plan import PlanRequest, RunPlan, new_run_id, plan_run
+from .plan import PlanRequest, RunPlan, jobs_by_board, new_run_id, plan_run
 from .run import BoardOutcome, Events, Run, controller_snapshot, summarize
 from .targets import BoardTarget
 
 __all__ = ["BoardOutcome", "BoardTarget", "Events", "PlanRequest", "Run", "RunPlan", "controller_snapshot",
-           "new_run_id", "plan_run", "summarize"]
+           "jobs_by_board", "new_run_id", "plan_run", "summarize"]

@@ -78,6 +78,15 @@ class RunPlan:
     wait: bool = False
 
 
+def jobs_by_board(suite: Suite, errors_file: str, cache: Path,
+                  arch: Mapping[str, str | None]) -> dict[str, list[PlannedJob]]:
+    """Board name → its jobs: the suite expanded once per CPU arch (``arch``: board → its profile's, None
+    for this machine's), artifacts built under ``cache``. ``run`` and the lab's ``submit`` both plan here."""
+    by_arch = {a: expand(suite, errors_file, cache / "artifacts", target_arch=a)
+               for a in sorted({a or local_arch() for a in arch.values()})}
+    return {name: by_arch[a or local_arch()] for name, a in arch.items()}
+
+
 def plan_run(request: PlanRequest, store: Store, cache: Path) -> RunPlan:
     """Resolve a request: the resumed run's invocation, the boards and their profiles (a board without one
     is asked: this contacts it), and the jobs per board (artifacts built under ``cache``)."""
@@ -100,12 +109,10 @@ def plan_run(request: PlanRequest, store: Store, cache: Path) -> RunPlan:
                else [local_target(cache, request.profile)])
     if plan_boards is not None:
         targets = [t for t in targets if t.name in plan_boards]
-    by_arch = {arch: expand(suite, errors_file, cache / "artifacts", target_arch=arch)
-               for arch in sorted({t.arch or local_arch() for t in targets})}
+    jobs = jobs_by_board(suite, errors_file, cache, {t.name: t.arch for t in targets})
     invocation = {"suite": str(suite_path.resolve()),
                   "fleet": str(fleet_file.resolve()) if fleet_file else None, "boards": boards}
     return RunPlan(run_id=request.resume or new_run_id(), resuming=request.resume is not None, suite=suite,
                    suite_file=None if byo else errors_file,
                    suite_hash=byo_suite_hash(byo) if byo else suite_hash(suite_path), targets=tuple(targets),
-                   jobs={t.name: by_arch[t.arch or local_arch()] for t in targets}, invocation=invocation,
-                   fleet=fleet_file is not None, wait=request.wait)
+                   jobs=jobs, invocation=invocation, fleet=fleet_file is not None, wait=request.wait)
