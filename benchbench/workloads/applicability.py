@@ -13,8 +13,9 @@ import onnx
 
 #: ops that mean "this graph is already quantized", and to what
 _INT8_OPS = {"QLinearConv", "QLinearMatMul", "QGemm", "ConvInteger", "MatMulInteger", "DynamicQuantizeLinear",
-             "DynamicQuantizeMatMul", "DynamicQuantizeLSTM", "QAttention", "MatMulIntegerToFloat", "QLinearAdd",
-             "QLinearMul", "QLinearConcat", "QLinearSigmoid", "QLinearGlobalAveragePool", "QLinearLeakyRelu"}
+             "DynamicQuantizeMatMul", "DynamicQuantizeLSTM", "QAttention", "MatMulIntegerToFloat",
+             "QLinearAdd", "QLinearMul", "QLinearConcat", "QLinearSigmoid", "QLinearGlobalAveragePool",
+             "QLinearLeakyRelu"}
 _INT4_OPS = {"MatMulNBits", "GatherBlockQuantized"}
 _QDQ = {"QuantizeLinear", "DequantizeLinear"}
 _LOW_BITS = {onnx.TensorProto.INT8, onnx.TensorProto.UINT8, onnx.TensorProto.INT4, onnx.TensorProto.UINT4,
@@ -42,10 +43,12 @@ def _opset(model: onnx.ModelProto) -> int:
 
 def float_weights(model: onnx.ModelProto) -> Counter[str]:
     kinds: Counter[str] = Counter()
-    names = {onnx.TensorProto.FLOAT: "fp32", onnx.TensorProto.FLOAT16: "fp16", onnx.TensorProto.BFLOAT16: "bf16"}
+    names = {onnx.TensorProto.FLOAT: "fp32", onnx.TensorProto.FLOAT16: "fp16",
+             onnx.TensorProto.BFLOAT16: "bf16"}
     tensors = list(model.graph.initializer)
     # exporters such as paddle2onnx keep weights in Constant nodes rather than initializers
-    tensors += [a.t for n, _ in walk(model.graph) if n.op_type == "Constant" for a in n.attribute if a.name == "value"]
+    tensors += [a.t for n, _ in walk(model.graph) if n.op_type == "Constant"
+                for a in n.attribute if a.name == "value"]
     for t in tensors:
         if t.data_type in names and _numel(t) > 1:
             kinds[names[t.data_type]] += _numel(t)

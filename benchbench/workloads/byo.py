@@ -48,7 +48,8 @@ def _np_dtype(vi: onnx.ValueInfoProto) -> str:
 
 
 def _dims(vi: onnx.ValueInfoProto) -> list[int | str]:
-    return [d.dim_value if d.HasField("dim_value") else (d.dim_param or "?") for d in vi.type.tensor_type.shape.dim]
+    return [d.dim_value if d.HasField("dim_value") else (d.dim_param or "?")
+            for d in vi.type.tensor_type.shape.dim]
 
 
 def _resolve_shapes(inputs: list[onnx.ValueInfoProto], shapes: dict[str, list[int]]) -> dict[str, list[int]]:
@@ -62,7 +63,8 @@ def _resolve_shapes(inputs: list[onnx.ValueInfoProto], shapes: dict[str, list[in
             if len(given) != len(dims):
                 raise ConfigError(f"--shape {vi.name}: rank {len(given)} but the model's input has "
                                   f"rank {len(dims)} {dims}", key="shape")
-            clash = [(i, d, g) for i, (d, g) in enumerate(zip(dims, given)) if isinstance(d, int) and d > 0 and d != g]
+            clash = [(i, d, g) for i, (d, g) in enumerate(zip(dims, given))
+                     if isinstance(d, int) and d > 0 and d != g]
             if clash:
                 i, d, g = clash[0]
                 raise ConfigError(f"--shape {vi.name}: dimension {i} is fixed to {d} by the model, not {g} "
@@ -124,7 +126,7 @@ def load_byo(path: Path | str, shapes: dict[str, list[int]] | None = None,
         shutil.rmtree(folder)
     folder.mkdir(parents=True)
     external = _uses_external_data(onnx.load(str(path), load_external_data=False))
-    if external:  # one self-contained file to deploy: the same graph, weights inlined (recorded as a transform)
+    if external:  # deploy one self-contained file: same graph, weights inlined (recorded as a transform)
         onnx.save(model, str(main))
     else:
         shutil.copyfile(path, main)  # the user's bytes: what runs is what they gave
@@ -132,11 +134,13 @@ def load_byo(path: Path | str, shapes: dict[str, list[int]] | None = None,
     as_given.update(file=path.name, sha256=source_sha, size_bytes=main.stat().st_size,
                     transforms=["external data inlined into one file"] if external else [])
     art = ModelArtifact(name=path.stem, kind="byo", params=params, files={"main": main},
-                        sha256=sha256_file(main), meta={"name": path.stem, "kind": "byo", "as_given": as_given},
+                        sha256=sha256_file(main),
+                        meta={"name": path.stem, "kind": "byo", "as_given": as_given},
                         flops=_flops(model, resolved), size_bytes=main.stat().st_size)
     _smoke_run(art)
-    write_sidecar(folder, {"name": art.name, "sha256": art.sha256, "files": {"main": "main.onnx"}, "meta": art.meta,
-                           "flops": art.flops, "size_bytes": art.size_bytes, "params": params})
+    write_sidecar(folder, {"name": art.name, "sha256": art.sha256, "files": {"main": "main.onnx"},
+                           "meta": art.meta, "flops": art.flops, "size_bytes": art.size_bytes,
+                           "params": params})
     return art
 
 

@@ -62,8 +62,8 @@ def _generator(text: str, kind: str, rest: str) -> dict[str, Any]:
         return {"gen": "normal", "a": mean, "b": std}
     lo, hi = args
     if hi < lo or (kind == "randint" and (lo != int(lo) or hi != int(hi))):
-        raise ConfigError(f"--input {text!r}: expected LO <= HI" + (" (integers)" if kind == "randint" else ""),
-                          key="input")
+        raise ConfigError(f"--input {text!r}: expected LO <= HI"
+                          + (" (integers)" if kind == "randint" else ""), key="input")
     return {"gen": kind, "a": lo, "b": hi}
 
 
@@ -73,7 +73,8 @@ def is_generator(value: Any) -> bool:
 
 def describe(value: Any) -> str:
     if is_generator(value):
-        return {"randint": "seeded random integers in [{a:g}, {b:g}]", "uniform": "seeded uniform in [{a:g}, {b:g})",
+        return {"randint": "seeded random integers in [{a:g}, {b:g}]",
+                "uniform": "seeded uniform in [{a:g}, {b:g})",
                 "normal": "seeded normal (mean {a:g}, sd {b:g})"}[value["gen"]].format(**value)
     return f"fixed value {value}"
 
@@ -97,9 +98,10 @@ def check_sources(names_shapes: dict[str, list[int]], dtypes: dict[str, str], gi
         else:
             dims = "x".join(str(d) for d in shape) or "scalar"
             raise ConfigError(
-                f"input {name!r} is {dtype} with shape [{', '.join(map(str, shape))}] and benchbench will not invent "
-                f"its values; give --input {name}=VALUE (e.g. a sample rate), --input {name}=randint:LO:HI, or "
-                f"--inputs DATA.npz with an array {name!r} of shape {dims} or N x {dims}", key="input")
+                f"input {name!r} is {dtype} with shape [{', '.join(map(str, shape))}] and benchbench "
+                f"will not invent its values; give --input {name}=VALUE (e.g. a sample rate), "
+                f"--input {name}=randint:LO:HI, or --inputs DATA.npz with an array {name!r} "
+                f"of shape {dims} or N x {dims}", key="input")
     return out
 
 
@@ -115,8 +117,8 @@ def npz_arrays(path: Path, shapes: dict[str, list[int]], dtypes: dict[str, str])
         with np.load(path, allow_pickle=False) as data:
             arrays = {k: data[k] for k in data.files}
     except Exception as exc:  # noqa: BLE001  zipfile/ValueError (object arrays refused: never unpickle): "not an npz of arrays"
-        raise ConfigError(f"{path} is not a readable .npz of numeric arrays: {str(exc).splitlines()[0][:160]}",
-                          key="inputs") from None
+        raise ConfigError(f"{path} is not a readable .npz of numeric arrays: "
+                          f"{str(exc).splitlines()[0][:160]}", key="inputs") from None
     counts = []
     for name, arr in arrays.items():
         if name not in shapes:
@@ -136,7 +138,8 @@ def npz_arrays(path: Path, shapes: dict[str, list[int]], dtypes: dict[str, str])
 
 def _fixed_value(value: Any, shape: list[int], dtype: str) -> np.ndarray:
     arr = np.asarray(value, dtype=dtype)
-    return arr.reshape(shape) if arr.size == int(np.prod(shape)) else np.full(shape, arr.reshape(-1)[0], dtype=dtype)
+    return (arr.reshape(shape) if arr.size == int(np.prod(shape))
+            else np.full(shape, arr.reshape(-1)[0], dtype=dtype))
 
 
 def _generated(spec: Any, shape: list[int], dtype: str, rng: np.random.Generator) -> np.ndarray:

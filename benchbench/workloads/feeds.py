@@ -43,7 +43,8 @@ def sample_feeds(model: ModelArtifact, files: dict[str, Path], role: str, purpos
     return byo.sample_feeds(model, purpose, seed, n)
 
 
-def _decode_feeds(prefill: Path, seqs: list[np.ndarray], rng: np.random.Generator) -> list[dict[str, np.ndarray]]:
+def _decode_feeds(prefill: Path, seqs: list[np.ndarray],
+                  rng: np.random.Generator) -> list[dict[str, np.ndarray]]:
     sess = _session(prefill)
     names = [o.name for o in sess.get_outputs()]
     feeds = []

@@ -35,7 +35,8 @@ def gemm_flops(m: int, k: int, n: int) -> int:
     return 2 * m * k * n
 
 
-def conv_flops(batch: int, cin: int, cout: int, h_out: int, w_out: int, kh: int, kw: int, groups: int = 1) -> int:
+def conv_flops(batch: int, cin: int, cout: int, h_out: int, w_out: int, kh: int, kw: int,
+               groups: int = 1) -> int:
     return 2 * batch * cout * h_out * w_out * (cin // groups) * kh * kw
 
 

@@ -114,7 +114,8 @@ class _Model:
         rc = lc.llama_decode(self.ctx, lc.llama_batch_get_one(arr, 1))
         if rc != 0:
             raise RuntimeError(f"llama_decode returned {rc}")
-        return np.ctypeslib.as_array(lc.llama_get_logits_ith(self.ctx, -1), shape=(self.n_vocab,)).astype(np.float64)
+        return np.ctypeslib.as_array(lc.llama_get_logits_ith(self.ctx, -1),
+                                     shape=(self.n_vocab,)).astype(np.float64)
 
     def close(self) -> None:
         self.lc.llama_free(self.ctx)
@@ -144,7 +145,7 @@ def _nll(logits: Any, tokens: list[int]) -> Any:
 
 
 def _reference(base: Path, cache_dir: Path, n_eval: int, seed: int) -> tuple[list[int], Any]:
-    """The seeded stream and f16 logits over it, cached beside the variants (npz keyed by file and settings)."""
+    """The seeded stream and its f16 logits, cached beside the variants (npz keyed by file and settings)."""
     import numpy as np
 
     from .artifacts import sha256_file
@@ -167,7 +168,8 @@ def _reference(base: Path, cache_dir: Path, n_eval: int, seed: int) -> tuple[lis
     return tokens, logits
 
 
-def fidelity_vs_reference(base: Path, variant: Path, cache_dir: Path, n_eval: int = 96, seed: int = 0) -> dict[str, Any]:
+def fidelity_vs_reference(base: Path, variant: Path, cache_dir: Path, n_eval: int = 96,
+                          seed: int = 0) -> dict[str, Any]:
     """{top1_agreement, perplexity, perplexity_reference, perplexity_ratio, exploded, positions, stream}."""
     import numpy as np
 

@@ -28,8 +28,8 @@ from .staging import BYO_FLAGS, resolve_path, safe_name, stage
 
 WORKLOAD = "llm-gguf"
 BACKEND = "llama.cpp"
-_RUNTIME_KEYS = ("threads", "batch", "ubatch", "n_gpu_layers", "flash_attn", "n_prompt", "n_gen", "generations",
-                 "llama_bench", "llama_bench_reps")
+_RUNTIME_KEYS = ("threads", "batch", "ubatch", "n_gpu_layers", "flash_attn", "n_prompt", "n_gen",
+                 "generations", "llama_bench", "llama_bench_reps")
 _CONTROLLER_KEYS = ("n_eval",)
 
 
@@ -56,7 +56,7 @@ def is_gguf_entry(entry: JobEntry) -> bool:
 
 
 def _meta(facts: dict[str, Any], v: dict[str, Any], kind: str) -> dict[str, Any]:
-    """What the stored record keeps (details["variant"]); the shape ``analysis.summary.variant_metrics`` reads."""
+    """The stored record's details["variant"]; the shape ``analysis.summary.variant_metrics`` reads."""
     fid = v.get("fidelity") or {}
     return {"status": v["status"], "reason": v.get("reason"), "model": facts.get("name"), "model_kind": kind,
             "model_sha256": facts.get("sha256"), "precision": v["precision"], "pruning": "none",
@@ -64,7 +64,8 @@ def _meta(facts: dict[str, Any], v: dict[str, Any], kind: str) -> dict[str, Any]
             "recipe": v.get("recipe"), "from_cache": v.get("from_cache", False), "primary_role": "main",
             "validation": {"main": {"fidelity": fid}} if "top1_agreement" in fid else {},
             "fidelity_unavailable": fid.get("unavailable"), "tensor_types": v.get("tensor_types"),
-            "as_given": {k: facts.get(k) for k in ("architecture", "file_type", "n_params", "size_bytes", "name")},
+            "as_given": {k: facts.get(k)
+                         for k in ("architecture", "file_type", "n_params", "size_bytes", "name")},
             "builder": facts.get("builder")}
 
 
@@ -76,11 +77,11 @@ def expand_gguf(entry: JobEntry, i: int, suite: Suite, suite_file: str | None, c
         raise ConfigError(f"a GGUF model runs on the llama.cpp backend, not {entry.backend!r}", file=file,
                           key=f"{where}.backend")
     if entry.workload not in (WORKLOAD, "byo"):
-        raise ConfigError(f"backend llama.cpp runs workload {WORKLOAD} or a byo .gguf, not {entry.workload!r}",
-                          file=file, key=f"{where}.workload")
+        raise ConfigError(f"backend llama.cpp runs workload {WORKLOAD} or a byo .gguf, "
+                          f"not {entry.workload!r}", file=file, key=f"{where}.workload")
     if entry.pruning != ["none"]:
-        raise ConfigError("pruning does not apply to GGUF models (llama.cpp quantization types only)", file=file,
-                          key=f"{where}.pruning")
+        raise ConfigError("pruning does not apply to GGUF models (llama.cpp quantization types only)",
+                          file=file, key=f"{where}.pruning")
     byo = entry.workload == "byo"
     if entry.precisions:
         gguf_quant.check_types(entry.precisions, suite_file, where)
@@ -118,14 +119,15 @@ def expand_gguf(entry: JobEntry, i: int, suite: Suite, suite_file: str | None, c
             if key in seen:
                 continue
             seen.add(key)
-            spec_args: dict[str, Any] = {"job_key": key, "workload": workload, "backend": BACKEND, "precision": qtype,
-                                         "params": params, "pruning": "none", "timing": timing,
-                                         "timeout_s": entry.timeout_s, "seed": entry.seed}
+            spec_args: dict[str, Any] = {"job_key": key, "workload": workload, "backend": BACKEND,
+                                         "precision": qtype, "params": params, "pruning": "none",
+                                         "timing": timing, "timeout_s": entry.timeout_s, "seed": entry.seed}
             if qtype not in gguf_quant.QUANT_TYPES:  # the as-given file of a type benchbench has no name for
                 v = {"status": "ok", "precision": qtype, "path": str(base), "size_bytes": facts["size_bytes"],
                      "sha256": facts["sha256"], "tool": "as given"}
             else:
-                v = gguf_quant.make_gguf_variant(base, facts, qtype, cache_dir, n_eval=n_eval, seed=entry.seed)
+                v = gguf_quant.make_gguf_variant(base, facts, qtype, cache_dir, n_eval=n_eval,
+                                                 seed=entry.seed)
             meta = _meta(facts, v, kind)
             work = Work(item_unit="token")
             if v["status"] != "ok":
@@ -153,5 +155,6 @@ def byo_suite(model_path: str | Path, shapes: list[str], inputs: list[str], inpu
         gguf_quant.check_types(list(precisions), "<command line>", "jobs[0]")
     path = Path(model_path).expanduser().resolve()
     return Suite(name=f"byo-{path.stem}", description=f"bring-your-own GGUF model {path.name}",
-                 jobs=[JobEntry(workload="byo", backend=BACKEND, precisions=list(precisions) if precisions else None,
+                 jobs=[JobEntry(workload="byo", backend=BACKEND,
+                                precisions=list(precisions) if precisions else None,
                                 params={"model": str(path)})])

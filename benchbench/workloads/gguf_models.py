@@ -62,7 +62,8 @@ def _write_reference(path: Path, p: dict[str, int], seed: int) -> None:
     hidden, ffn, heads, kv = p["hidden"], p["ffn"], p["heads"], p["kv_heads"]
     head_dim = hidden // heads
     tokens = ["<unk>", "<s>", "</s>"] + [f"<0x{b:02X}>" for b in range(256)]
-    types = [gguf.TokenType.UNKNOWN, gguf.TokenType.CONTROL, gguf.TokenType.CONTROL] + [gguf.TokenType.BYTE] * 256
+    types = ([gguf.TokenType.UNKNOWN, gguf.TokenType.CONTROL, gguf.TokenType.CONTROL]
+             + [gguf.TokenType.BYTE] * 256)
     w = gguf.GGUFWriter(str(path), "llama")
     w.add_name("benchbench-tiny-llama")
     w.add_description(f"benchbench reference: seeded random weights (seed {seed}), byte-level vocabulary")
@@ -184,7 +185,8 @@ def describe(path: Path) -> dict[str, Any]:
         end = max((int(t.data_offset) + int(t.n_bytes) for t in tensors), default=0)
     except (ValueError, KeyError, IndexError, OSError, TypeError, AssertionError, OverflowError) as exc:
         raise ConfigError(f"{path} is not a readable GGUF file ({type(exc).__name__}: "
-                          f"{str(exc).splitlines()[0][:160] if str(exc) else 'corrupt'})", key="model") from None
+                          f"{str(exc).splitlines()[0][:160] if str(exc) else 'corrupt'})",
+                          key="model") from None
     size = path.stat().st_size
     if end > size or not tensors:
         raise ConfigError(f"{path} is a truncated GGUF file (tensor data ends at byte {end}, the file has "

@@ -47,7 +47,8 @@ def check_types(types: list[str], file: str | None, where: str) -> None:
         if t not in QUANT_TYPES:
             cli = file == "<command line>"
             raise ConfigError(f"unknown GGUF quantization type {t!r} (known: {', '.join(QUANT_TYPES)})",
-                              file=None if cli else file, key="--precision" if cli else f"{where}.precisions[{j}]")
+                              file=None if cli else file,
+                              key="--precision" if cli else f"{where}.precisions[{j}]")
 
 
 def not_applicable(facts: dict[str, Any], qtype: str) -> str | None:
@@ -90,8 +91,8 @@ def _quantize(src: Path, dst: Path, qtype: str, kind: str) -> None:
         return
     exe = shutil.which("llama-quantize")
     assert exe is not None
-    proc = subprocess.run([exe, str(src), str(dst), qtype.upper()], capture_output=True, text=True, timeout=1800,
-                          check=False)
+    proc = subprocess.run([exe, str(src), str(dst), qtype.upper()], capture_output=True, text=True,
+                          timeout=1800, check=False)
     if proc.returncode != 0:
         tail = [ln for ln in proc.stderr.splitlines() if ln.strip()][-1:] or ["no output"]
         raise RuntimeError(f"llama-quantize exited with {proc.returncode}: {tail[0][:200]}")
@@ -134,12 +135,14 @@ def make_gguf_variant(base: Path, facts: dict[str, Any], qtype: str, cache_dir: 
             write_sidecar(folder, res)
             return res
         os.replace(tmp, dst)
-        tool = f"{kind} {version}: llama_model_quantize ftype {QUANT_TYPES[qtype][0]} (LLAMA_FTYPE_MOSTLY_{qtype.upper()})"
+        tool = (f"{kind} {version}: llama_model_quantize ftype {QUANT_TYPES[qtype][0]} "
+                f"(LLAMA_FTYPE_MOSTLY_{qtype.upper()})")
     from .gguf_models import describe
 
     vfacts = describe(dst)
-    res = dict(out, status="ok", reason=None, path=str(dst), size_bytes=vfacts["size_bytes"], sha256=vfacts["sha256"],
-               tensor_types=vfacts["tensor_types"], tool=tool, recipe=recipe, quantize_s=time.perf_counter() - t0)
+    res = dict(out, status="ok", reason=None, path=str(dst), size_bytes=vfacts["size_bytes"],
+               sha256=vfacts["sha256"], tensor_types=vfacts["tensor_types"], tool=tool, recipe=recipe,
+               quantize_s=time.perf_counter() - t0)
     if kind != "llama-cpp-python":
         res["fidelity"] = {"unavailable": "fidelity needs llama-cpp-python on the controller"}
     else:

@@ -87,7 +87,8 @@ class ConvParams(_P):
 
     def operand_elements(self) -> int:
         out = self.out_channels or self.channels
-        return self.batch * (self.channels + out) * self.height * self.width + out * self.channels * self.kernel ** 2
+        return (self.batch * (self.channels + out) * self.height * self.width
+                + out * self.channels * self.kernel ** 2)
 
 
 class DwConvParams(_P):
@@ -121,7 +122,8 @@ def _gemm_work(p: BaseModel, precision: str) -> Work:
     assert isinstance(p, GemmParams)
     size = _BYTES.get(precision, 4)
     return Work(ops_per_call=2.0 * p.m * p.k * p.n, ops_unit=_ops_unit(precision),
-                bytes_per_call=float(size * (p.m * p.k + p.k * p.n) + (4 if precision == "int8" else size) * p.m * p.n))
+                bytes_per_call=float(size * (p.m * p.k + p.k * p.n)
+                                     + (4 if precision == "int8" else size) * p.m * p.n))
 
 
 def _conv_work(p: BaseModel, precision: str) -> Work:
@@ -155,13 +157,14 @@ def _conv_art(p: BaseModel, precision: str, seed: int) -> bytes:
 
 def _dw_art(p: BaseModel, precision: str, seed: int) -> bytes:
     assert isinstance(p, DwConvParams)
-    return onnx_ops.conv(p.batch, p.channels, p.channels, p.height, p.width, p.kernel, p.channels, precision, seed)
+    return onnx_ops.conv(p.batch, p.channels, p.channels, p.height, p.width, p.kernel, p.channels,
+                         precision, seed)
 
 
 _ORT3 = {"fp32": "onnxruntime", "fp16": "onnxruntime", "int8": "onnxruntime"}
 
-register(WorkloadDef("gemm", "dense matrix multiply C = A·B (M×K · K×N)", GemmParams, {**_ORT3, "fp64": "numpy"},
-                     _gemm_work, _gemm_art))
+register(WorkloadDef("gemm", "dense matrix multiply C = A·B (M×K · K×N)", GemmParams,
+                     {**_ORT3, "fp64": "numpy"}, _gemm_work, _gemm_art))
 register(WorkloadDef("conv3x3", "3×3 convolution, same padding, stride 1 (NCHW)", ConvParams, dict(_ORT3),
                      _conv_work, _conv_art))
 register(WorkloadDef("dwconv", "depthwise 3×3 convolution (group = channels)", DwConvParams, dict(_ORT3),

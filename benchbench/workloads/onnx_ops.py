@@ -34,7 +34,8 @@ def matmul(m: int, k: int, n: int, precision: str, seed: int) -> bytes:
         bzp = numpy_helper.from_array(np.array(0, dtype=np.int8), "b_zp")
         node = helper.make_node("MatMulInteger", ["A", "B", "a_zp", "b_zp"], ["Y"])
         return _model([node], [helper.make_tensor_value_info("A", TensorProto.UINT8, [m, k])],
-                      [helper.make_tensor_value_info("Y", TensorProto.INT32, [m, n])], [b, azp, bzp], "gemm_int8")
+                      [helper.make_tensor_value_info("Y", TensorProto.INT32, [m, n])], [b, azp, bzp],
+                      "gemm_int8")
     ttype, npt = _FLOAT[precision]
     b = numpy_helper.from_array(rng.standard_normal((k, n)).astype(npt), "B")
     node = helper.make_node("MatMul", ["A", "B"], ["Y"])

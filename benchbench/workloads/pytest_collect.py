@@ -16,6 +16,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     out = config.getoption("--bb-collect-out")
     if out:
-        tests = [{"nodeid": it.nodeid, "benchmark": "benchmark" in getattr(it, "fixturenames", ())} for it in items]
+        tests = [{"nodeid": it.nodeid, "benchmark": "benchmark" in getattr(it, "fixturenames", ())}
+                 for it in items]
         with open(out, "w") as fh:
             json.dump(tests, fh)

@@ -33,18 +33,20 @@ def collect(path: Path, timeout_s: float = 120.0) -> list[dict[str, Any]]:
     pytest cannot collect the file."""
     with tempfile.TemporaryDirectory(prefix="bb-collect-") as tmp:
         out = Path(tmp) / "tests.json"
-        argv = [sys.executable, "-m", "pytest", "--collect-only", "-q", "-p", "no:cacheprovider", "-c", "/dev/null",
-                "--rootdir", str(path.parent), "-p", "benchbench.workloads.pytest_collect",
-                f"--bb-collect-out={out}", str(path)]
+        argv = [sys.executable, "-m", "pytest", "--collect-only", "-q", "-p", "no:cacheprovider",
+                "-c", "/dev/null", "--rootdir", str(path.parent),
+                "-p", "benchbench.workloads.pytest_collect", f"--bb-collect-out={out}", str(path)]
         try:
-            proc = subprocess.run(argv, cwd=tmp, capture_output=True, text=True, timeout=timeout_s, check=False)
+            proc = subprocess.run(argv, cwd=tmp, capture_output=True, text=True, timeout=timeout_s,
+                                  check=False)
         except subprocess.TimeoutExpired:
             raise ConfigError(f"pytest --collect-only {path.name} did not finish within {timeout_s:.0f} s",
                               key="file") from None
         if proc.returncode != 0 or not out.is_file():
             lines = [ln for ln in (proc.stdout + proc.stderr).splitlines() if ln.strip()]
             errors = [ln for ln in lines if ln.startswith("E ")] or lines[-1:] or ["no output"]
-            raise ConfigError(f"pytest cannot collect {path}: {errors[0].lstrip('E ').strip()[:300]}", key="file")
+            raise ConfigError(f"pytest cannot collect {path}: {errors[0].lstrip('E ').strip()[:300]}",
+                              key="file")
         tests: list[dict[str, Any]] = json.loads(out.read_text())
     return [{"name": t["nodeid"].split("::", 1)[1], "benchmark": bool(t["benchmark"])} for t in tests
             if "::" in t["nodeid"]]
@@ -96,7 +98,8 @@ def expand_pytest(entry: JobEntry, i: int, suite: Suite, suite_file: str | None,
     for k, name in enumerate(names):
         if name not in by_name:
             raise ConfigError(f"{path.name} has no test {name!r} (collected: {', '.join(by_name) or 'none'})",
-                              file=suite_file, key=f"{where}.select" + (f"[{k}]" if not isinstance(select, str) else ""))
+                              file=suite_file,
+                              key=f"{where}.select" + (f"[{k}]" if not isinstance(select, str) else ""))
     chosen = names or [t["name"] for t in tests if t["benchmark"]]
     if not chosen:
         raise ConfigError(f"{path.name} has no test that uses the benchmark fixture", file=suite_file,

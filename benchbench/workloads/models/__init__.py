@@ -51,14 +51,16 @@ def split_params(name: str, params: dict[str, Any]) -> tuple[dict[str, Any], dic
     from . import decoder
 
     known = set(decoder.DEFAULTS) if name == "decoder" else _CNN_KEYS
-    return ({k: v for k, v in params.items() if k in known}, {k: v for k, v in params.items() if k not in known})
+    return ({k: v for k, v in params.items() if k in known},
+            {k: v for k, v in params.items() if k not in known})
 
 
 def build_reference(name: str, params: dict[str, Any] | None, cache_dir: Path) -> ModelArtifact:
     import onnx as onnx_mod
 
     params = dict(params or {})
-    key = sha256_json({"name": name, "params": params, "builder": BUILDER_VERSION, "onnx": onnx_mod.__version__})
+    key = sha256_json({"name": name, "params": params, "builder": BUILDER_VERSION,
+                       "onnx": onnx_mod.__version__})
     folder = Path(cache_dir) / "models" / f"{name}-{key[:16]}"
     cached = read_sidecar(folder)
     if cached is not None:

@@ -102,7 +102,8 @@ def _build(cfg: dict[str, Any], role: str) -> onnx.ModelProto:
         else:
             present_k = b.op("Where", [write, k, f"past_key_{i}"], name=f"present_key_{i}_node")
             present_v = b.op("Where", [write, v, f"past_value_{i}"], name=f"present_value_{i}_node")
-            cache_in += [tensor(f"past_key_{i}", FLOAT, cache_shape), tensor(f"past_value_{i}", FLOAT, cache_shape)]
+            cache_in += [tensor(f"past_key_{i}", FLOAT, cache_shape),
+                         tensor(f"past_value_{i}", FLOAT, cache_shape)]
         present_k = b.rename_output(present_k, f"present_key_{i}")
         present_v = b.rename_output(present_v, f"present_value_{i}")
         if role == "decode":
