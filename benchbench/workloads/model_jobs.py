@@ -84,7 +84,8 @@ def _load(entry: JobEntry, combo: dict[str, Any], suite_file: str | None, where:
         except ConfigError as exc:
             if suite_file == BYO_FLAGS:
                 raise relocated(exc, None, _FLAG_FOR_KEY.get(exc.key or "", "--model")) from None
-            raise relocated(exc, suite_file, f"{where}.params.{_BYO_KEY_PATH.get(exc.key or '', 'model')}") from None
+            raise relocated(exc, suite_file,
+                            f"{where}.params.{_BYO_KEY_PATH.get(exc.key or '', 'model')}") from None
         runtime = {k: v for k, v in combo.items() if k not in _BYO_KEYS}
         runtime.update(byo.agent_inputs(model))
         return model, runtime
@@ -141,11 +142,13 @@ def expand(entry: JobEntry, i: int, ctx: ExpandContext) -> list[PlannedJob]:
         n_val = int(runtime.pop("validation_samples", 20))
         backend = entry.backend or ("onnxruntime-llm" if model.kind == "llm" else "onnxruntime")
         rknn = backend == "rknn"
-        precisions = entry.precisions or (list(rknn_convert.PRECISIONS) if rknn else default_precisions(model))
+        precisions = entry.precisions or (list(rknn_convert.PRECISIONS) if rknn
+                                          else default_precisions(model))
         for j, precision in enumerate(precisions):
             # only an unknown name (or an LLM on rknn) is bad input; a known precision that does not apply is
             # decided per variant and becomes a visible row
-            why = (rknn_convert.check_applicable(model, precision) if rknn else None if precision in PRECISIONS
+            why = (rknn_convert.check_applicable(model, precision) if rknn
+                   else None if precision in PRECISIONS
                    else f"unknown precision {precision!r} (known: {', '.join(PRECISIONS)})")
             if why:
                 if suite_file == BYO_FLAGS:
@@ -175,19 +178,21 @@ def expand(entry: JobEntry, i: int, ctx: ExpandContext) -> list[PlannedJob]:
                     continue
                 seen.add(key)
                 if rknn:
-                    out.append(_rknn_job(entry, suite, model, combo, runtime, precision, pruning, workload, key,
-                                         cache_dir, deploy_dir, n_cal, n_val))
+                    out.append(_rknn_job(entry, suite, model, combo, runtime, precision, pruning, workload,
+                                         key, cache_dir, deploy_dir, n_cal, n_val))
                     continue
-                out.append(_job(entry, suite, model, combo, runtime, precision, pruning, backend, workload, key,
-                                cache_dir, deploy_dir, target_arch, n_cal, n_val, npz_name,
+                out.append(_job(entry, suite, model, combo, runtime, precision, pruning, backend, workload,
+                                key, cache_dir, deploy_dir, target_arch, n_cal, n_val, npz_name,
                                 explicit=entry.precisions is not None))
     return out
 
 
 def _job(entry: JobEntry, suite: Suite, model: ModelArtifact, combo: dict[str, Any], runtime: dict[str, Any],
-         precision: str, pruning: str, backend: str, workload: str, key: str, cache_dir: Path, deploy_dir: Path,
-         target_arch: str, n_cal: int, n_val: int, npz_name: str | None, explicit: bool = True) -> PlannedJob:
-    v = make_variant(model, precision, pruning, target_arch, cache_dir, n_calibration=n_cal, n_validation=n_val)
+         precision: str, pruning: str, backend: str, workload: str, key: str, cache_dir: Path,
+         deploy_dir: Path, target_arch: str, n_cal: int, n_val: int, npz_name: str | None,
+         explicit: bool = True) -> PlannedJob:
+    v = make_variant(model, precision, pruning, target_arch, cache_dir, n_calibration=n_cal,
+                     n_validation=n_val)
     meta = variant_meta(model, v)
     params = {**combo, **runtime}
     timing = TimingPlan(**(entry.timing or suite.timing).model_dump())
@@ -197,8 +202,9 @@ def _job(entry: JobEntry, suite: Suite, model: ModelArtifact, combo: dict[str, A
     if v.status == NOT_APPLICABLE:  # requested by name → a failed job (exit 1); by default → a visible row
         spec = JobSpec(job_key=key, workload=workload, backend=backend, precision=precision, params=params,
                        pruning=pruning, timing=timing, timeout_s=entry.timeout_s, seed=entry.seed)
-        return PlannedJob(spec=spec, work=model_work(model, v), meta=meta, precheck_status="failed" if explicit
-                          else "unsupported", precheck_failure=f"not applicable: {v.reason}")
+        return PlannedJob(spec=spec, work=model_work(model, v), meta=meta,
+                          precheck_status="failed" if explicit else "unsupported",
+                          precheck_failure=f"not applicable: {v.reason}")
     if v.status != "ok":
         spec = JobSpec(job_key=key, workload=workload, backend=backend, precision=precision, params=params,
                        pruning=pruning, timing=timing, timeout_s=entry.timeout_s, seed=entry.seed)
@@ -220,9 +226,9 @@ def _job(entry: JobEntry, suite: Suite, model: ModelArtifact, combo: dict[str, A
                       extra_artifacts=tuple(extra))
 
 
-def _rknn_job(entry: JobEntry, suite: Suite, model: ModelArtifact, combo: dict[str, Any], runtime: dict[str, Any],
-              precision: str, pruning: str, workload: str, key: str, cache_dir: Path, deploy_dir: Path,
-              n_cal: int, n_val: int) -> PlannedJob:
+def _rknn_job(entry: JobEntry, suite: Suite, model: ModelArtifact, combo: dict[str, Any],
+              runtime: dict[str, Any], precision: str, pruning: str, workload: str, key: str,
+              cache_dir: Path, deploy_dir: Path, n_cal: int, n_val: int) -> PlannedJob:
     """A ``backend: rknn`` job: the ``.rknn`` converted on the controller is the artifact. Without
     rknn-toolkit2's isolated interpreter the job is planned ``unsupported`` with the reason (nothing is
     converted or cached)."""
@@ -233,7 +239,8 @@ def _rknn_job(entry: JobEntry, suite: Suite, model: ModelArtifact, combo: dict[s
 
     def spec(artifact: str | None = None) -> JobSpec:
         return JobSpec(job_key=key, workload=workload, backend="rknn", precision=precision, params=params,
-                       pruning=pruning, artifact=artifact, timing=timing, timeout_s=entry.timeout_s, seed=entry.seed)
+                       pruning=pruning, artifact=artifact, timing=timing, timeout_s=entry.timeout_s,
+                       seed=entry.seed)
 
     python, _, missing = rknn_convert.find_python()
     if python is None:
@@ -242,8 +249,8 @@ def _rknn_job(entry: JobEntry, suite: Suite, model: ModelArtifact, combo: dict[s
                           meta={"status": "unsupported", "reason": missing, "model": model.name,
                                 "model_kind": model.kind, "precision": precision, "pruning": pruning,
                                 "tool": "rknn-toolkit2", "target_arch": target})
-    v = rknn_convert.make_rknn_variant(model, precision, pruning, cache_dir, target, python, n_calibration=n_cal,
-                                       n_validation=n_val)
+    v = rknn_convert.make_rknn_variant(model, precision, pruning, cache_dir, target, python,
+                                       n_calibration=n_cal, n_validation=n_val)
     meta = variant_meta(model, v)
     if v.status != "ok":
         return PlannedJob(spec=spec(), work=model_work(model, v), meta=meta,
@@ -272,7 +279,8 @@ def byo_suite(model_path: str | Path, shapes: list[str], inputs: list[str], inpu
         params["inputs_npz"] = str(Path(inputs_npz).expanduser().resolve())
     unknown = [p for p in precisions or [] if p not in PRECISIONS]
     if unknown:
-        raise ConfigError(f"unknown precision {unknown[0]!r} (known: {', '.join(PRECISIONS)})", key="--precision")
+        raise ConfigError(f"unknown precision {unknown[0]!r} (known: {', '.join(PRECISIONS)})",
+                          key="--precision")
     return Suite(name=f"byo-{safe_name(path.stem)}", description=f"bring-your-own model {path.name}",
                  jobs=[JobEntry(workload="byo", precisions=list(precisions) if precisions else None,
                                 params=params)])

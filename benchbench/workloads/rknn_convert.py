@@ -46,13 +46,15 @@ MAX_OPSET = 19
 RECIPE_VERSION = 1
 CONVERT_TIMEOUT_S = 900.0
 #: the isolated interpreter's default homes when ``$BENCHBENCH_RKNN_PYTHON`` is not set
-DEFAULT_VENV_PYTHONS = (Path("~/.cache/benchbench/rknn-venv/bin/python"), Path("/opt/benchbench-rknn-venv/bin/python"))
+DEFAULT_VENV_PYTHONS = (Path("~/.cache/benchbench/rknn-venv/bin/python"),
+                        Path("/opt/benchbench-rknn-venv/bin/python"))
 
 
 def check_applicable(model: ModelArtifact, precision: str) -> str | None:
     """Why ``precision`` cannot be made for ``model`` with rknn-toolkit2 (None when it can)."""
     if precision not in PRECISIONS:
-        return f"precision {precision!r} does not apply to the rknn backend (available: {', '.join(PRECISIONS)})"
+        return (f"precision {precision!r} does not apply to the rknn backend "
+                f"(available: {', '.join(PRECISIONS)})")
     if model.kind == "llm":
         return ("the rknn backend converts single-graph models; the decoder LLM (prefill + KV-cache decode "
                 "graphs) is not supported by this converter")
@@ -115,7 +117,8 @@ def _input_names(path: Path) -> list[str]:
     return [i.name for i in m.graph.input if i.name not in inits]
 
 
-def write_samples(folder: Path, feeds: list[dict[str, np.ndarray]], names: list[str], stem: str) -> list[list[str]]:
+def write_samples(folder: Path, feeds: list[dict[str, np.ndarray]], names: list[str],
+                  stem: str) -> list[list[str]]:
     """One ``.npy`` per input per sample (NCHW as the model takes it); returns the paths per sample."""
     folder.mkdir(parents=True, exist_ok=True)
     out = []
@@ -179,8 +182,9 @@ def _run_converter(python: Path, request: dict[str, Any], work: Path, timeout_s:
     return result
 
 
-def make_rknn_variant(model: ModelArtifact, precision: str, pruning: str = "none", cache_dir: Path | str = ".",
-                      target: str = DEFAULT_TARGET, rknn_python: str | Path | None = None,
+def make_rknn_variant(model: ModelArtifact, precision: str, pruning: str = "none",
+                      cache_dir: Path | str = ".", target: str = DEFAULT_TARGET,
+                      rknn_python: str | Path | None = None,
                       n_calibration: int = 32, n_validation: int = 20,
                       timeout_s: float = CONVERT_TIMEOUT_S) -> VariantArtifact:
     """The ``.rknn`` variant (role ``main``), validated in the simulator; ``status="failed"`` with a reason
@@ -194,14 +198,16 @@ def make_rknn_variant(model: ModelArtifact, precision: str, pruning: str = "none
         raise WorkloadError(missing or MISSING_REASON, hint=f"set {ENV_VAR} or pass rknn_python")
     cache_dir = Path(cache_dir).resolve()
     base_variant = make_variant(model, "fp32", pruning, "npu", cache_dir, n_validation=n_validation)
-    recipe = {"recipe_version": RECIPE_VERSION, "tool": "rknn-toolkit2", "precision": precision, "pruning": pruning,
-              "target_platform": target, "max_opset": MAX_OPSET, "validation_samples": n_validation,
-              "source": "fp32 variant (quant_pre_process)", "quantized_dtype": "w8a8" if precision == "int8" else None,
+    recipe = {"recipe_version": RECIPE_VERSION, "tool": "rknn-toolkit2", "precision": precision,
+              "pruning": pruning, "target_platform": target, "max_opset": MAX_OPSET,
+              "validation_samples": n_validation, "source": "fp32 variant (quant_pre_process)",
+              "quantized_dtype": "w8a8" if precision == "int8" else None,
               "quantized_algorithm": "normal" if precision == "int8" else None,
               "calibration_samples": n_calibration if precision == "int8" else None,
               "calibration_seed_offset": feeds_mod.SEED_OFFSETS["calibration"]}
     versions = {"rknn-toolkit2": toolkit or "unknown", "onnx": onnx.__version__}
-    key = sha256_json({"model": model.sha256, "source": base_variant.sha256, "recipe": recipe, "tools": versions})
+    key = sha256_json({"model": model.sha256, "source": base_variant.sha256, "recipe": recipe,
+                       "tools": versions})
     folder = cache_dir / "variants" / f"{model.name}-rknn-{precision}-{pruning}-{key[:16]}"
     cached = read_sidecar(folder)
     if cached is not None and all((folder / f).is_file() for f in cached["files"].values()):
@@ -216,8 +222,8 @@ def make_rknn_variant(model: ModelArtifact, precision: str, pruning: str = "none
     extra: dict[str, Any] = {"tool": {"converter": "rknn.api.RKNN", "target_platform": target},
                              "source_variant": base_variant.sha256}
     if base_variant.status != "ok":
-        return _finish(folder, base, {}, "failed", f"the fp32 source variant failed: {base_variant.reason}", {},
-                       extra, t0)
+        return _finish(folder, base, {}, "failed", f"the fp32 source variant failed: {base_variant.reason}",
+                       {}, extra, t0)
     src = base_variant.path
     out = folder / "main.rknn"
     try:
@@ -245,7 +251,8 @@ def make_rknn_variant(model: ModelArtifact, precision: str, pruning: str = "none
         validation = {"main": {"fidelity": fidelity(ref, sim), "checked_with": "rknn-toolkit2 simulator "
                                "(init_runtime() without a target) vs onnxruntime fp32 CPU"}}
     except ValidationFailed as exc:
-        return _finish(folder, base, {}, "failed", f"rknn {precision} variant of {model.name}: {exc}", {}, extra, t0)
+        return _finish(folder, base, {}, "failed", f"rknn {precision} variant of {model.name}: {exc}", {},
+                       extra, t0)
     return _finish(folder, base, {"main": out}, "ok", None, validation, extra, t0)
 
 
@@ -254,7 +261,8 @@ def _finish(folder: Path, base: dict[str, Any], files: dict[str, Path], status: 
     if (folder / ".work").exists():
         shutil.rmtree(folder / ".work")
     size = files["main"].stat().st_size if files else 0
-    extra = dict(extra, size_bytes_by_role={"main": size} if files else {}, generate_s=time.perf_counter() - t0)
+    extra = dict(extra, size_bytes_by_role={"main": size} if files else {},
+                 generate_s=time.perf_counter() - t0)
     variant = VariantArtifact(status=status, reason=reason, files=files, validation=validation,
                               sha256=files_digest(files) if files else "", size_bytes=size,
                               flops=int(extra.get("flops_by_role", {}).get("main", 0)), extra=extra, **base)

@@ -137,9 +137,10 @@ def expand_tflite(entry: JobEntry, i: int, suite: Suite, suite_file: str | None,
     sha = sha256_file(path)
     staged = stage(path, f"{safe_name(path.stem)}-{sha[:12]}.tflite", cache_dir.resolve() / "deploy")
     workload = f"byo:{safe_name(path.stem)}"
-    meta = {"status": "ok", "model": path.stem, "model_kind": "tflite", "model_sha256": sha, "precision": precision,
-            "pruning": "none", "sha256": sha, "size_bytes": path.stat().st_size, "tool": "as-is",
-            "precision_source": "first input tensor type in the .tflite flatbuffer", "primary_role": "main"}
+    meta = {"status": "ok", "model": path.stem, "model_kind": "tflite", "model_sha256": sha,
+            "precision": precision, "pruning": "none", "sha256": sha, "size_bytes": path.stat().st_size,
+            "tool": "as-is", "precision_source": "first input tensor type in the .tflite flatbuffer",
+            "primary_role": "main"}
     fixed = {"shapes": entry.params["shapes"]} if "shapes" in entry.params else {}
     rest = {k: v for k, v in entry.params.items() if k not in ("model", "shapes")}
     out: list[PlannedJob] = []
@@ -156,5 +157,6 @@ def expand_tflite(entry: JobEntry, i: int, suite: Suite, suite_file: str | None,
         spec = JobSpec(job_key=key, workload=workload, backend="litert", precision=precision, params=params,
                        artifact=staged.name, timing=TimingPlan(**(entry.timing or suite.timing).model_dump()),
                        timeout_s=entry.timeout_s, seed=entry.seed)
-        out.append(PlannedJob(spec=spec, work=Work(item_unit="inference"), artifact_path=staged, meta=dict(meta)))
+        out.append(PlannedJob(spec=spec, work=Work(item_unit="inference"), artifact_path=staged,
+                              meta=dict(meta)))
     return out

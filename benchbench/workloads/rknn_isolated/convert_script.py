@@ -32,7 +32,7 @@ def main(request_path: str) -> None:
     try:
         from importlib.metadata import version
         toolkit = version("rknn-toolkit2")
-    except ImportError:  # PackageNotFoundError: metadata missing in odd installs; the version is informational
+    except ImportError:  # PackageNotFoundError: no metadata in odd installs; the version is informational
         toolkit = "unknown"
     rknn = RKNN(verbose=False)
     timings: dict[str, Any] = {}  # local annotation: never evaluated on 3.8
