@@ -26,7 +26,7 @@ SAMPLER_FAMILIES = ("cpufreq", "thermal", "memory", "rapl", "hwmon", "jetson", "
                     "ascend", "nvml", "ptdaemon")
 #: what a board without a device profile is sampled with (host: ``families_for``; the agent's defaults)
 DEFAULT_FAMILIES = ("cpufreq", "thermal", "memory", "rapl", "hwmon")
-#: the backends this agent runs (a job's ``backend``) → their module under ``agent/backends`` (imported lazily).
+#: the backends this agent runs (a job's ``backend``) → their module under ``agent/backends`` (lazy import).
 #: The one list: suites are validated against it on the controller. A new runtime adds one line here.
 BACKEND_MODULES = {
     "python": ".python_kernels",

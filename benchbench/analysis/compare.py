@@ -126,7 +126,8 @@ def _sample_value(x: np.ndarray, stat: str) -> float:
     return float(np.percentile(x, float(stat[1:])))
 
 
-def _bootstrap_quantile(a: np.ndarray, b: np.ndarray, q: float, alpha: float, seed: int) -> tuple[float, bool]:
+def _bootstrap_quantile(a: np.ndarray, b: np.ndarray, q: float, alpha: float,
+                        seed: int) -> tuple[float, bool]:
     """Two-sample percentile bootstrap of quantile(B)/quantile(A); significant if the CI excludes 1.
     Returns (achieved two-sided p approximated from the bootstrap distribution, significant)."""
     def ratio(x: np.ndarray, y: np.ndarray, axis: int = -1) -> np.ndarray:
@@ -162,7 +163,8 @@ def compare_metric(key: JobKey, mdef: MetricDef, a: JobSample, b: JobSample, *, 
         assert xa is not None and xb is not None
         if mdef.sample_stat in ("p50", "mean", "throughput"):
             test = "mannwhitneyu"
-            p = mwu_p if mwu_p is not None else float(sps.mannwhitneyu(xa, xb, alternative="two-sided").pvalue)
+            p = mwu_p if mwu_p is not None else float(sps.mannwhitneyu(xa, xb,
+                                                                       alternative="two-sided").pvalue)
             sig = p < alpha
         else:
             test = "bootstrap"
@@ -237,7 +239,8 @@ def compare_runs(jobs_a: Sequence[JobSample], jobs_b: Sequence[JobSample], gates
     mdefs = [m for m in METRICS.values() if m.name in wanted]
     rows: list[MetricChange] = []
     verdicts: list[GateVerdict] = []
-    mwu = _mwu_pvalues({k: (ia[k], ib[k]) for k in common}) if any(m.sample_stat in _CENTRE for m in mdefs) else {}
+    mwu = (_mwu_pvalues({k: (ia[k], ib[k]) for k in common})
+           if any(m.sample_stat in _CENTRE for m in mdefs) else {})
     for key in common:
         a, b = ia[key], ib[key]
         by_metric: dict[str, MetricChange] = {}
@@ -257,7 +260,8 @@ def compare_runs(jobs_a: Sequence[JobSample], jobs_b: Sequence[JobSample], gates
     if not common:
         warnings.append("no job matched between the two runs (board, workload, precision, pruning, params)")
     return CompareResult(tuple(rows), tuple(verdicts), tuple(_dedupe(warnings)),
-                         tuple(sorted(set(ia) - set(ib))), tuple(sorted(set(ib) - set(ia))), alpha, min_change)
+                         tuple(sorted(set(ia) - set(ib))), tuple(sorted(set(ib) - set(ia))), alpha,
+                         min_change)
 
 
 def _dedupe(items: list[str]) -> list[str]:

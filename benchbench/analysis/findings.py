@@ -6,9 +6,10 @@ the same precision), as in :mod:`matrix`. A statement is made only where the dat
 * speed: the paired interleaved verdict of :func:`paired.paired_verdict` ("faster", "slower" or "no
   speed-up"); "unclear" and "not claimed: …" (not interleaved, contended, too few rounds) claim nothing;
 * energy per inference and peak memory: only for pairs the speed verdict could judge (interleaved, not
-  contended, enough rounds); energy: both measured, on the same sensor scope, neither job contended, and the two ``±``
-  intervals (the counter's quantisation, ``energy_uncertainty_j``) apart with at least ``MIN_EFFECT``
-  between them; without a recorded ``±`` the difference must exceed ``NO_UNCERTAINTY_EFFECT``;
+  contended, enough rounds); energy: both measured, on the same sensor scope, neither job contended,
+  and the two ``±`` intervals (the counter's quantisation, ``energy_uncertainty_j``) apart with at
+  least ``MIN_EFFECT`` between them; without a recorded ``±`` the difference must exceed
+  ``NO_UNCERTAINTY_EFFECT``;
 * peak memory: one VmHWM reading per worker (no interval), so only a difference beyond ``MEM_EFFECT``;
 * fidelity: the SQNR of the variant's worst output against the reference, as measured.
 
@@ -114,7 +115,8 @@ def _speed(base: JobRecord, var: JobRecord) -> tuple[str | None, str | None, boo
 def _energy(base: JobRecord, var: JobRecord, comparable: bool) -> tuple[str | None, str | None]:
     mb, mv = base.metric("energy.per_inference"), var.metric("energy.per_inference")
     if mb is None or mv is None or mb.value is None or mv.value is None:
-        missing = next((m.unavailable_reason for m in (mv, mb) if m is not None and m.unavailable_reason), None)
+        missing = next((m.unavailable_reason for m in (mv, mb) if m is not None and m.unavailable_reason),
+                       None)
         return None, "energy: not measured" + (f" ({missing})" if missing else "")
     if not comparable or contended(base) or contended(var):
         return None, "energy: no claim (not a fair pair: not interleaved or contended)"
@@ -129,7 +131,8 @@ def _energy(base: JobRecord, var: JobRecord, comparable: bool) -> tuple[str | No
         basis = f"{_energy_text(ev)} ± {_energy_text(uv)} vs {_energy_text(eb)} ± {_energy_text(ub)}"
     else:
         if rel < NO_UNCERTAINTY_EFFECT:
-            return None, f"energy: no claim (no ± recorded and the difference is below {NO_UNCERTAINTY_EFFECT:.0%})"
+            return None, ("energy: no claim (no ± recorded and the difference is below "
+                          f"{NO_UNCERTAINTY_EFFECT:.0%})")
         basis = f"{_energy_text(ev)} vs {_energy_text(eb)}, no ± recorded"
     word = "less" if ev < eb else "more"
     return f"{abs(1 - ev / eb):.0%} {word} energy per inference ({basis}; {mv.scope})", None
@@ -184,11 +187,12 @@ def compare(base: JobRecord, var: JobRecord) -> VariantFinding:
     pk = group_key(var)[2]
     return VariantFinding(board=var.board, workload=var.workload, params_key=pk, variant=_label(var),
                           reference=_label(base), claims=tuple(claims), no_claims=tuple(no),
-                          qualifiers=_qualifiers(base, var), reference_key=base.job_key, variant_key=var.job_key)
+                          qualifiers=_qualifiers(base, var), reference_key=base.job_key,
+                          variant_key=var.job_key)
 
 
 def variant_findings(jobs: Iterable[JobRecord]) -> list[VariantFinding]:
-    """Every successful variant vs fp32 (same pruning) and vs unpruned (same precision), grouped as the matrix."""
+    """Every ok variant vs fp32 (same pruning) and vs unpruned (same precision), grouped as the matrix."""
     ok = [j for j in jobs if j.status == "ok" and j.value("latency.p50")]
     by = {group_key(j) + (j.precision, j.pruning): j for j in ok}
     out = []
@@ -215,16 +219,17 @@ def unmeasured(jobs: Sequence[JobRecord], boards: Iterable[BoardInfo]) -> list[U
     seen: set[tuple[str, str]] = set()
     for j in jobs:
         m = j.metric("energy.per_inference")
-        if j.status == "ok" and m is not None and m.value is None and (j.board, m.unavailable_reason or "") not in seen:
+        if (j.status == "ok" and m is not None and m.value is None
+                and (j.board, m.unavailable_reason or "") not in seen):
             seen.add((j.board, m.unavailable_reason or ""))
-            out.append(Unmeasured(j.board, "energy per inference", m.unavailable_reason or "not measured", "metric",
-                                  j.job_key))
+            out.append(Unmeasured(j.board, "energy per inference", m.unavailable_reason or "not measured",
+                                  "metric", j.job_key))
     for j in jobs:
         if j.status == "ok":
             continue
         kind = "not applicable" if j.status == "unsupported" else "failed"
-        out.append(Unmeasured(j.board, f"{j.workload} {_label(j)} ({j.status})", j.reason or "no reason recorded",
-                              kind, j.job_key))
+        out.append(Unmeasured(j.board, f"{j.workload} {_label(j)} ({j.status})",
+                              j.reason or "no reason recorded", kind, j.job_key))
     return out
 
 

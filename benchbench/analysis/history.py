@@ -161,7 +161,8 @@ def analyse_series(key: JobKey, metric: str, points: Sequence[HistoryPoint],
 
 
 def build_history(entries: Iterable[tuple[RunRef, JobSample]], metrics: Sequence[str] = DEFAULT_METRICS,
-                  config: StepConfig = DEFAULT_CONFIG, executor: Executor | None = None) -> tuple[Series, ...]:
+                  config: StepConfig = DEFAULT_CONFIG,
+                  executor: Executor | None = None) -> tuple[Series, ...]:
     """All series found in ``entries`` (one entry per stored job), sorted by key then metric.
 
     ``executor`` (a process pool): step detection runs there, in batches of compact arrays; the result is
@@ -179,7 +180,8 @@ def build_history(entries: Iterable[tuple[RunRef, JobSample]], metrics: Sequence
                 todo.append((key, metric, pts, used))
                 inputs.append((values, floor))
     found = detect_many(inputs, config, executor)
-    return tuple(_series(key, metric, pts, used, steps) for (key, metric, pts, used), steps in zip(todo, found))
+    return tuple(_series(key, metric, pts, used, steps)
+                 for (key, metric, pts, used), steps in zip(todo, found))
 
 
 def fleet_regressions(series: Iterable[Series]) -> tuple[Regression, ...]:

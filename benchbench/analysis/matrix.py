@@ -11,7 +11,6 @@ verdict from ``paired`` ("faster", "unclear", "not claimed: contended", …).
 from __future__ import annotations
 
 import math
-
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
@@ -156,7 +155,7 @@ def pareto_groups(rows: Iterable[MatrixRow]) -> list[ParetoGroup]:
 class Peaks:
     """A board's roofline peaks from its device profile, in base units."""
 
-    #: profile key → FLOP/s or OP/s; keys are a precision ("fp32") or precision_engine ("fp32_cpu", "int8_npu")
+    #: profile key → FLOP/s or OP/s; a precision ("fp32") or precision_engine ("fp32_cpu", "int8_npu")
     compute_per_s: Mapping[str, float]
     bandwidth_b_per_s: float | None
     source: str  # where the numbers come from (profile name and its cited sources)

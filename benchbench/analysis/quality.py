@@ -61,8 +61,8 @@ def _dispersion(x: np.ndarray) -> list[Warning_]:
     p10, p50, p90 = (float(v) for v in np.percentile(x, [10, 50, 90]))
     spread = (p90 - p10) / p50 if p50 > 0 else 0.0
     if rel_sd >= UNSTABLE_REL_SD or spread > UNSTABLE_REL_SPREAD:
-        out.append(_w("unstable", f"relative sd {rel_sd:.1%}, (p90-p10)/p50 {spread:.1%}: the values vary too "
-                      "much to trust small differences", f"{_PIN}; lengthen warm-up; raise rounds"))
+        out.append(_w("unstable", f"relative sd {rel_sd:.1%}, (p90-p10)/p50 {spread:.1%}: the values vary "
+                      "too much to trust small differences", f"{_PIN}; lengthen warm-up; raise rounds"))
     worst = max(abs(float(x.min()) - mean), abs(float(x.max()) - mean)) / mean
     if worst >= EXTREME_FROM_MEAN:
         out.append(_w("extreme-values", f"an extreme value lies {worst:.0%} from the mean",
@@ -76,34 +76,38 @@ def check_job(q: JobQualityInput) -> tuple[Warning_, ...]:
     if x.size == 0:
         return (_w("no-values", "no timed values were kept", "check the job's status and stderr", "error"),)
     if x.size < FEW_VALUES:
-        out.append(_w("few-values", f"only {x.size} timed values (< {FEW_VALUES}); percentiles and tests are weak",
-                      "raise rounds or values_per_round"))
+        out.append(_w("few-values", f"only {x.size} timed values (< {FEW_VALUES}); percentiles and tests "
+                      "are weak", "raise rounds or values_per_round"))
     out.extend(_dispersion(x))
     value_s = float(np.median(x)) * max(q.calls_per_value, 1)
     if value_s < MIN_VALUE_S:
         out.append(_w("short-values", f"one timed value lasts {value_s * 1e6:.0f} µs (< 1 ms): timer and "
-                      "scheduling noise dominate", "raise min_value_s so calibration loops more calls per value"))
+                      "scheduling noise dominate",
+                      "raise min_value_s so calibration loops more calls per value"))
     if q.timer_resolution_s and value_s < TIMER_FACTOR * q.timer_resolution_s:
-        out.append(_w("timer-resolution", f"one timed value ({value_s * 1e9:.0f} ns) is < {TIMER_FACTOR:.0f}x the "
-                      f"timer resolution ({q.timer_resolution_s * 1e9:.0f} ns)", "raise min_value_s"))
+        out.append(_w("timer-resolution",
+                      f"one timed value ({value_s * 1e9:.0f} ns) is < {TIMER_FACTOR:.0f}x the timer "
+                      f"resolution ({q.timer_resolution_s * 1e9:.0f} ns)", "raise min_value_s"))
     if q.calibration_target_s and value_s < 0.5 * q.calibration_target_s:
-        out.append(_w("calibration", f"timed values ({value_s * 1e3:.2f} ms) fell well short of the calibration "
-                      f"target ({q.calibration_target_s * 1e3:.2f} ms): the workload sped up after calibrating",
-                      "lengthen warm-up so calibration runs on a warm workload"))
+        out.append(_w("calibration", f"timed values ({value_s * 1e3:.2f} ms) fell well short of the "
+                      f"calibration target ({q.calibration_target_s * 1e3:.2f} ms): the workload sped up "
+                      "after calibrating", "lengthen warm-up so calibration runs on a warm workload"))
     out.extend(_drift(q.rounds_s))
     out.extend(_power(q, x))
     if q.throttle_events > 0:
         out.append(_w("throttled", f"{q.throttle_events} throttle event(s) during the timed windows; these "
-                      "numbers are excluded from regression detection", "let the board cool down between jobs, "
+                      "numbers are excluded from regression detection",
+                      "let the board cool down between jobs, "
                       "add a heatsink/fan, or lower the power mode consistently", "error"))
     if q.sampling_overhead_pct is not None and q.sampling_overhead_pct > MAX_OVERHEAD_PCT:
-        out.append(_w("sampling-overhead", f"sensor sampling slows the workload by {q.sampling_overhead_pct:.1f} % "
-                      f"(> {MAX_OVERHEAD_PCT:.0f} %)", "raise the sampling interval or drop costly sensor families"))
+        out.append(_w("sampling-overhead", "sensor sampling slows the workload by "
+                      f"{q.sampling_overhead_pct:.1f} % (> {MAX_OVERHEAD_PCT:.0f} %)",
+                      "raise the sampling interval or drop costly sensor families"))
     ep = (q.execution_provider or "").lower()
     if (q.precision or "").lower() in ("fp16", "float16") and ep.startswith("cpu"):
-        out.append(_w("fp16-on-cpu", "fp16 model on the CPU execution provider: most CPU kernels upcast to fp32, "
-                      "so this measures the casts, not fp16 arithmetic", "compare fp16 on a GPU/NPU provider, or "
-                      "use int8 for CPU", "info"))
+        out.append(_w("fp16-on-cpu", "fp16 model on the CPU execution provider: most CPU kernels upcast to "
+                      "fp32, so this measures the casts, not fp16 arithmetic",
+                      "compare fp16 on a GPU/NPU provider, or use int8 for CPU", "info"))
     out.extend(_fallback(q))
     return tuple(out)
 
@@ -114,9 +118,10 @@ def _fallback(q: JobQualityInput) -> list[Warning_]:
     wanted = [p for p in q.providers_requested if not p.startswith("CPU")]
     if not wanted or not q.providers_used or any(not p.startswith("CPU") for p in q.providers_used):
         return []
-    return [_w("accelerator-fallback", f"asked for {', '.join(wanted)} but ran on {', '.join(q.providers_used)}: "
-               "this measures the CPU, not the board's accelerator", "install an onnxruntime build with that "
-               "execution provider on the board (e.g. onnxruntime-gpu / the vendor's wheel) and its libraries")]
+    return [_w("accelerator-fallback", f"asked for {', '.join(wanted)} but ran on "
+               f"{', '.join(q.providers_used)}: this measures the CPU, not the board's accelerator",
+               "install an onnxruntime build with that execution provider on the board "
+               "(e.g. onnxruntime-gpu / the vendor's wheel) and its libraries")]
 
 
 def _drift(rounds: Sequence[np.ndarray]) -> list[Warning_]:
@@ -139,7 +144,7 @@ def _power(q: JobQualityInput, x: np.ndarray) -> list[Warning_]:
         n = int(window_s * q.power_sample_rate_hz)
     if n is not None and n < MIN_POWER_SAMPLES:
         rate = f" at {q.power_sample_rate_hz:g} Hz" if q.power_sample_rate_hz else ""
-        return [_w("power-sampling-slow", f"only {n} power samples fell inside the timed windows{rate}; energy "
-                   "per inference is poorly resolved", "raise rounds or min_value_s so windows span more "
-                   "samples, or use an energy counter (RAPL/NVML)")]
+        return [_w("power-sampling-slow", f"only {n} power samples fell inside the timed windows{rate}; "
+                   "energy per inference is poorly resolved", "raise rounds or min_value_s so windows span "
+                   "more samples, or use an energy counter (RAPL/NVML)")]
     return []

@@ -15,6 +15,7 @@ from ..config.suite import params_key
 from ..results.records import JobRecord
 from .matrix import reference_precision
 from .paired import MIN_EFFECT, paired_verdict
+
 #: per-variant params (artifact names) that must not split a model's group
 _VARIANT_PARAMS = ("decode_artifact", "inputs_npz")
 
@@ -40,12 +41,12 @@ class Comparison:
     size_ratio: float | None  # variant size / baseline size
     decode_tps: float | None = None
     baseline_decode_tps: float | None = None
-    #: SQNR (dB) of the variant's worst output vs the reference, and that output's name (from the metric detail)
+    #: SQNR (dB) of the variant's worst output vs the reference (its name is in the metric detail)
     fidelity_sqnr_db: float | None = None
-    #: the variant's graph was transformed beyond the precision change (node count moved >10 %): named, because
-    #: part of the latency difference may come from the transform rather than the precision
+    #: the variant's graph was transformed beyond the precision change (node count moved >10 %): named,
+    #: because part of the latency difference may come from the transform rather than the precision
     transform_note: str | None = None
-    #: variant / baseline operations per call (1.0 for unstructured pruning: shapes, hence dense work, unchanged)
+    #: variant / baseline operations per call (1.0 for unstructured pruning: same shapes, same dense work)
     work_ratio: float | None = None
 
 
@@ -65,20 +66,22 @@ def _compare(axis: str, base: JobRecord, var: JobRecord) -> Comparison | None:
                       baseline_p50_s=b, variant_p50_s=v, speedup=pv.ratio or b / v, verdict=pv.verdict,
                       test=pv.test,
                       fidelity_cosine=var.value("fidelity.cosine"), size_ratio=vs / bs if bs and vs else None,
-                      decode_tps=var.value("llm.decode_tps"), baseline_decode_tps=base.value("llm.decode_tps"),
-                      work_ratio=vw / bw if bw and vw else None, fidelity_sqnr_db=var.value("fidelity.sqnr_db"),
-                      transform_note=_transform_note(var))
+                      decode_tps=var.value("llm.decode_tps"),
+                      baseline_decode_tps=base.value("llm.decode_tps"),
+                      work_ratio=vw / bw if bw and vw else None,
+                      fidelity_sqnr_db=var.value("fidelity.sqnr_db"), transform_note=_transform_note(var))
 
 
 def _transform_note(var: JobRecord) -> str | None:
-    steps = [s for steps in ((var.details.get("variant") or {}).get("transforms") or {}).values() for s in steps]
+    steps = [s for steps in ((var.details.get("variant") or {}).get("transforms") or {}).values()
+             for s in steps]
     big = [s for s in steps if s.get("nodes_before") and abs(s["nodes_after"] - s["nodes_before"])
            > 0.1 * s["nodes_before"]]
     if not big:
         return None
     named = "; ".join(f"{s['transform']}: {s['nodes_before']} → {s['nodes_after']} nodes" for s in big)
-    return (f"its graph was also transformed ({named}), so part of this difference may come from the transform, "
-            "not the precision")
+    return (f"its graph was also transformed ({named}), so part of this difference may come from the "
+            "transform, not the precision")
 
 
 def compare_variants(jobs: Iterable[JobRecord]) -> list[Comparison]:
@@ -125,7 +128,8 @@ def sentence(c: Comparison) -> str:
         what = f"vs {c.baseline}: {ratio}, {c.verdict}"
     else:
         what = f"gives no speed-up over {c.baseline} ({ratio})"
-    text = f"{c.workload} on {c.board}: {c.variant} {what} (median {_ms(c.variant_p50_s)} vs {_ms(c.baseline_p50_s)})"
+    text = (f"{c.workload} on {c.board}: {c.variant} {what} "
+            f"(median {_ms(c.variant_p50_s)} vs {_ms(c.baseline_p50_s)})")
     facts = []
     if c.decode_tps is not None and c.baseline_decode_tps is not None:
         facts.append(f"decode {c.decode_tps:.4g} vs {c.baseline_decode_tps:.4g} tokens/s")
@@ -153,7 +157,8 @@ def summary_sentences(comparisons: list[Comparison]) -> list[str]:
         sel = [c for c in comparisons if c.axis == axis and marker in c.variant]
         if not sel:
             continue
-        counts = {v: sum(1 for c in sel if c.verdict == v) for v in ("faster", "no speed-up", "slower", "unclear")}
+        counts = {v: sum(1 for c in sel if c.verdict == v)
+                  for v in ("faster", "no speed-up", "slower", "unclear")}
         counts["not claimed"] = sum(1 for c in sel if c.verdict.startswith("not claimed"))
         lo, hi = min(c.speedup for c in sel), max(c.speedup for c in sel)
         if not counts["faster"]:

@@ -67,7 +67,8 @@ def show_cmd(name: str, dirs: tuple[Path, ...], as_json: bool) -> None:
     out.print(f"headline power: {_headline(p)}" + (f" — {h.label}" if h and h.label else ""))
     t = p.thermal
     out.print(f"thermal: throttle {t.throttle_c} °C, critical {t.critical_c} °C, cool down to idle + "
-              f"{t.cooldown_margin_c} °C (timeout {t.cooldown_timeout_s:.0f} s)" + (f" [{t.source}]" if t.source else ""))
+              f"{t.cooldown_margin_c} °C (timeout {t.cooldown_timeout_s:.0f} s)"
+              + (f" [{t.source}]" if t.source else ""))
     for prec, peak in p.roofline.compute.items():
         out.print(f"peak {prec}: {peak.value:.4g} {peak.unit} ({peak.confidence}: {peak.source})")
     if p.roofline.bandwidth:

@@ -53,7 +53,8 @@ def check(fleet_file: Path, boards: str | None, as_json: bool, accept_new_host_k
         table = Table("board", "healthy", "python", "arch", "free disk", "idle °C", "runtimes", "sensors",
                       "profile", "reasons")
         for h in healths:
-            safe = [escape(term_safe(v)) for v in (h.name, h.python or "-", h.arch or "-", "; ".join(h.reasons))]
+            safe = [escape(term_safe(v))
+                    for v in (h.name, h.python or "-", h.arch or "-", "; ".join(h.reasons))]
             table.add_row(safe[0], "[green]yes[/]" if h.healthy else "[red]no[/]", safe[1], safe[2],
                           f"{h.free_disk_bytes / 1e9:.1f} GB" if h.free_disk_bytes is not None else "-",
                           f"{h.idle_temp_c:.1f}" if h.idle_temp_c is not None else "-",
@@ -61,7 +62,8 @@ def check(fleet_file: Path, boards: str | None, as_json: bool, accept_new_host_k
                           str(len(h.sensors)),
                           escape(term_safe(f"{h.profile or '-'} ({h.profile_reason})" if h.profile_reason
                                            else h.profile or "-")),
-                          "; ".join([safe[3]] + [escape(term_safe("warning: " + w)) for w in h.warnings]).strip("; "))
+                          "; ".join([safe[3]] + [escape(term_safe("warning: " + w))
+                                                 for w in h.warnings]).strip("; "))
         out.print(table)
     if not all(h.healthy for h in healths):
         sys.exit(EXIT_FAILED_JOBS)

@@ -24,7 +24,7 @@ from pathlib import Path
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from ..errors import ConfigError
-from .loader import validate_as, read_yaml
+from .loader import read_yaml, validate_as
 
 DEFAULT_WORK_DIR = "~/.cache/benchbench"
 
