@@ -12,7 +12,7 @@ from pathlib import Path
 from urllib.parse import parse_qsl, unquote
 
 MASK = "***"
-_SECRET_KEYS = re.compile(r"(pass(word|wd)?|pwd|secret|token|sslpassword|api[_-]?key)$", re.I)
+_SECRET_KEYS = re.compile(r"(pass(word|wd)?|pwd|secret|token|sslpassword|api[_-]?key)$", re.IGNORECASE)
 _USERINFO = re.compile(r"^(?P<scheme>[A-Za-z][A-Za-z0-9+.\-]*://)(?P<user>[^:@/]*):(?P<pw>[^@/]*)@")
 
 
@@ -47,7 +47,7 @@ def mask_url(url: str) -> str:
     if sep:
         parts = []
         for part in query.split("&"):
-            key, eq, value = part.partition("=")
+            key, eq, _value = part.partition("=")
             parts.append(f"{key}={MASK}" if eq and _SECRET_KEYS.search(unquote(key)) else part)
         out = base + "?" + "&".join(parts)
     return out

@@ -51,7 +51,8 @@ def results_frame(store: Store, run_id: str | None = None) -> pd.DataFrame:
         q = q.where(j.c.run_id == run_id)
     try:
         with store.engine.connect() as conn:
-            if run_id is not None and conn.execute(sa.select(r.c.run_id).where(r.c.run_id == run_id)).first() is None:
+            if (run_id is not None
+                    and conn.execute(sa.select(r.c.run_id).where(r.c.run_id == run_id)).first() is None):
                 raise StoreError(f"no run {run_id!r} in the results database",
                                  hint="`benchbench report --list` shows the stored runs")
             rows = conn.execute(q).all()
@@ -73,7 +74,8 @@ def _json_value(v: Any) -> Any:
 
 def write_frame(df: pd.DataFrame, fmt: str, out: Path) -> Path:
     if fmt not in FORMATS:
-        raise ConfigError(f"unknown export format {fmt!r}; choose one of {', '.join(FORMATS)}", key="--format")
+        raise ConfigError(f"unknown export format {fmt!r}; choose one of {', '.join(FORMATS)}",
+                          key="--format")
     try:
         out.parent.mkdir(parents=True, exist_ok=True)
         tmp = out.with_name(out.name + ".tmp")
@@ -98,6 +100,7 @@ def write_frame(df: pd.DataFrame, fmt: str, out: Path) -> Path:
 def export(store: Store, fmt: str, out: Path, run_id: str | None = None) -> tuple[Path, int]:
     """Write the long table of ``run_id`` (or all runs) to ``out``; returns the path and the row count."""
     if fmt not in FORMATS:
-        raise ConfigError(f"unknown export format {fmt!r}; choose one of {', '.join(FORMATS)}", key="--format")
+        raise ConfigError(f"unknown export format {fmt!r}; choose one of {', '.join(FORMATS)}",
+                          key="--format")
     df = results_frame(store, run_id)
     return write_frame(df, fmt, out), len(df)

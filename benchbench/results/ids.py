@@ -16,6 +16,6 @@ _RUN_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:+-]{0,63}")
 def check_run_id(run_id: str, key: str) -> str:
     if not _RUN_ID.fullmatch(run_id) or ".." in run_id:
         shown = run_id.encode("unicode_escape").decode()[:80]
-        raise ConfigError(f"invalid run id {shown!r}: use 1-64 letters, digits and . _ : + - (no '/', no '..', "
-                          "not starting with '.' or '-')", key=key)
+        raise ConfigError(f"invalid run id {shown!r}: use 1-64 letters, digits and . _ : + - (no '/', "
+                          "no '..', not starting with '.' or '-')", key=key)
     return run_id

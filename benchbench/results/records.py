@@ -12,7 +12,7 @@ class Metric:
     name: str  # e.g. latency.p50, throughput, power.mean, energy.per_inference, mem.peak_rss
     value: float | None
     unit: str
-    scope: str | None = None  # power/energy: wall, board_input, module_input, rails_sum, accelerator, cpu_package…
+    scope: str | None = None  # power/energy: wall, board_input, module_input, rails_sum, accelerator…
     source: str | None = None  # sensor path/command or "timing engine"
     detail: str | None = None  # method, sample rate, what the window contained
     unavailable_reason: str | None = None

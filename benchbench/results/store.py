@@ -64,7 +64,8 @@ class Store:
         except ImportError as exc:
             raise StoreError(f"cannot open results database {self.display_url}: its database driver is not "
                              f"installed (no module {exc.name or '?'})",
-                             hint="install the driver for this URL, or use SQLite or postgresql+psycopg") from None
+                             hint="install the driver for this URL, or use SQLite or "
+                                  "postgresql+psycopg") from None
         except (SQLAlchemyError, ValueError, TypeError) as exc:
             raise StoreError(f"cannot open results database {self.display_url}: {self._short(exc)}",
                              hint="check the --db path/URL and that its directory is writable") from None
@@ -77,7 +78,8 @@ class Store:
             raise StoreError(f"no results database at {self.display_url}",
                              hint="check --db; `benchbench run` creates one")
         uri = "file:" + quote(str(Path(path).resolve())) + "?mode=ro"
-        return sa.create_engine("sqlite://", creator=lambda: sqlite3.connect(uri, uri=True, check_same_thread=False),
+        return sa.create_engine("sqlite://",
+                                creator=lambda: sqlite3.connect(uri, uri=True, check_same_thread=False),
                                 future=True)
 
     def _safe_url(self) -> str:
@@ -92,8 +94,8 @@ class Store:
         tables = set(sa.inspect(conn).get_table_names())
         if not tables:
             if self.readonly:
-                raise StoreError(f"{self.display_url} is an empty database, not a benchbench results database",
-                                 hint="check --db; `benchbench run` creates one")
+                raise StoreError(f"{self.display_url} is an empty database, not a benchbench results "
+                                 "database", hint="check --db; `benchbench run` creates one")
             return None
         row = None
         if "meta" in tables:
@@ -105,8 +107,9 @@ class Store:
             return None  # another controller is creating the schema right now (SQLite DDL autocommits)
         if row is None or not str(row[0]).isdigit():
             shown = ", ".join(sorted(tables)[:5]) + (" …" if len(tables) > 5 else "")
-            raise StoreError(f"{self.display_url} is not a benchbench results database (it holds other tables: "
-                             f"{shown}); refusing to touch it", hint="give --db a new file or an empty database")
+            raise StoreError(f"{self.display_url} is not a benchbench results database (it holds other "
+                             f"tables: {shown}); refusing to touch it",
+                             hint="give --db a new file or an empty database")
         version = int(row[0])
         if version > s.SCHEMA_VERSION:
             raise StoreError(f"database {self.display_url} has schema v{version}; this benchbench "
@@ -129,7 +132,7 @@ class Store:
 
     @staticmethod
     def _ours_half_made(conn: sa.Connection, tables: set[str]) -> bool:
-        """Only tables of our schema, each with exactly our columns: a schema being created, not a foreign one."""
+        """Only our tables, each with exactly our columns: a schema being created, not a foreign one."""
         if not tables <= set(s.metadata.tables):
             return False
         insp = sa.inspect(conn)
@@ -147,7 +150,8 @@ class Store:
                 log.info("migrating results schema v%d → v%d", version, version + 1)
                 s.MIGRATIONS[version](conn)
                 version += 1
-                conn.execute(s.meta.update().where(s.meta.c.key == "schema_version").values(value=str(version)))
+                conn.execute(s.meta.update().where(s.meta.c.key == "schema_version")
+                             .values(value=str(version)))
 
     # -- writing ----------------------------------------------------------------------------------------
     def create_run(self, run_id: str, suite_name: str, suite_file: str | None, suite_hash: str | None,
@@ -168,8 +172,9 @@ class Store:
                      overhead: dict[str, Any] | None = None, status: str | None = None,
                      reason: str | None = None) -> None:
         """Insert or update a board row; None fields are left as they are."""
-        values = dict(snapshot_json=_dumps(snapshot) if snapshot is not None else None, overhead_json=_dumps(overhead) if overhead else None,
-                      status=status, reason=reason)
+        values = {"snapshot_json": _dumps(snapshot) if snapshot is not None else None,
+                  "overhead_json": _dumps(overhead) if overhead else None,
+                  "status": status, "reason": reason}
         try:
             with self.engine.begin() as conn:
                 found = conn.execute(sa.select(s.boards.c.board).where(
@@ -201,7 +206,8 @@ class Store:
                 if rec.metrics:
                     conn.execute(s.metrics.insert(), [dict(job_id=job_id, **m.__dict__) for m in rec.metrics])
                 if rec.raw:
-                    conn.execute(s.raw.insert(), [dict(job_id=job_id, kind=k, encoding="json+zlib", data=pack(v))
+                    conn.execute(s.raw.insert(), [{"job_id": job_id, "kind": k, "encoding": "json+zlib",
+                                                   "data": pack(v)}
                                                   for k, v in rec.raw.items()])
             return True
         except IntegrityError as exc:
@@ -211,7 +217,8 @@ class Store:
                 return False
             raise StoreError(f"cannot store job {rec.job_key} of {rec.board}: {self._short(exc)}") from None
         except SQLAlchemyError as exc:
-            raise StoreError(f"cannot write job {rec.job_key} to {self._safe_url()}: {self._short(exc)}") from None
+            raise StoreError(f"cannot write job {rec.job_key} to {self._safe_url()}: "
+                             f"{self._short(exc)}") from None
 
     def forget_jobs(self, run_id: str, statuses: tuple[str, ...]) -> int:
         """Delete a run's jobs with these statuses (e.g. ``skipped`` before a resume retries them)."""
@@ -267,12 +274,14 @@ class Store:
                 raise StoreError(f"no run {run_id!r} in {self._safe_url()}",
                                  hint="`benchbench report --list` shows the stored runs")
             brows = conn.execute(sa.select(s.boards).where(s.boards.c.run_id == run_id)).all()
-            jrows = conn.execute(sa.select(s.jobs).where(s.jobs.c.run_id == run_id).order_by(s.jobs.c.id)).all()
+            jrows = conn.execute(sa.select(s.jobs).where(s.jobs.c.run_id == run_id)
+                                 .order_by(s.jobs.c.id)).all()
             ids = [j.id for j in jrows]
             m = s.metrics.c
             # explicit columns + positional construction: Row._mapping per metric row cost ~40 % of a load
-            mrows = conn.execute(sa.select(m.job_id, m.name, m.value, m.unit, m.scope, m.source, m.detail,
-                                           m.unavailable_reason).where(m.job_id.in_(ids))).all() if ids else []
+            mrows = (conn.execute(sa.select(m.job_id, m.name, m.value, m.unit, m.scope, m.source, m.detail,
+                                            m.unavailable_reason).where(m.job_id.in_(ids))).all()
+                     if ids else [])
             rrows = (conn.execute(sa.select(s.raw).where(s.raw.c.job_id.in_(ids))).all()
                      if ids and with_raw else [])
         by_job: dict[int, list[Metric]] = {}
