@@ -33,7 +33,7 @@ def _num(v: float) -> str:
 
 
 def bar_svg(title: str, unit: str, bars: Sequence[Bar], labels: bool = True) -> Markup:
-    """Bars from zero (lengths compare honestly), whiskers where a CI exists, "n/a" where nothing was measured."""
+    """Bars from zero (lengths compare honestly), whiskers where a CI exists, "n/a" where unmeasured."""
     e = escape
     w = LEFT + len(bars) * (BAR + GAP) + GAP
     h = TOP + PH + (BOTTOM if labels else 8)
@@ -42,8 +42,8 @@ def bar_svg(title: str, unit: str, bars: Sequence[Bar], labels: bool = True) -> 
     def y(v: float) -> float:
         return TOP + PH * (1 - v / (top * 1.05))
 
-    p = [(f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {w} {h}" width="{w}" height="{h}" role="img" '
-          f'aria-label="{e(title)} ({e(unit)})" font-family="sans-serif" font-size="9">'),
+    p = [(f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {w} {h}" width="{w}" height="{h}" '
+          f'role="img" aria-label="{e(title)} ({e(unit)})" font-family="sans-serif" font-size="9">'),
          f'<text x="2" y="10" font-size="10">{e(title)} ({e(unit)})</text>',
          f'<path d="M{LEFT} {TOP}V{TOP + PH}H{w}" fill="none" stroke="#999"/>',
          (f'<text x="{LEFT - 3}" y="{y(top) + 3:.0f}" text-anchor="end">{e(_num(top))}</text>'
@@ -55,12 +55,12 @@ def bar_svg(title: str, unit: str, bars: Sequence[Bar], labels: bool = True) -> 
                      f'<title>{e(b.label)}: {e(b.why or "not measured")}</title></text>')
         else:
             yt = y(b.value)
-            p.append(f'<rect x="{x}" y="{yt:.0f}" width="{BAR}" height="{TOP + PH - yt:.0f}" fill="{b.colour}">'
-                     f'<title>{e(b.label)}: {e(_num(b.value))} {e(unit)}</title></rect>')
+            p.append(f'<rect x="{x}" y="{yt:.0f}" width="{BAR}" height="{TOP + PH - yt:.0f}" '
+                     f'fill="{b.colour}"><title>{e(b.label)}: {e(_num(b.value))} {e(unit)}</title></rect>')
             if b.lo is not None and b.hi is not None:
                 c = x + BAR // 2
-                p.append(f'<path d="M{c} {y(b.lo):.0f}V{y(b.hi):.0f}M{c - 3} {y(b.lo):.0f}h6M{c - 3} {y(b.hi):.0f}h6"'
-                         ' stroke="#222"/>')
+                p.append(f'<path d="M{c} {y(b.lo):.0f}V{y(b.hi):.0f}'
+                         f'M{c - 3} {y(b.lo):.0f}h6M{c - 3} {y(b.hi):.0f}h6" stroke="#222"/>')
         lx, ly = x + BAR // 2, TOP + PH + 6
         if labels:  # the other panels of a figure keep the same order: their labels would repeat these
             p.append(f'<text x="{lx}" y="{ly}" text-anchor="end" transform="rotate(-50 {lx} {ly})">'
@@ -84,7 +84,7 @@ MAX_FIGURES = 40
 
 
 def bars_view(jobs: Iterable[JobRecord], limit: int = MAX_FIGURES) -> list[dict[str, object]]:
-    """Per board × model (× backend and params) with at least two successful variants: three panels and a table."""
+    """Per board × model (× backend and params) with at least two ok variants: three panels and a table."""
     groups: dict[tuple[str, str, str], list[JobRecord]] = {}
     for j in jobs:
         if j.status == "ok" and j.value("latency.p50"):
@@ -96,13 +96,15 @@ def bars_view(jobs: Iterable[JobRecord], limit: int = MAX_FIGURES) -> list[dict[
         if len(out) == limit:
             out.append({"more": sum(1 for m in groups.values() if len(m) > 1) - limit})
             break
-        members.sort(key=lambda j: (j.pruning != DENSE, j.pruning, j.precision != REFERENCE_PRECISION, j.precision))
+        members.sort(key=lambda j: (j.pruning != DENSE, j.pruning, j.precision != REFERENCE_PRECISION,
+                                    j.precision))
         prunings = sorted({j.pruning for j in members}, key=lambda q: (q != DENSE, q))
         colour = {q: PRUNE_COLOURS[i % len(PRUNE_COLOURS)] for i, q in enumerate(prunings)}
         ls, lu = time_unit([j.value("latency.p50") or 0.0 for j in members])
         es, eu = time_unit([v for j in members if (v := j.value("energy.per_inference")) is not None],
                            _UNIFY["energy.per_inference"])
-        ms, mu = time_unit([v for j in members if (v := j.value("mem.peak_rss")) is not None], _UNIFY["mem.peak_rss"])
+        ms, mu = time_unit([v for j in members if (v := j.value("mem.peak_rss")) is not None],
+                           _UNIFY["mem.peak_rss"])
 
         def scaled(j: JobRecord, name: str, sc: float) -> float | None:
             v = j.value(name)
@@ -117,15 +119,17 @@ def bars_view(jobs: Iterable[JobRecord], limit: int = MAX_FIGURES) -> list[dict[
         rows = [{"variant": _variant(j), "href": "#" + row_anchor(board, j.job_key),
                  "p50": fmt_in(j.value("latency.p50") or 0.0, ls, lu),
                  "ci": (f"{fmt_in(lo, ls, lu).split()[0]}–{fmt_in(hi, ls, lu)}"
-                        if (lo := j.value("latency.ci95_lo")) is not None and (hi := j.value("latency.ci95_hi"))
-                        is not None else "–"),
-                 "energy": fmt_in(v, es, eu) if (v := j.value("energy.per_inference")) is not None else "unavailable",
+                        if (lo := j.value("latency.ci95_lo")) is not None
+                        and (hi := j.value("latency.ci95_hi")) is not None else "–"),
+                 "energy": (fmt_in(v, es, eu) if (v := j.value("energy.per_inference")) is not None
+                            else "unavailable"),
                  "mem": fmt_in(v, ms, mu) if (v := j.value("mem.peak_rss")) is not None else "–"}
                 for j in members]
         backend = members[0].backend
         out.append({"id": group_anchor(board, workload, pk), "board": board, "workload": workload,
                     "params": params_text(pk), "backend": backend, "prunings": len(prunings) > 1,
                     "legend": [(q, colour[q]) for q in prunings],
-                    "svgs": [bar_svg("median latency, 95 % CI", lu, lat), bar_svg("energy / inference", eu, en, False),
+                    "svgs": [bar_svg("median latency, 95 % CI", lu, lat),
+                             bar_svg("energy / inference", eu, en, False),
                              bar_svg("peak RSS", mu, mem, False)], "rows": rows})
     return out

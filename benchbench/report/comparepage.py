@@ -44,7 +44,8 @@ def env_rows(run_a: RunData, run_b: RunData) -> list[dict[str, Any]]:
     rows = []
     for board in sorted(set(snaps_a) | set(snaps_b)):
         if board not in snaps_a or board not in snaps_b:
-            rows.append({"board": board, "path": "(board)", "a": "present" if board in snaps_a else "(absent)",
+            rows.append({"board": board, "path": "(board)",
+                         "a": "present" if board in snaps_a else "(absent)",
                          "b": "present" if board in snaps_b else "(absent)"})
             continue
         for path, values in differing_paths({"a": snaps_a[board], "b": snaps_b[board]}):
@@ -66,8 +67,9 @@ def render_compare(run_a: RunData, run_b: RunData, result: CompareResult, templa
             for r in shown]
     gates = [{"gate": v.gate, "label": v.key.label(), "tripped": v.tripped, "basis": v.basis}
              for v in result.verdicts]
-    runs = [{"side": side, "id": d.info.run_id, "href": f"{slug(d.info.run_id)}.html", "suite": d.info.suite_name, "started": when(d.info.started_at),
-             "jobs": len(d.jobs)} for side, d in (("A (baseline)", run_a), ("B", run_b))]
+    runs = [{"side": side, "id": d.info.run_id, "href": f"{slug(d.info.run_id)}.html",
+             "suite": d.info.suite_name, "started": when(d.info.started_at), "jobs": len(d.jobs)}
+            for side, d in (("A (baseline)", run_a), ("B", run_b))]
     return environment(template_dir).get_template("compare.html.j2").render(
         title=f"{run_b.info.run_id} vs {run_a.info.run_id}", version=__version__, runs=runs, rows=rows,
         gates=gates, tripped=result.tripped, warnings=result.warnings, env=env_rows(run_a, run_b),
@@ -76,8 +78,9 @@ def render_compare(run_a: RunData, run_b: RunData, result: CompareResult, templa
         n_hidden=len(result.rows) - len(shown), ids=(run_a.info.run_id, run_b.info.run_id))
 
 
-def compare_page(run_a: RunData, run_b: RunData, gates: Sequence[Gate] = (), *, metrics: Sequence[str] | None = None,
-                 template_dir: Path | None = None, root: str | None = None, changed_only: bool = False) -> str:
+def compare_page(run_a: RunData, run_b: RunData, gates: Sequence[Gate] = (), *,
+                 metrics: Sequence[str] | None = None, template_dir: Path | None = None,
+                 root: str | None = None, changed_only: bool = False) -> str:
     """Compare ``run_b`` against ``run_a`` with the default thresholds and render the page."""
     res = compare_runs(run_samples(run_a), run_samples(run_b), gates, metrics=metrics)
     return render_compare(run_a, run_b, res, template_dir, root, changed_only)

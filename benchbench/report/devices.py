@@ -15,7 +15,8 @@ def _params(pk: str) -> str:
     return pk.strip("{}").replace('"', "").replace(":", "=").replace(",", ", ")
 
 
-def devices_view(entries: Sequence[tuple[RunRef, JobSample]], run_href: dict[str, str]) -> list[dict[str, Any]]:
+def devices_view(entries: Sequence[tuple[RunRef, JobSample]],
+                 run_href: dict[str, str]) -> list[dict[str, Any]]:
     """One table per (workload, params): a row per precision · pruning, a column per board. ``entries`` are
     oldest first (as :func:`sitedata.history_entries` returns them), so the last one per key is the latest."""
     latest: dict[tuple[str, str, str, str, str], tuple[RunRef, JobSample]] = {}
@@ -44,6 +45,7 @@ def devices_view(entries: Sequence[tuple[RunRef, JobSample]], run_href: dict[str
                               "sub": " · ".join(x for x in (fmt_energy(energy) if energy else "",
                                                             fmt_bytes(mem) if mem else "") if x),
                               "run": ref.run_id, "href": run_href.get(ref.run_id, "")})
-            rows.append({"variant": precision if pruning == "none" else f"{precision} · {pruning}", "cells": cells})
+            rows.append({"variant": precision if pruning == "none" else f"{precision} · {pruning}",
+                         "cells": cells})
         out.append({"workload": workload, "params": _params(pk), "boards": boards, "rows": rows})
     return out

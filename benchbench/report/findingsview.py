@@ -35,7 +35,8 @@ def _line(f: VariantFinding) -> dict[str, Any]:
     return {"variant": f.variant, "reference": f.reference, "claims": list(f.claims),
             "no_claims": [n for n in f.no_claims if not n.startswith("speed: no claim")],
             "qualifiers": list(f.qualifiers),
-            "ref_href": "#" + row_anchor(f.board, f.reference_key), "var_href": "#" + row_anchor(f.board, f.variant_key)}
+            "ref_href": "#" + row_anchor(f.board, f.reference_key),
+            "var_href": "#" + row_anchor(f.board, f.variant_key)}
 
 
 def _speed_reason(f: VariantFinding) -> str:
@@ -47,7 +48,7 @@ def _speed_reason(f: VariantFinding) -> str:
 
 
 def findings_view(rf: RunFindings) -> dict[str, Any]:
-    """``groups``: per board × model the supported lines; ``unclaimed``: one line per reason; ``unmeasured``."""
+    """``groups``: per board × model the supported lines; ``unclaimed``: a line per reason; ``unmeasured``."""
     groups: dict[tuple[str, str, str], list[VariantFinding]] = defaultdict(list)
     unclaimed: dict[str, list[VariantFinding]] = defaultdict(list)
     for f in rf.variants:
@@ -58,8 +59,9 @@ def findings_view(rf: RunFindings) -> dict[str, Any]:
     out_groups = []
     for (board, workload, pk), fs in sorted(groups.items()):
         backend = (json.loads(pk) if pk.startswith("{") else {}).get("backend", "")
-        out_groups.append({"board": board, "workload": workload, "params": params_text(pk), "backend": backend,
-                           "href": "#" + group_anchor(board, workload, pk), "lines": [_line(f) for f in fs]})
+        out_groups.append({"board": board, "workload": workload, "params": params_text(pk),
+                           "backend": backend, "href": "#" + group_anchor(board, workload, pk),
+                           "lines": [_line(f) for f in fs]})
     out_unclaimed = []
     for why, fs in sorted(unclaimed.items(), key=lambda kv: -len(kv[1])):
         ex = [{"text": f"{f.board} · {f.workload} {f.variant} vs {f.reference}",

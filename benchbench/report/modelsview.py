@@ -1,4 +1,4 @@
-"""The report's "Models and recipes" view: which file was the model as given, and for every variant what was done
+"""The report's "Models and recipes" view: the model file as given, and for every variant what was done
 to it (transforms with node counts and sizes, quantizer settings, calibration and validation inputs, outputs
 validated and the worst one) — read from the variant facts stored with each job, nothing else."""
 
@@ -37,7 +37,8 @@ def _validation(variant: dict[str, Any]) -> tuple[str, list[str]]:
     if not fid:
         return "–", list(val.get("warnings") or [])
     sqnr = fid.get("sqnr_db")
-    sqnr_text = "∞" if isinstance(sqnr, float) and math.isinf(sqnr) else f"{sqnr:.1f}" if sqnr is not None else "?"
+    sqnr_text = ("∞" if isinstance(sqnr, float) and math.isinf(sqnr)
+                 else f"{sqnr:.1f}" if sqnr is not None else "?")
     text = (f"{fid.get('outputs_validated', 1)} output(s) on {fid.get('samples')} samples; worst "
             f"{fid.get('output')!r}: SQNR {sqnr_text} dB")
     if fid.get("rel_error") is not None:
@@ -88,6 +89,7 @@ def _variant_row(j: JobRecord, v: dict[str, Any]) -> dict[str, Any]:
             + (" (as given)" if as_given else ""), "status": j.status,
             "reason": j.reason or v.get("reason") or "",
             "transforms": _transforms(v) or (["none: the file as given"] if as_given else ["–"]),
-            "tool": _tool(v), "calibration": f"{cal.get('samples')} samples: {cal.get('source')}" if cal else "–",
+            "tool": _tool(v),
+            "calibration": f"{cal.get('samples')} samples: {cal.get('source')}" if cal else "–",
             "validation": val_text, "warnings": warnings,
             "size": fmt_bytes(v.get("size_bytes")) if v.get("size_bytes") else "–"}

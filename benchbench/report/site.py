@@ -238,10 +238,11 @@ def publish(store: Store, out_dir: Path, template_dir: Path | None = None, worke
                        for chunk in _chunks(units, workers)]
         else:
             with _no_gc():  # a run's records are many small acyclic objects too
-                _write_pages(writer, render_chain(store, units, cmp_rels, sizes, template_dir), keys, run_keys)
+                _write_pages(writer, render_chain(store, units, cmp_rels, sizes, template_dir), keys,
+                             run_keys)
         with _no_gc():
-            _aggregate_pages(store, env, writer, infos, fingerprint, _key(sorted(run_keys.values()), fingerprint),
-                             pool)
+            _aggregate_pages(store, env, writer, infos, fingerprint,
+                             _key(sorted(run_keys.values()), fingerprint), pool)
         for fut in pending:
             _write_pages(writer, fut.result(), keys, run_keys)
     finally:
@@ -268,7 +269,8 @@ def _chunks(units: list[Unit], workers: int) -> list[list[Unit]]:
     return [units[i:i + n] for i in range(0, len(units), n)]
 
 
-def _write_pages(writer: _SiteWriter, pages: dict[str, str], keys: dict[str, str], run_keys: dict[str, str]) -> None:
+def _write_pages(writer: _SiteWriter, pages: dict[str, str], keys: dict[str, str],
+                 run_keys: dict[str, str]) -> None:
     by_slug = {slug(r): k for r, k in run_keys.items()}
     for rel, html in pages.items():
         # a comparison has its own key; a run page or board page carries its run's
@@ -311,7 +313,8 @@ def _aggregate_pages(store: Store, env: Any, writer: _SiteWriter, infos: list[Ru
         page = page_tpl.render(
             root="../../", title=f"{board} · {workload}", board=board, workload=workload,
             sections=history_sections(group, labels),
-            regressions=[row for row, r in zip(reg_rows, regs) if (r.key.board, r.key.workload) == (board, workload)])
+            regressions=[row for row, r in zip(reg_rows, regs)
+                         if (r.key.board, r.key.workload) == (board, workload)])
         writer.write(hist_href[(board, workload)], page, site_key)
     # the regressions page depends on its rows alone: not even rendered when they are the same as last time
     reg_key = _key(reg_rows, fingerprint)
@@ -329,8 +332,8 @@ def _aggregate_pages(store: Store, env: Any, writer: _SiteWriter, infos: list[Ru
         boards[board].append((workload, href))
     writer.write("index.html", env.get_template("site_index.html.j2").render(
         root="", title="benchbench results", version=__version__,
-        runs=[{"id": r.run_id, "href": f"runs/{slug(r.run_id)}.html", "suite": r.suite_name, "status": r.status,
-               "previous": prev.get(r.run_id),
+        runs=[{"id": r.run_id, "href": f"runs/{slug(r.run_id)}.html", "suite": r.suite_name,
+               "status": r.status, "previous": prev.get(r.run_id),
                "compare_href": compare_href(r.run_id, prev[r.run_id]) if r.run_id in prev else None,
                "started": when(r.started_at), "finished": when(r.finished_at), "jobs": r.n_jobs,
                "regressions": starts.get(r.run_id, 0)} for r in infos],

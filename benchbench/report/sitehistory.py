@@ -19,9 +19,9 @@ from markupsafe import Markup, escape
 from ..analysis.gates import METRICS
 from ..analysis.history import DEFAULT_METRICS, Series
 from ..results.records import RunInfo
-from .viewmodel import fmt_bytes, fmt_energy, fmt_seconds
 from .paths import slug
 from .svgplot import Line, trend_svg
+from .viewmodel import fmt_bytes, fmt_energy, fmt_seconds
 
 MAX_LINES = 8  # series per figure; more variants of one workload get further figures
 METRIC_TITLES = {"latency.p50": "median latency", "energy_per_inference": "energy per inference",
@@ -37,7 +37,8 @@ def _scale(metric: str, values: Sequence[float]) -> tuple[float, str, Callable[[
     store_name = METRICS[metric].store_name
     mid = sorted(values)[len(values) // 2] if values else 1.0
     if store_name.startswith("latency"):
-        div, unit = next(((d, u) for d, u in ((1.0, "s"), (1e-3, "ms"), (1e-6, "µs")) if mid >= d), (1e-9, "ns"))
+        div, unit = next(((d, u) for d, u in ((1.0, "s"), (1e-3, "ms"), (1e-6, "µs")) if mid >= d),
+                         (1e-9, "ns"))
         return div, f"{METRIC_TITLES.get(metric, metric)} ({unit})", fmt_seconds
     if store_name.startswith("energy"):
         div, unit = (1.0, "J") if mid >= 1 else (1e-3, "mJ")
@@ -49,7 +50,8 @@ def _scale(metric: str, values: Sequence[float]) -> tuple[float, str, Callable[[
 
 def _line_label(s: Series) -> str:
     k = s.key
-    parts = [k.precision] + ([k.pruning] if k.pruning != "none" else []) + ([k.params_key] if k.params_key else [])
+    parts = ([k.precision] + ([k.pruning] if k.pruning != "none" else [])
+             + ([k.params_key] if k.params_key else []))
     return " · ".join(parts)
 
 
@@ -78,7 +80,8 @@ class RunLabels:
             info = self.runs.get(run_id)
             date = when(info.started_at if info else None, "%Y-%m-%d %H:%M")
             href = f"{self.root}runs/{slug(run_id)}.html"
-            self._row[run_id] = f'<tr><td><a href="{escape(href)}">{escape(run_id)}</a></td><td>{escape(date)}</td>'
+            self._row[run_id] = (f'<tr><td><a href="{escape(href)}">{escape(run_id)}</a></td>'
+                                 f'<td>{escape(date)}</td>')
         return self._row[run_id]
 
 

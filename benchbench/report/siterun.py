@@ -22,11 +22,11 @@ from typing import Any
 from ..results.records import JobRecord, Metric, RunData
 from ..results.store import Store
 from .comparepage import SITE_METRICS, compare_page
-from .viewmodel import fmt_bytes, fmt_energy, fmt_seconds, row_anchor
 from .paths import slug
 from .render import environment, render_run
 from .sitedata import site_run
 from .sitehistory import when
+from .viewmodel import fmt_bytes, fmt_energy, fmt_seconds, row_anchor
 
 #: runs with more jobs than this get a summary page and one page per board
 SPLIT_ABOVE = 400
@@ -64,7 +64,8 @@ _COLUMNS: tuple[tuple[str, str, Any], ...] = (
     ("latency.p50", "median", fmt_seconds), ("latency.p90", "p90", fmt_seconds),
     ("latency.p99", "p99", fmt_seconds), ("throughput.items", "items/s", lambda v: f"{v:.4g}"),
     ("mem.peak_rss", "peak RSS", fmt_bytes), ("power.mean", "power", lambda v: f"{v:.3g} W"),
-    ("energy.per_inference", "energy / inference", fmt_energy), ("temp.max", "max temp", lambda v: f"{v:.1f} °C"))
+    ("energy.per_inference", "energy / inference", fmt_energy),
+    ("temp.max", "max temp", lambda v: f"{v:.1f} °C"))
 
 
 def _params(params: dict[str, Any]) -> str:
@@ -96,7 +97,8 @@ def _board_rows(jobs: Sequence[JobRecord]) -> tuple[list[tuple[str, str | None]]
         hovers = {r["cells"][i][1] for r in ok}
         shared.append(hovers.pop() if len(hovers) == 1 else None)
     for r in ok:
-        r["cells"] = [(text, None if hover == shared[i] else hover) for i, (text, hover) in enumerate(r["cells"])]
+        r["cells"] = [(text, None if hover == shared[i] else hover)
+                      for i, (text, hover) in enumerate(r["cells"])]
     return [(label, shared[i]) for i, (_, label, _) in enumerate(cols)], ok, failed
 
 
@@ -116,16 +118,17 @@ def split_pages(run: RunData, env: Any, compare_rel: str | None) -> dict[str, st
         href = board_href(info.run_id, board)
         state = states.get(board)
         boards.append({"board": board, "href": href[len("runs/"):], "ok": len(ok), "failed": len(failed),
-                       "status": state.status if state else "–", "reason": (state.reason if state else None) or "",
+                       "status": state.status if state else "–",
+                       "reason": (state.reason if state else None) or "",
                        "warned": sum(1 for r in ok if r["warnings"])})
         pages[href] = tpl.render(root="../../", title=f"{info.run_id} · {board}", run_id=info.run_id,
-                                 run_href=f"../{slug(info.run_id)}.html", columns=cols, rows=ok, failed=failed,
-                                 snapshot=state.snapshot if state else {})
+                                 run_href=f"../{slug(info.run_id)}.html", columns=cols, rows=ok,
+                                 failed=failed, snapshot=state.snapshot if state else {})
     pages[run_href(info.run_id)] = env.get_template("site_run.html.j2").render(
         root="../", title=f"benchbench report — {info.suite_name} — {info.run_id}", run_id=info.run_id,
-        suite=info.suite_name, status=info.status, started=when(info.started_at), finished=when(info.finished_at),
-        version=info.tool_version, n_jobs=len(run.jobs), boards=boards, split_above=SPLIT_ABOVE,
-        compare_href=compare_rel[len("runs/"):] if compare_rel else None)
+        suite=info.suite_name, status=info.status, started=when(info.started_at),
+        finished=when(info.finished_at), version=info.tool_version, n_jobs=len(run.jobs), boards=boards,
+        split_above=SPLIT_ABOVE, compare_href=compare_rel[len("runs/"):] if compare_rel else None)
     return pages
 
 
@@ -135,8 +138,8 @@ def run_pages(run: RunData, template_dir: Path | None, compare_rel: str | None) 
     return split_pages(run, environment(template_dir), compare_rel)
 
 
-def render_chain(store: Store | str, units: Sequence[Unit], compare_rels: dict[str, str], sizes: dict[str, int],
-                 template_dir: Path | None) -> dict[str, str]:
+def render_chain(store: Store | str, units: Sequence[Unit], compare_rels: dict[str, str],
+                 sizes: dict[str, int], template_dir: Path | None) -> dict[str, str]:
     """Pages of consecutive runs of one suite (oldest first); each run is loaded once (a big one without
     what its pages do not show, ``sitedata.site_run``). ``store``: a URL in a pool process. ``compare_rels``:
     each run's comparison page, for the link from its summary; ``sizes``: each run's job count."""

@@ -60,7 +60,8 @@ def pareto_svg(title: str, points: Sequence[ParetoPoint]) -> Markup:
     y_inf = (max(finite) if finite else 0.0) + 10.0
     shown = ["∞" if math.isinf(p.fidelity) else f"{p.fidelity:.4g}" for p in points]
     points = [p if math.isfinite(p.fidelity) else
-              ParetoPoint(p.label, p.latency_ms, y_inf if p.fidelity > 0 else y_inf - 20.0, p.energy_mj, p.optimal)
+              ParetoPoint(p.label, p.latency_ms, y_inf if p.fidelity > 0 else y_inf - 20.0, p.energy_mj,
+                          p.optimal)
               for p in points]
     ys = [p.fidelity for p in points]
     x0, x1 = min(xs), max(xs)
@@ -95,7 +96,8 @@ def pareto_svg(title: str, points: Sequence[ParetoPoint]) -> Markup:
             fill, r = _colour(t), 4.0 + 5.0 * t
         ring = ' stroke="#cf222e" stroke-width="2"' if p.optimal else ' stroke="#fff"'
         energy = f"{p.energy_mj:.3g} mJ" if p.energy_mj is not None else "energy unavailable"
-        parts.append(f'<circle cx="{x(p.latency_ms):.1f}" cy="{y(p.fidelity):.1f}" r="{r:.1f}" fill="{fill}"{ring}>'
+        parts.append(f'<circle cx="{x(p.latency_ms):.1f}" cy="{y(p.fidelity):.1f}" r="{r:.1f}" '
+                     f'fill="{fill}"{ring}>'
                      f'<title>{e(p.label)}: {p.latency_ms:.4g} ms, SQNR {e(fid_text)} dB, {e(energy)}'
                      f'{" (Pareto-optimal)" if p.optimal else ""}</title></circle>'
                      f'<text x="{x(p.latency_ms) + r + 2:.1f}" y="{y(p.fidelity) + 3:.1f}" font-size="9">'
@@ -133,19 +135,25 @@ def roofline_svg(title: str, unit: str, peak_ops_per_s: float, peak_bytes_per_s:
 
     parts = _frame(title, "arithmetic intensity (ops/byte, log)", f"achieved G{unit}/s (log)")
     for k in range(math.ceil(ly0), math.floor(ly1) + 1):
-        parts.append(f'<line x1="{LEFT}" x2="{LEFT + pw}" y1="{y(10**k):.1f}" y2="{y(10**k):.1f}" stroke="#eee"/>'
-                     f'<text x="{LEFT - 4}" y="{y(10**k) + 3:.1f}" text-anchor="end">{e(_fmt(10**k / 1e9))}</text>')
+        parts.append(f'<line x1="{LEFT}" x2="{LEFT + pw}" y1="{y(10**k):.1f}" y2="{y(10**k):.1f}" '
+                     'stroke="#eee"/>'
+                     f'<text x="{LEFT - 4}" y="{y(10**k) + 3:.1f}" text-anchor="end">'
+                     f'{e(_fmt(10**k / 1e9))}</text>')
     for k in range(math.ceil(lx0), math.floor(lx1) + 1):
-        parts.append(f'<text x="{x(10**k):.1f}" y="{TOP + ph + 13}" text-anchor="middle">{e(_fmt(10**k))}</text>')
+        parts.append(f'<text x="{x(10**k):.1f}" y="{TOP + ph + 13}" text-anchor="middle">'
+                     f'{e(_fmt(10**k))}</text>')
     xa = 10**lx0
-    roof = [(xa, min(peak_ops_per_s, xa * peak_bytes_per_s)), (ridge, peak_ops_per_s), (10**lx1, peak_ops_per_s)]
+    roof = [(xa, min(peak_ops_per_s, xa * peak_bytes_per_s)), (ridge, peak_ops_per_s),
+            (10**lx1, peak_ops_per_s)]
     path = " ".join(f"{x(a):.1f},{y(b):.1f}" for a, b in roof if a >= xa)
     parts.append(f'<polyline points="{path}" fill="none" stroke="#cf222e" stroke-width="1.5">'
-                 f'<title>roof: {peak_ops_per_s / 1e9:.4g} G{e(unit)}/s, {peak_bytes_per_s / 1e9:.4g} GB/s</title>'
+                 f'<title>roof: {peak_ops_per_s / 1e9:.4g} G{e(unit)}/s, '
+                 f'{peak_bytes_per_s / 1e9:.4g} GB/s</title>'
                  f'</polyline>')
     for p in points:
         parts.append(f'<circle cx="{x(p.intensity):.1f}" cy="{y(p.ops_per_s):.1f}" r="4" fill="#1f77b4">'
-                     f'<title>{e(p.label)}: {p.ops_per_s / 1e9:.4g} G{e(unit)}/s at {p.intensity:.3g} ops/byte</title>'
+                     f'<title>{e(p.label)}: {p.ops_per_s / 1e9:.4g} G{e(unit)}/s at '
+                     f'{p.intensity:.3g} ops/byte</title>'
                      f'</circle>')
     parts.append("</svg>")
     return Markup("".join(parts))
