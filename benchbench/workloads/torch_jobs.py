@@ -52,7 +52,8 @@ def expand(entry: JobEntry, i: int, ctx: ExpandContext) -> list[PlannedJob]:
 
 
 def is_torch_entry(entry: JobEntry) -> bool:
-    return entry.backend == "torch" or (entry.workload == "byo" and is_torch_path(entry.params.get("model", "")))
+    return (entry.backend == "torch"
+            or (entry.workload == "byo" and is_torch_path(entry.params.get("model", ""))))
 
 
 def _pickle_globals(data: bytes) -> list[str]:
@@ -77,9 +78,10 @@ def sniff(path: Path) -> str:
     if not zipfile.is_zipfile(path):
         head = path.read_bytes()[:2]
         if head[:1] == b"\x80":
-            raise ConfigError(f"{path} is a legacy pickle, which benchbench never loads (unpickling runs code); "
-                              + SAVE_HINT, key="model")
-        raise ConfigError(f"{path} is not a PyTorch model (neither TorchScript nor an ExportedProgram)", key="model")
+            raise ConfigError(f"{path} is a legacy pickle, which benchbench never loads "
+                              "(unpickling runs code); " + SAVE_HINT, key="model")
+        raise ConfigError(f"{path} is not a PyTorch model (neither TorchScript nor an ExportedProgram)",
+                          key="model")
     with zipfile.ZipFile(path) as zf:
         names = zf.namelist()
         if any(n.endswith(("/models/model.json", "/archive_format")) for n in names):
@@ -127,7 +129,8 @@ def _byo_inputs(path: Path, fmt: str, shapes: dict[str, list[int]]) -> list[list
                               key="model") from None
     unknown = sorted(set(shapes) - set(names))
     if unknown:
-        raise ConfigError(f"{unknown[0]!r} is not an input of {path.name} (inputs: {', '.join(names)})", key="shape")
+        raise ConfigError(f"{unknown[0]!r} is not an input of {path.name} (inputs: {', '.join(names)})",
+                          key="shape")
     out = []
     for n in names:
         shape = shapes.get(n) or given[n]
@@ -152,8 +155,8 @@ def _unsupported(spec: JobSpec, reason: str, meta: dict[str, Any]) -> PlannedJob
                       meta=dict(meta, status="unsupported", reason=reason))
 
 
-def expand_torch(entry: JobEntry, i: int, suite: Suite, suite_file: str | None, cache_dir: Path, seen: set[str],
-                 target_arch: str) -> list[PlannedJob]:
+def expand_torch(entry: JobEntry, i: int, suite: Suite, suite_file: str | None, cache_dir: Path,
+                 seen: set[str], target_arch: str) -> list[PlannedJob]:
     where = f"jobs[{i}]"
     file_for_errors = None if suite_file == BYO_FLAGS else suite_file
     if entry.backend not in (None, "torch"):
@@ -186,23 +189,28 @@ def expand_torch(entry: JobEntry, i: int, suite: Suite, suite_file: str | None, 
             workload = f"byo:{safe_name(path.stem)}"
         else:
             path, workload = None, entry.workload
-        precisions = entry.precisions or (["fp32"] if byo else ["fp32", "fp16", "bf16", "int8-dynamic", "int8-static"])
+        precisions = entry.precisions or (["fp32"] if byo
+                                          else ["fp32", "fp16", "bf16", "int8-dynamic", "int8-static"])
 
         def spec(key: str, precision: str, pruning: str, p: dict[str, Any], artifact: str | None = None,
                  workload: str = workload) -> JobSpec:
             return JobSpec(job_key=key, workload=workload, backend="torch", precision=precision, params=p,
-                           pruning=pruning, artifact=artifact, timing=timing, timeout_s=entry.timeout_s, seed=entry.seed)
+                           pruning=pruning, artifact=artifact, timing=timing, timeout_s=entry.timeout_s,
+                           seed=entry.seed)
 
-        jobs = [(pr, pn, job_key(workload, "torch", pr, pn, params)) for pr in precisions for pn in entry.pruning]
+        jobs = [(pr, pn, job_key(workload, "torch", pr, pn, params))
+                for pr in precisions for pn in entry.pruning]
         jobs = [j for j in jobs if j[2] not in seen]
         seen.update(j[2] for j in jobs)
         try:
             import torch  # noqa: F401
         except ImportError:
-            out += [_unsupported(spec(k, pr, pn, params), MISSING_TORCH, {"model": workload}) for pr, pn, k in jobs]
+            out += [_unsupported(spec(k, pr, pn, params), MISSING_TORCH, {"model": workload})
+                    for pr, pn, k in jobs]
             continue
         if byo:
-            out += _byo_jobs(entry, where, file_for_errors, path, params, jobs, spec, deploy, safe_name, stage)
+            out += _byo_jobs(entry, where, file_for_errors, path, params, jobs, spec, deploy, safe_name,
+                             stage)
             continue
         out += _reference_jobs(entry, where, suite_file, builder, params, jobs, spec, cache_dir, deploy,
                                target_arch, n_cal, n_val, safe_name, stage)
@@ -210,7 +218,8 @@ def expand_torch(entry: JobEntry, i: int, suite: Suite, suite_file: str | None, 
 
 
 def _byo_jobs(entry: JobEntry, where: str, file: str | None, path: Path | None, params: dict[str, Any],
-              jobs: list[tuple[str, str, str]], spec: Any, deploy: Path, safe: Any, stage: Any) -> list[PlannedJob]:
+              jobs: list[tuple[str, str, str]], spec: Any, deploy: Path, safe: Any,
+              stage: Any) -> list[PlannedJob]:
     from .artifacts import sha256_file
     from .byo import parse_shape
 
@@ -225,8 +234,8 @@ def _byo_jobs(entry: JobEntry, where: str, file: str | None, path: Path | None, 
         inputs = _byo_inputs(path, fmt, shapes)
     except ConfigError as exc:
         key = "--shape" if exc.key == "shape" and file is None else f"{where}.params.{exc.key or 'model'}"
-        raise ConfigError(str(exc).split(": ", 1)[1] if exc.key and str(exc).startswith(exc.key) else str(exc),
-                          file=file, key=key, hint=exc.hint) from None
+        message = str(exc).split(": ", 1)[1] if exc.key and str(exc).startswith(exc.key) else str(exc)
+        raise ConfigError(message, file=file, key=key, hint=exc.hint) from None
     sha = sha256_file(path)
     staged = stage(path, f"{safe(path.stem)}-{sha[:12]}{path.suffix}", deploy)
     meta = {"status": "ok", "model": path.stem, "model_kind": "byo-torch", "model_sha256": sha, "sha256": sha,
@@ -236,17 +245,20 @@ def _byo_jobs(entry: JobEntry, where: str, file: str | None, path: Path | None, 
         p = dict(params, inputs=inputs)
         if (precision, pruning) != ("fp32", "none"):
             out.append(_unsupported(spec(key, precision, pruning, p), f"{precision}/{pruning}: variants of a "
-                                    "bring-your-own torch model are not made (it runs as-is at fp32); save each "
-                                    "variant yourself and bring it", dict(meta, precision=precision, pruning=pruning)))
+                                    "bring-your-own torch model are not made (it runs as-is at fp32); "
+                                    "save each variant yourself and bring it",
+                                    dict(meta, precision=precision, pruning=pruning)))
             continue
-        out.append(PlannedJob(spec=spec(key, precision, pruning, p, staged.name), work=Work(item_unit="inference"),
-                              artifact_path=staged, meta=dict(meta, precision=precision, pruning=pruning)))
+        out.append(PlannedJob(spec=spec(key, precision, pruning, p, staged.name),
+                              work=Work(item_unit="inference"), artifact_path=staged,
+                              meta=dict(meta, precision=precision, pruning=pruning)))
     return out
 
 
 def _reference_jobs(entry: JobEntry, where: str, suite_file: str | None, builder: dict[str, Any],
                     params: dict[str, Any], jobs: list[tuple[str, str, str]], spec: Any, cache_dir: Path,
-                    deploy: Path, target_arch: str, n_cal: int, n_val: int, safe: Any, stage: Any) -> list[PlannedJob]:
+                    deploy: Path, target_arch: str, n_cal: int, n_val: int, safe: Any,
+                    stage: Any) -> list[PlannedJob]:
     from .model_facts import model_work, variant_meta
     from .models import build_reference
     from .pruning import parse_spec
@@ -284,8 +296,9 @@ def _reference_jobs(entry: JobEntry, where: str, suite_file: str | None, builder
         primary = staged.get("main") or staged["prefill"]
         if "decode" in staged:
             p["decode_artifact"] = staged["decode"].name
-        out.append(PlannedJob(spec=spec(key, precision, pruning, p, primary.name), work=model_work(model, v), meta=meta,
-                              artifact_path=primary, extra_artifacts=tuple(s for s in staged.values() if s != primary)))
+        out.append(PlannedJob(spec=spec(key, precision, pruning, p, primary.name), work=model_work(model, v),
+                              meta=meta, artifact_path=primary,
+                              extra_artifacts=tuple(s for s in staged.values() if s != primary)))
     return out
 
 
@@ -304,5 +317,6 @@ def byo_suite(model_path: str | Path, shapes: list[str], inputs: list[str], inpu
     if shapes:
         params["shapes"] = list(shapes)
     return Suite(name=f"byo-{path.stem}", description=f"bring-your-own torch model {path.name}",
-                 jobs=[JobEntry(workload="byo", backend="torch", precisions=list(precisions) if precisions else None,
+                 jobs=[JobEntry(workload="byo", backend="torch",
+                                precisions=list(precisions) if precisions else None,
                                 params=params)])

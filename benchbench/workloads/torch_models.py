@@ -44,7 +44,8 @@ class _Convs:
         self.count: dict[str, int] = {}
         self.modules = nn.ModuleDict()
 
-    def __call__(self, cin: int, cout: int, k: int, stride: int = 1, groups: int = 1, tag: str = "conv") -> str:
+    def __call__(self, cin: int, cout: int, k: int, stride: int = 1, groups: int = 1,
+                 tag: str = "conv") -> str:
         n = self.count.get(tag, 0)
         self.count[tag] = n + 1
         name = f"{tag}{n}"
@@ -62,7 +63,8 @@ class _Convs:
 
 
 class _MBV2Block(nn.Module):
-    def __init__(self, convs: nn.ModuleDict, expand: str | None, dw: str, project: str, residual: bool) -> None:
+    def __init__(self, convs: nn.ModuleDict, expand: str | None, dw: str, project: str,
+                 residual: bool) -> None:
         super().__init__()
         self.expand = convs[expand] if expand else None
         self.dw, self.project, self.residual = convs[dw], convs[project], residual
@@ -106,8 +108,8 @@ class CNN(nn.Module):
                     stride = s if i == 0 else 1
                     hid = cin * t
                     expand = c(cin, hid, 1, tag="expand") if t != 1 else None
-                    names.append((expand, c(hid, hid, 3, stride, groups=hid, tag="dw"), c(hid, cout, 1, tag="project"),
-                                  stride == 1 and cin == cout))
+                    names.append((expand, c(hid, hid, 3, stride, groups=hid, tag="dw"),
+                                  c(hid, cout, 1, tag="project"), stride == 1 and cin == cout))
                     cin = cout
             last = _divisible(1280 * max(1.0, width))
             self.head = c(cin, last, 1, tag="head")
@@ -169,7 +171,8 @@ def _linear(w: np.ndarray) -> nn.Linear:
 class _Layer(nn.Module):
     def __init__(self, a: dict[str, np.ndarray], p: str) -> None:
         super().__init__()
-        self.attn_norm, self.mlp_norm = _RMSNorm(a[p + "attn_norm.weight"]), _RMSNorm(a[p + "mlp_norm.weight"])
+        self.attn_norm, self.mlp_norm = (_RMSNorm(a[p + "attn_norm.weight"]),
+                                         _RMSNorm(a[p + "mlp_norm.weight"]))
         self.q, self.k, self.v, self.o = (_linear(a[p + n]) for n in ("q", "k", "v", "o"))
         self.gate, self.up, self.down = (_linear(a[p + n]) for n in ("gate", "up", "down"))
 

@@ -5,7 +5,7 @@ controller.
   keep_io_types), saved as an ExportedProgram (``torch.export``, ``.pt2``). Whether the board's CPU has native
   fp16/bf16 is decided on the board (the agent backend says ``unsupported`` when it would only emulate).
 * ``int8-dynamic``: ``torch.ao.quantization.quantize_dynamic`` on Linear/LSTM (the users' own code); saved as
-  TorchScript (packed int8 weights do not export). Convolutions stay fp32: on a CNN only the classifier is int8.
+  TorchScript (packed int8 weights do not export). Convs stay fp32: on a CNN only the classifier is int8.
 * ``int8-static``: torch 2.13 no longer ships PT2E (``prepare_pt2e`` moved to torchao); the static int8 flow
   inside torch is FX graph mode (``prepare_fx`` / ``convert_fx``) with the ``x86`` (fbgemm) engine on x86 and
   ``qnnpack`` on ARM, calibrated on seeded inputs: real int8 kernels, saved as TorchScript. Where it does not
@@ -14,8 +14,8 @@ controller.
   channels, L2) on every Conv2d/Linear weight, made permanent with ``prune.remove`` and the sparsity verified.
   Zeros are stored densely, so dense kernels do the same work: no speed-up is expected without sparse kernels.
 
-Each variant is validated per output against the fp32 dense torch model on held-out seeded inputs, and the fp32
-variant also against the ONNX reference. Cached by content (model sha256, recipe, torch version) like
+Each variant is validated per output against the fp32 dense torch model on held-out seeded inputs, and the
+fp32 variant also against the ONNX reference. Cached by content (model sha256, recipe, torch version) like
 ``variants.py``; the sidecar is written last.
 """
 
@@ -137,10 +137,10 @@ def prune_modules(mods: dict[str, nn.Module], spec: str) -> dict[str, Any]:
                          f"{'weights' if method == 'unstructured' else 'channels'} are zero after pruning")
     note = NO_SPEEDUP if method == "unstructured" else (
         "output channels are zeroed, not removed (tensor shapes unchanged): " + NO_SPEEDUP)
-    return {"method": method, "amount": amount, "tool": f"torch.nn.utils.prune.{'l1_unstructured' if method == 'unstructured' else 'ln_structured(n=2, dim=0)'} "
-                                                        "+ prune.remove",
-            "weight_sparsity": sparsity, "zero_channel_fraction": channels, "weights_pruned": len(_weights(mods)),
-            "note": note}
+    prune_call = "l1_unstructured" if method == "unstructured" else "ln_structured(n=2, dim=0)"
+    return {"method": method, "amount": amount, "tool": f"torch.nn.utils.prune.{prune_call} + prune.remove",
+            "weight_sparsity": sparsity, "zero_channel_fraction": channels,
+            "weights_pruned": len(_weights(mods)), "note": note}
 
 
 def check_applicable(model: ModelArtifact, precision: str) -> str | None:
@@ -149,7 +149,8 @@ def check_applicable(model: ModelArtifact, precision: str) -> str | None:
     if precision == "int8-dynamic":
         mods = torch_models.build_modules(model)
         if not any(isinstance(m, (nn.Linear, nn.LSTM)) for mod in mods.values() for m in mod.modules()):
-            return f"int8-dynamic does not apply to {model.name}: quantize_dynamic targets Linear/LSTM and it has none"
+            return (f"int8-dynamic does not apply to {model.name}: quantize_dynamic targets Linear/LSTM "
+                    "and it has none")
     return None
 
 
@@ -201,12 +202,13 @@ def load_artifact(path: Path) -> Callable[..., Any]:
 
 def make_torch_variant(model: ModelArtifact, precision: str, pruning: str, target_arch: str, cache_dir: Path,
                        n_calibration: int = 16, n_validation: int = 8) -> VariantArtifact:
-    """Make, validate and cache one variant; a precision that does not apply gives ``status="unsupported"``."""
+    """Make, validate and cache one variant; an inapplicable precision gives ``status="unsupported"``."""
     engine = quant_engine(target_arch)
     recipe = {"recipe_version": RECIPE_VERSION, "precision": precision, "pruning": pruning,
               "validation_samples": n_validation, "weights_from": "ONNX reference initializers"}
     if precision == "int8-static":
-        recipe.update(flow="FX graph mode (prepare_fx/convert_fx)", engine=engine, calibration_samples=n_calibration)
+        recipe.update(flow="FX graph mode (prepare_fx/convert_fx)", engine=engine,
+                      calibration_samples=n_calibration)
     versions = {"torch": torch.__version__}
     key = sha256_json({"model": model.sha256, "recipe": recipe, "tools": versions})
     folder = Path(cache_dir) / "torch-variants" / f"{model.name}-{precision}-{pruning}-{key[:16]}"
@@ -227,7 +229,8 @@ def make_torch_variant(model: ModelArtifact, precision: str, pruning: str, targe
         why = check_applicable(model, precision)
         if why:
             raise NotApplicable(why)
-        files, extra, validation = _generate(model, precision, pruning, engine, folder, n_calibration, n_validation)
+        files, extra, validation = _generate(model, precision, pruning, engine, folder, n_calibration,
+                                             n_validation)
     except NotApplicable as exc:
         status, reason = "unsupported", str(exc)
     except Exception as exc:  # boundary: torch's tools raise anything; the variant is stored as failed
@@ -265,10 +268,10 @@ def _generate(model: ModelArtifact, precision: str, pruning: str, engine: str, f
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
                 out_mod = torch.ao.quantization.quantize_dynamic(  # type: ignore[no-untyped-call]
-                    copy.deepcopy(mod), {nn.Linear, nn.LSTM},
-                                                                 dtype=torch.qint8)
+                    copy.deepcopy(mod), {nn.Linear, nn.LSTM}, dtype=torch.qint8)
             extra["tool"] = "torch.ao.quantization.quantize_dynamic({Linear, LSTM}, qint8); TorchScript"
-            extra["quantized_modules"] = sum(1 for m in out_mod.modules() if "quantized" in type(m).__module__)
+            extra["quantized_modules"] = sum(1 for m in out_mod.modules()
+                                             if "quantized" in type(m).__module__)
         elif precision == "int8-static":
             cal = sample_inputs(model, ref, role, "calibration", n_cal)
             with warnings.catch_warnings():

@@ -21,12 +21,14 @@ import numpy as np
 import onnx
 
 #: ops that compute in a quantized or reduced type once ORT has optimized the graph
-QUANT_COMPUTE = {"QLinearConv", "QLinearMatMul", "QGemm", "MatMulInteger", "ConvInteger", "DynamicQuantizeMatMul",
-                 "MatMulNBits", "QLinearAdd", "QLinearMul", "QAttention", "MatMulIntegerToFloat", "GatherBlockQuantized"}
+QUANT_COMPUTE = {"QLinearConv", "QLinearMatMul", "QGemm", "MatMulInteger", "ConvInteger",
+                 "DynamicQuantizeMatMul", "MatMulNBits", "QLinearAdd", "QLinearMul", "QAttention",
+                 "MatMulIntegerToFloat", "GatherBlockQuantized"}
 FLOAT_COMPUTE = {"Conv", "FusedConv", "MatMul", "FusedMatMul", "Gemm", "FusedGemm"}
 #: what must be in the variant graph for each precision (before ORT optimisation)
 EXPECTED = {"int8-static": {"QuantizeLinear", "DequantizeLinear"},
-            "int8-dynamic": {"MatMulInteger", "DynamicQuantizeMatMul", "DynamicQuantizeLinear", "DynamicQuantizeLSTM"},
+            "int8-dynamic": {"MatMulInteger", "DynamicQuantizeMatMul", "DynamicQuantizeLinear",
+                             "DynamicQuantizeLSTM"},
             "int4": {"MatMulNBits"}}
 
 
@@ -74,12 +76,15 @@ def fidelity(ref: list[np.ndarray], out: list[np.ndarray], top1: str = "auto") -
     err = r - o
     noise = float(np.sum(err * err))
     signal = float(np.sum(r * r))
-    sqnr = float("inf") if noise == 0 else (float(10.0 * np.log10(signal / noise)) if signal > 0 else float("-inf"))
+    sqnr = (float("inf") if noise == 0
+            else (float(10.0 * np.log10(signal / noise)) if signal > 0 else float("-inf")))
     res: dict[str, Any] = {"samples": len(ref), "elements": int(r.shape[1]), "sqnr_db": sqnr,
-                           "rel_error": float(np.sqrt(noise / signal)) if signal > 0 else (0.0 if noise == 0 else None),
+                           "rel_error": (float(np.sqrt(noise / signal)) if signal > 0
+                                         else (0.0 if noise == 0 else None)),
                            "max_abs_error": float(np.abs(err).max()) if err.size else 0.0,
                            "mean_abs_error": float(np.abs(err).mean()) if err.size else 0.0,
-                           "cosine_mean": None, "cosine_min": None, "top1_agreement": None, "top1_positions": None}
+                           "cosine_mean": None, "cosine_min": None, "top1_agreement": None,
+                           "top1_positions": None}
     if r.shape[1] >= MIN_COSINE_ELEMENTS:
         cos = np.sum(r * o, axis=1) / np.maximum(np.linalg.norm(r, axis=1) * np.linalg.norm(o, axis=1), 1e-30)
         res.update(cosine_mean=float(cos.mean()), cosine_min=float(cos.min()))
@@ -159,7 +164,8 @@ def validate_role(precision: str, path: Path, ref_outputs: list[list[Any]],
     try:
         sess, opt_hist = load_optimized(path)
     except Exception as exc:  # noqa: BLE001  ORT raises Fail/InvalidGraph/RuntimeException without a common base
-        raise ValidationFailed("onnxruntime could not load the variant: " + str(exc).splitlines()[0]) from None
+        raise ValidationFailed("onnxruntime could not load the variant: "
+                               + str(exc).splitlines()[0]) from None
     quant = sum(n for op, n in opt_hist.items() if op.split(".")[-1] in QUANT_COMPUTE)
     flt = sum(n for op, n in opt_hist.items() if op.split(".")[-1] in FLOAT_COMPUTE)
     info.update(optimized_ops=opt_hist, quantized_compute_ops=quant, float_compute_ops=flt,

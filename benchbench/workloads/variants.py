@@ -77,13 +77,16 @@ def _recipe(model: ModelArtifact, precision: str, pruning: str, target_arch: str
 
 
 def make_variant(model: ModelArtifact, precision: str, pruning: str = "none", target_arch: str = "x86_64",
-                 cache_dir: Path | str = ".", n_calibration: int = 32, n_validation: int = 20) -> VariantArtifact:
+                 cache_dir: Path | str = ".", n_calibration: int = 32,
+                 n_validation: int = 20) -> VariantArtifact:
     if precision not in PRECISIONS:
-        raise ConfigError(f"unknown precision {precision!r} (known: {', '.join(PRECISIONS)})", key="precision")
+        raise ConfigError(f"unknown precision {precision!r} (known: {', '.join(PRECISIONS)})",
+                          key="precision")
     pruning_mod.parse_spec(pruning)
     recipe = _recipe(model, precision, pruning, target_arch, n_calibration, n_validation)
     versions = tool_versions()
-    key = sha256_json({"model": model.sha256, "inputs": _inputs_key(model), "recipe": recipe, "tools": versions})
+    key = sha256_json({"model": model.sha256, "inputs": _inputs_key(model), "recipe": recipe,
+                       "tools": versions})
     folder = Path(cache_dir) / "variants" / f"{model.name}-{precision}-{pruning}-{key[:16]}"
     cached = read_sidecar(folder)
     if cached is not None and all((folder / f).is_file() for f in cached["files"].values()):
@@ -102,15 +105,16 @@ def make_variant(model: ModelArtifact, precision: str, pruning: str = "none", ta
     except NotApplicable as exc:
         return _finish(folder, base, {}, NOT_APPLICABLE, str(exc), {}, {}, t0)
     except (WorkloadError, ValidationFailed) as exc:
-        return _finish(folder, base, {}, "failed", f"{precision}/{pruning} generation failed: {exc}", {}, {}, t0)
+        return _finish(folder, base, {}, "failed", f"{precision}/{pruning} generation failed: {exc}", {}, {},
+                       t0)
     except Exception as exc:  # boundary: ORT's tools raise anything; the variant is stored as failed
         log.debug("variant generation failed", exc_info=True)
         return _finish(folder, base, {}, "failed", tool_failure(precision, pruning, exc), {}, {}, t0)
     try:
         validation = _validate(model, precision, files, n_validation, extra, pruning)
     except ValidationFailed as exc:
-        return _finish(folder, base, files, "failed", f"{precision}/{pruning} failed validation: {exc}", {}, extra,
-                       t0)
+        return _finish(folder, base, files, "failed", f"{precision}/{pruning} failed validation: {exc}", {},
+                       extra, t0)
     return _finish(folder, base, files, "ok", None, validation, extra, t0)
 
 
@@ -125,7 +129,8 @@ def tool_failure(precision: str, pruning: str, exc: BaseException) -> str:
                   "quantize it with your own tooling and benchmark the result as given")
     else:
         remedy = "try another precision, or quantize with your own tooling and benchmark the result as given"
-    return f"{precision}/{pruning} generation failed in the quantizer: {type(exc).__name__}: {text} — {remedy}"
+    return (f"{precision}/{pruning} generation failed in the quantizer: {type(exc).__name__}: {text} "
+            f"— {remedy}")
 
 
 def _step(transform: str, before: Path, after: Path) -> dict[str, Any]:
@@ -180,7 +185,8 @@ def _generate(model: ModelArtifact, precision: str, pruning: str, target_arch: s
         else:
             bases[role] = work / f"{role}.fp32.onnx"
             extra["baseline_tool"] = quantize.preprocess(cur, bases[role], work)
-            steps.append(_step("quant_pre_process (ORT basic optimisation + shape inference)", cur, bases[role]))
+            steps.append(_step("quant_pre_process (ORT basic optimisation + shape inference)", cur,
+                               bases[role]))
         seen = onnx.load(str(bases[role]), load_external_data=False)
         why = applicability.not_applicable(precision, _as_given(model), seen)
         if why:
