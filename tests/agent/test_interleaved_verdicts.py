@@ -51,6 +51,7 @@ def test_pairs_are_round_robin_in_separate_workers(tmp_path: Path) -> None:
         assert 0 < c["cpu_over_wall"] <= 1.2 and "wait_fraction_max" in c
 
 
+@pytest.mark.slow
 def test_verdict_under_intermittent_load_holds_or_is_not_claimed(tmp_path: Path) -> None:
     cpu = _cpu()
     req = RunRequest(run_id="r", board="local", jobs=_jobs("busy"),

@@ -62,6 +62,7 @@ def _check(res: dict[str, Any], step_s: float, bound: float) -> dict[str, float]
     return {"err": err, "per_call_s": per_call_s, "peak_w": rep["peak_power_w"]}
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("step_s", [0.1, 0.02])
 def test_energy_per_inference_from_a_stepped_counter(tmp_path: Path, step_s: float) -> None:
     job = JobSpec(job_key="spin", workload="busy", backend="python", precision="fp64", params={"n": 20000},
@@ -73,6 +74,7 @@ def test_energy_per_inference_from_a_stepped_counter(tmp_path: Path, step_s: flo
     assert 0.5 * p50 < got["per_call_s"] < 3 * p50
 
 
+@pytest.mark.slow
 def test_pytest_benchmark_job_loops_its_target(tmp_path: Path) -> None:
     pytest.importorskip("pytest_benchmark")
     (tmp_path / "art").mkdir()

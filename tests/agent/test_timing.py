@@ -35,6 +35,7 @@ def test_calibration_reaches_min_value_without_overshooting(cost_ns):
     assert steps[-1]["number"] == number
 
 
+@pytest.mark.slow
 def test_calibration_respects_timer_resolution_floor():
     clock = FakeClock(10)
     coarse = TimerInfo(resolution_ns=1_000_000.0, call_cost_ns=50.0)  # a 1 ms clock

@@ -11,6 +11,7 @@ import pytest
 pytestmark = pytest.mark.browser
 
 
+@pytest.mark.slow
 def test_report_in_headless_chromium(tmp_path: Path, bb, bb_env, tiny_suite, watched_page):
     res = bb("run", "--suite", str(tiny_suite), "--db", "b.db", "--json", "-o", "report.html", env=bb_env,
              cwd=tmp_path)

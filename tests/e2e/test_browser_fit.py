@@ -50,6 +50,7 @@ def _check(watched_page, url: str, name: str) -> dict[str, object]:
     return out
 
 
+@pytest.mark.slow
 def test_kernel_suite_report_fits(tmp_path: Path, bb, bb_env, tiny_suite, watched_page) -> None:
     res = bb("run", "--suite", str(tiny_suite), "--db", "b.db", "--json", "-o", "report.html", env=bb_env,
              cwd=tmp_path)

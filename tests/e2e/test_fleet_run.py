@@ -43,6 +43,7 @@ def fleet_env(bb_env):
     return env
 
 
+@pytest.mark.slow
 def test_fleet_run_isolates_an_unreachable_board(tmp_path: Path, bb, fleet_env, ssh_lab, lab_boards):
     dead = ssh_lab.add_board("run-dead")
     ssh_lab.kill_tree(dead)
@@ -77,6 +78,7 @@ def _board_agent_pids(board) -> list[int]:
     return [int(ln.split()[0]) for ln in out.splitlines() if str(board.work_dir) in ln and ".pyz" in ln]
 
 
+@pytest.mark.slow
 def test_controller_sigkill_then_resume(tmp_path: Path, fleet_env, ssh_lab, fresh_board):
     fleet = _fleet(tmp_path, ssh_lab, [fresh_board])
     ns = "[20000, 20001, 20002, 20003, 20004]"

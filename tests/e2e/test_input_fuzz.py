@@ -114,6 +114,7 @@ def _deadline_cases(seed: int) -> Any:
         yield rng, n
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("seed", [13])
 def test_fuzzed_suites_load_or_give_a_config_error(seed: int, tmp_path: Path) -> None:
     path = tmp_path / "s.yaml"
@@ -129,6 +130,7 @@ def test_fuzzed_suites_load_or_give_a_config_error(seed: int, tmp_path: Path) ->
     assert loaded and refused
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("seed", [13])
 def test_fuzzed_fleets_load_or_give_a_config_error(seed: int, tmp_path: Path) -> None:
     path = tmp_path / "f.yaml"
@@ -144,6 +146,7 @@ def test_fuzzed_fleets_load_or_give_a_config_error(seed: int, tmp_path: Path) ->
     assert loaded and refused
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("seed", [13])
 def test_fuzzed_pytest_benchmark_imports_never_alter_stored_runs(seed: int, tmp_path: Path,
                                                                  capsys: pytest.CaptureFixture[str]) -> None:

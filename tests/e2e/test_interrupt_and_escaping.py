@@ -10,6 +10,8 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
+
 from lab.slow_suite import SLOW_SUITE, agent_processes
 
 from benchbench.report.render import render_run
@@ -17,6 +19,7 @@ from benchbench.results.records import JobRecord, Metric
 from benchbench.results.store import Store
 
 
+@pytest.mark.slow
 def test_ctrl_c_keeps_finished_jobs_and_marks_interrupted(tmp_path: Path, bb, bb_env):
     (tmp_path / "slow.yaml").write_text(SLOW_SUITE)
     proc = subprocess.Popen([sys.executable, "-m", "benchbench", "run", "--suite", "slow.yaml", "--db", "i.db"],

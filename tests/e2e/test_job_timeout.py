@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+
 from benchbench.results.store import Store
 
 SUITE = """\
@@ -20,6 +22,7 @@ jobs:
 """
 
 
+@pytest.mark.slow
 def test_hanging_job_times_out_and_the_next_job_runs(tmp_path: Path, bb, bb_env):
     (tmp_path / "hang.yaml").write_text(SUITE)
     res = bb("run", "--suite", "hang.yaml", "--db", "h.db", "--json", "--no-report", env=bb_env, cwd=tmp_path,

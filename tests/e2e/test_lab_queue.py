@@ -77,6 +77,7 @@ def _no_overlap(jobs: Any) -> None:
             assert start >= end, f"{board}: two jobs overlap ({start} < {end})"
 
 
+@pytest.mark.slow
 def test_three_workers_drain_one_run_one_killed(tmp_path: Path, env: dict[str, str], ssh_lab: Any,
                                                  postgres_url: str) -> None:
     boards = [ssh_lab.add_board(f"q15-{i}") for i in range(8)]
@@ -149,6 +150,7 @@ def test_three_workers_drain_one_run_one_killed(tmp_path: Path, env: dict[str, s
             ssh_lab.kill_tree(b)
 
 
+@pytest.mark.slow
 def test_two_runs_on_one_board_skip_or_wait(tmp_path: Path, env: dict[str, str], ssh_lab: Any,
                                             fresh_board: Any, postgres_url: str) -> None:
     fleet = _fleet(tmp_path, ssh_lab, [fresh_board])

@@ -8,12 +8,15 @@ import shutil
 import sys
 from pathlib import Path
 
+import pytest
+
 from benchbench.results.store import Store
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "workloads"))
 from litert_models import face_detection
 
 
+@pytest.mark.slow
 def test_tflite_byo_runs_through_the_cli(tmp_path: Path, bb, bb_env) -> None:
     shutil.copyfile(face_detection(), tmp_path / "face.tflite")
     (tmp_path / "s.yaml").write_text(

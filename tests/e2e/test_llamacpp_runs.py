@@ -94,6 +94,7 @@ def test_reference_sweep_end_to_end_with_llama_bench_side_by_side(tmp_path: Path
     assert "q4_0" in cmp.stdout and "llm-gguf" in cmp.stdout
 
 
+@pytest.mark.slow
 def test_byo_gguf_through_the_cli(tmp_path: Path, bb, bb_env, bb_cache: Path) -> None:
     path, facts = gguf_models.build_reference({"layers": 1}, 7, bb_cache)
     shutil.copy(path, tmp_path / "mine.gguf")
@@ -106,6 +107,7 @@ def test_byo_gguf_through_the_cli(tmp_path: Path, bb, bb_env, bb_cache: Path) ->
     assert job.value("llm.decode_tps") and job.value("model.size") == facts["size_bytes"]
 
 
+@pytest.mark.slow
 def test_bad_gguf_input_exits_2(tmp_path: Path, bb, bb_env, bb_cache: Path) -> None:
     path, _ = gguf_models.build_reference({"layers": 1}, 7, bb_cache)
     data = path.read_bytes()

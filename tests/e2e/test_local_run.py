@@ -51,6 +51,7 @@ class Cells(HTMLParser):
             self._row = None
 
 
+@pytest.mark.slow
 def test_run_stores_jobs_and_renders_a_self_contained_report(tmp_path: Path, bb, bb_env, tiny_suite):
     res = bb("run", "--suite", str(tiny_suite), "--db", "r.db", "--json", env=bb_env, cwd=tmp_path)
     assert res.returncode == 0, res.stderr
@@ -94,6 +95,7 @@ def test_run_stores_jobs_and_renders_a_self_contained_report(tmp_path: Path, bb,
     assert "<svg" in html and "Latency distributions" in html
 
 
+@pytest.mark.slow
 def test_two_runs_and_report_selection(tmp_path: Path, bb, bb_env, tiny_suite):
     ids = []
     for _ in range(2):

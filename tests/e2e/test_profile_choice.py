@@ -44,6 +44,7 @@ def work(tmp_path: Path) -> Path:
     return tmp_path
 
 
+@pytest.mark.slow
 def test_detected_then_overridden_by_name_and_by_file(work: Path, bb, bb_env) -> None:  # type: ignore[no-untyped-def]
     # what the agent itself recognises on this machine (generic-linux in CI; a GPU host says nvidia-gpu)
     det = json.loads(subprocess.run([sys.executable, "-m", "benchbench.agent", "detect"], capture_output=True,

@@ -50,6 +50,7 @@ def suite(tmp_path: Path) -> Path:
     return p
 
 
+@pytest.mark.slow
 def test_entry_expands_to_one_job_per_benchmark(suite: Path, tmp_path: Path) -> None:
     jobs = expand(load_suite(suite), str(suite), tmp_path / "cache")
     assert [j.spec.params["select"] for j in jobs] == ["test_sleep", "test_sorted[10]", "test_sorted[2000]"]

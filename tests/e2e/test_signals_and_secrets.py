@@ -57,6 +57,7 @@ def _check_interrupted(db: Path, out: str, err: str, code: int, sig: int) -> Non
     assert f"{len(jobs)} ok" in out and "(interrupted)" in out, out
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGHUP], ids=["SIGTERM", "SIGHUP"])
 def test_signal_stops_a_local_run_cleanly(sig: int, tmp_path: Path, bb_env: dict[str, str]) -> None:
     (tmp_path / "slow.yaml").write_text(SLOW_SUITE)
@@ -72,6 +73,7 @@ def test_signal_stops_a_local_run_cleanly(sig: int, tmp_path: Path, bb_env: dict
     assert list(scratch.glob("bb-agent-*")) == [], "the agent's scratch directory was left behind"
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGHUP], ids=["SIGTERM", "SIGHUP"])
 def test_signal_stops_a_lab_board_run_cleanly(sig: int, tmp_path: Path, bb_env: dict[str, str], ssh_lab,
                                               fresh_board) -> None:
@@ -93,6 +95,7 @@ def test_signal_stops_a_lab_board_run_cleanly(sig: int, tmp_path: Path, bb_env: 
 MARKER = "Pw-MARKER-7f3c9e"
 
 
+@pytest.mark.slow
 def test_database_password_is_never_shown_or_stored(tmp_path: Path, bb, bb_env: dict[str, str], tiny_suite: Path,
                                                      postgres_url: str) -> None:
     # trust authentication ignores the password, so the run succeeds with it in the user-info and the query
@@ -122,6 +125,7 @@ def test_database_password_is_never_shown_or_stored(tmp_path: Path, bb, bb_env: 
     engine.dispose()
 
 
+@pytest.mark.slow
 def test_foreign_sqlite_database_is_untouched_byte_for_byte(tmp_path: Path, bb, bb_env: dict[str, str],
                                                             tiny_suite: Path) -> None:
     db = tmp_path / "their.db"

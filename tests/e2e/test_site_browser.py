@@ -15,6 +15,7 @@ from benchbench.results.store import Store
 pytestmark = pytest.mark.browser
 
 
+@pytest.mark.slow
 def test_site_in_headless_chromium(tmp_path: Path, watched_page) -> None:
     store = Store(tmp_path / "r.db")
     specs = matrix(["pi5", "rk3588"], ["resnet18"], ["fp32", "int8"])

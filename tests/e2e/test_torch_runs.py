@@ -31,6 +31,7 @@ def _run(bb, env, cwd: Path, *args: str):  # type: ignore[no-untyped-def]
     return bb("run", *args, "--db", "r.db", "--json", "--no-report", env=env, cwd=cwd)
 
 
+@pytest.mark.slow
 def test_byo_torchscript_and_exported_program_through_the_cli(tmp_path: Path, bb, bb_env) -> None:
     m = Tiny().eval()
     torch.jit.save(torch.jit.script(m), str(tmp_path / "tiny.pt"))
@@ -50,6 +51,7 @@ def test_byo_torchscript_and_exported_program_through_the_cli(tmp_path: Path, bb
         assert job.value("latency.p50") is not None and 0 < job.value("latency.p50") < 1.0
 
 
+@pytest.mark.slow
 def test_bad_torch_files_exit_2_and_are_never_unpickled(tmp_path: Path, bb, bb_env) -> None:
     canary = tmp_path / "unpickled"
 

@@ -41,6 +41,7 @@ def _links(html: str) -> list[str]:
     return re.findall(r'(?:href|src)="([^"]*)"', html)
 
 
+@pytest.mark.slow
 def test_pages_and_relative_links(site: tuple[Path, Path, dict[str, object]]) -> None:
     _, www, outcome = site
     pages = sorted(str(p.relative_to(www)) for p in www.rglob("*.html"))
@@ -82,6 +83,7 @@ def test_history_page_marks_the_step_and_regressions_page_lists_it(site: tuple[P
     assert ODD.split()[0] not in regs
 
 
+@pytest.mark.slow
 def test_second_publish_rewrites_nothing_and_a_new_run_touches_only_what_changed(
         site: tuple[Path, Path, dict[str, object]], tmp_path: Path) -> None:
     db, www, _ = site

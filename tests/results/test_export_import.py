@@ -125,6 +125,7 @@ def _pytest_benchmark_files(tmp_path: Path) -> tuple[Path, Path]:
     return out, saved
 
 
+@pytest.mark.slow
 def test_import_pytest_benchmark_joins_history(tmp_path: Path) -> None:
     with_data, stats_only = _pytest_benchmark_files(tmp_path)
     db = str(tmp_path / "pb.db")

@@ -96,6 +96,7 @@ def _controller(url: str, name: str, start: multiprocessing.synchronize.Event, o
     out.put((name, added))
 
 
+@pytest.mark.slow
 def test_two_controllers_lose_nothing_and_duplicate_nothing(db_url: str) -> None:
     Store(db_url).create_run("shared", "nightly", None, None, "0.1.0", {}, {})
     ctx = multiprocessing.get_context("fork")  # children exit via os._exit: inherited pools are untouched

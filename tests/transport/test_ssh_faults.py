@@ -159,7 +159,6 @@ def test_link_cut_mid_transfer(net_lab, ssh_connect, tmp_path):
     assert all(".bbpart-" in p.name for p in board.home.iterdir())
 
 
-@pytest.mark.slow
 def test_loss_and_delay_still_complete(net_lab, ssh_connect, tmp_path):
     board = net_lab.add_board("lossy-0")
     net_lab.loss(board, 5)

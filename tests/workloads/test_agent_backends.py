@@ -21,6 +21,7 @@ def _job(backend: str, artifact: str | None, **params: object) -> JobSpec:
                    artifact=artifact, timing=QUICK)
 
 
+@pytest.mark.slow
 def test_llm_backend_reports_ttft_prefill_and_decode(tiny_llm: ModelArtifact, cache_dir: Path,
                                                      tmp_path: Path, llm_params: dict[str, int]) -> None:
     for precision in ("fp32", "int8-dynamic", "int4"):

@@ -74,6 +74,7 @@ def test_bad_specs_and_models_without_groups() -> None:
         pruning.prune(m, "structured-25")
 
 
+@pytest.mark.slow
 def test_prune_then_quantize(tiny_cnn: ModelArtifact, tiny_llm: ModelArtifact, cache_dir: Path) -> None:
     v = make_variant(tiny_cnn, "int8-static", pruning="structured-25", cache_dir=cache_dir, **FAST)
     assert v.status == "ok", v.reason

@@ -247,6 +247,7 @@ def test_the_inputs_file_is_part_of_every_cache_key(tmp_path: Path) -> None:
     assert rebuilt.extra["calibration"]["source"] == "x: real samples from the --inputs file"
 
 
+@pytest.mark.slow
 def test_a_pre_quantized_model_is_labelled_by_what_it_contains(tmp_path: Path) -> None:
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
@@ -263,6 +264,7 @@ def test_a_pre_quantized_model_is_labelled_by_what_it_contains(tmp_path: Path) -
     assert "computes in int8" in (tmp_path / "q.html").read_text()
 
 
+@pytest.mark.slow
 def test_one_inapplicable_requested_precision_fails_its_row_and_the_others_run(tmp_path: Path) -> None:
     # Gemm only: MatMulNBits (int4) has nothing to quantize; fp32 and int8-static still run
     rng = np.random.default_rng(0)

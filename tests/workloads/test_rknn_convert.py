@@ -85,6 +85,7 @@ def test_calibration_dataset_is_nchw_npy_per_line(tmp_path: Path) -> None:
         assert np.load(b).shape == (1, 2)
 
 
+@pytest.mark.slow
 @pytest.mark.rknn
 @pytest.mark.skipif(rknn_convert.find_python()[0] is None,
                     reason=f"no rknn-toolkit2 venv (scripts/setup-rknn-venv.sh; or set {rknn_convert.ENV_VAR})")

@@ -35,6 +35,7 @@ def test_torch_fp32_agrees_with_onnx_on_every_output(which: str, request: pytest
         assert v.files[role].suffix == ".pt2"
 
 
+@pytest.mark.slow
 def test_int8_variants_quantize_and_keep_fidelity(tiny_llm: ModelArtifact, cache_dir: Path) -> None:
     dyn = make_torch_variant(tiny_llm, "int8-dynamic", "none", "x86_64", cache_dir, n_validation=4)
     assert dyn.status == "ok", dyn.reason
