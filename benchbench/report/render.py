@@ -1,6 +1,6 @@
 """Render a stored run to one self-contained HTML file (autoescaped; inline CSS and SVG; no scripts,
 no network fetches). A lab can override templates by putting files of the same name in a directory
-passed as ``template_dir`` (e.g. the repo's ``reports/templates``)."""
+passed as ``template_dir`` (a copy of ``reports/templates`` with some files changed)."""
 
 from __future__ import annotations
 

@@ -56,7 +56,7 @@ def is_gguf_entry(entry: JobEntry) -> bool:
 
 
 def _meta(facts: dict[str, Any], v: dict[str, Any], kind: str) -> dict[str, Any]:
-    """The stored record's details["variant"]; the shape ``analysis.summary.variant_metrics`` reads."""
+    """The stored record's details["variant"]; the shape ``ingest.metrics.variant_metrics`` reads."""
     fid = v.get("fidelity") or {}
     return {"status": v["status"], "reason": v.get("reason"), "model": facts.get("name"), "model_kind": kind,
             "model_sha256": facts.get("sha256"), "precision": v["precision"], "pruning": "none",
