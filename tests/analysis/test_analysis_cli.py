@@ -26,17 +26,25 @@ def add_run(store: Store, run_id: str, level_s: float, seed: int, *, kernel: str
         run_id=run_id, board="pi5", job_key="mm", workload="matmul", backend="numpy", precision="fp32",
         pruning="none", params={"n": 256}, status="ok",
         details={"throttle": {"throttled": throttled, "evidence": []}},
-        metrics=(Metric("latency.p50", float(np.median(vals)), "s"), Metric("energy.per_inference", energy_j, "J")),
+        metrics=(Metric("latency.p50", float(np.median(vals)), "s"),
+                 Metric("energy.per_inference", energy_j, "J")),
         raw={"latency_rounds": [{"values_s": vals[:30]}, {"values_s": vals[30:]}]}))
     store.finish_run(run_id, "complete")
 
 
-def test_compare_exit_codes(tmp_path: Path) -> None:
+def three_runs(tmp_path: Path, slow: str = "slow") -> str:
+    """A results file (its path) with runs ``a`` and ``same`` at 10 ms, and ``slow`` 10 % slower on a newer
+    kernel."""
     db = str(tmp_path / "r.db")
     store = Store(db)
     add_run(store, "a", 10e-3, 1)
     add_run(store, "same", 10e-3, 2)
-    add_run(store, "slow", 11e-3, 3, kernel="6.6.60")
+    add_run(store, slow, 11e-3, 3, kernel="6.6.60")
+    return db
+
+
+def test_compare_exit_codes(tmp_path: Path) -> None:
+    db = three_runs(tmp_path)
     cli = CliRunner()
     ok = cli.invoke(compare, ["a", "same", "--db", db, "--fail-on", "latency.p50:+5%"])
     assert ok.exit_code == 0, ok.output

@@ -8,7 +8,7 @@ from html.parser import HTMLParser
 from pathlib import Path
 
 from click.testing import CliRunner
-from test_analysis_cli import add_run
+from test_analysis_cli import three_runs
 
 from benchbench.cli.compare import compare
 from benchbench.report.site import publish
@@ -57,17 +57,8 @@ def _parse(html: str) -> Tables:
     return p
 
 
-def _store(tmp_path: Path) -> str:
-    db = str(tmp_path / "r.db")
-    store = Store(db)
-    add_run(store, "a", 10e-3, 1)
-    add_run(store, "same", 10e-3, 2)
-    add_run(store, "slow<&>", 11e-3, 3, kernel="6.6.60")
-    return db
-
-
 def test_compare_html_shows_verdicts_gates_and_environment(tmp_path: Path) -> None:
-    db = _store(tmp_path)
+    db = three_runs(tmp_path, slow="slow<&>")
     out = tmp_path / "cmp.html"
     res = CliRunner().invoke(compare, ["a", "slow<&>", "--db", db, "--fail-on", "latency.p50:+5%",
                                        "--json", "--html", str(out)])
@@ -97,7 +88,7 @@ def test_compare_html_shows_verdicts_gates_and_environment(tmp_path: Path) -> No
 
 
 def test_site_links_each_run_to_its_comparison_with_the_previous_one(tmp_path: Path) -> None:
-    db = _store(tmp_path)
+    db = three_runs(tmp_path, slow="slow<&>")
     www = tmp_path / "www"
     first = publish(Store(db), www)
     assert {"runs/same-vs-a.html"} <= set(first.written)

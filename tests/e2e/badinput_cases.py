@@ -10,7 +10,8 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 
-GOOD_JOB = "jobs:\n  - workload: gemm\n    backend: numpy\n    precisions: [fp32]\n    params: {m: 8, k: 8, n: 8}\n"
+GOOD_JOB = ("jobs:\n  - workload: gemm\n    backend: numpy\n    precisions: [fp32]\n"
+            "    params: {m: 8, k: 8, n: 8}\n")
 GOOD_TIMING = "timing: {warmup_s: 0.01, min_value_s: 0.001, rounds: 2, values_per_round: 3, max_timed_s: 1}\n"
 
 
@@ -26,15 +27,15 @@ class Case:
 CASES: list[Case] = []
 
 
-def add(id: str, argv: tuple[str, ...], fragments: tuple[str, ...], files: dict[str, str | bytes] | None = None,
-        xfail: str | None = None) -> None:
+def add(id: str, argv: tuple[str, ...], fragments: tuple[str, ...],
+        files: dict[str, str | bytes] | None = None, xfail: str | None = None) -> None:
     CASES.append(Case(id, argv, fragments, files or {}, xfail))
 
 
 # -- suites -----------------------------------------------------------------------------------------------
 def suite(id: str, text: str | bytes, *fragments: str, xfail: str | None = None) -> None:
-    add(f"suite-{id}", ("run", "--suite", "{d}/s.yaml", "--db", "{db}", "--no-report"), ("s.yaml", *fragments),
-        {"s.yaml": text}, xfail)
+    add(f"suite-{id}", ("run", "--suite", "{d}/s.yaml", "--db", "{db}", "--no-report"),
+        ("s.yaml", *fragments), {"s.yaml": text}, xfail)
 
 
 def job(**kv: str) -> str:
@@ -93,44 +94,43 @@ suite("sampling-unknown", "name: x\nsampling: {rate: 3}\n" + GOOD_JOB, "sampling
 suite("job-scalar", "name: x\njobs:\n  - gemm\n", "jobs[0]")
 suite("job-no-workload", "name: x\njobs:\n  - precisions: [fp32]\n", "jobs[0].workload")
 suite("job-empty-workload", "name: x\njobs:\n  - workload: ''\n", "jobs[0].workload")
-suite("unknown-workload", "name: x\njobs:\n  - workload: warp_drive\n", "jobs[0].workload", "unknown workload")
-suite("unknown-backend", job(backend="cuda-magic"), "jobs[0].backend", "unknown backend")
-suite("precisions-empty", job(precisions="[]"), "jobs[0].precisions")
-suite("precisions-str", job(precisions="fp32"), "jobs[0].precisions", "valid list")
-suite("precision-unknown", job(precisions="[int4]"), "jobs[0].precisions[0]", "does not apply")
-suite("pruning-empty", job(pruning="[]"), "jobs[0].pruning")
-suite("pruning-kernel", job(pruning="[50%]"), "jobs[0].pruning", "does not apply")
-suite("params-list", job(params="[1, 2]"), "jobs[0].params")
-suite("param-bool", job(params="{n: true}"), "jobs[0].params.n", "valid integer")
-suite("param-bool-sweep", job(params="{n: [8, true]}"), "jobs[0].params.n", "valid integer")
-suite("param-negative", job(params="{m: -4}"), "jobs[0].params.m", "greater than 0")
-suite("param-zero", job(params="{k: 0}"), "jobs[0].params.k", "greater than 0")
-suite("param-word", job(params="{k: big}"), "jobs[0].params.k", "valid integer")
-suite("param-float-str", job(params="{m: 1e8}"), "jobs[0].params.m", "valid integer")
-suite("param-nan", job(params="{m: .nan}"), "jobs[0].params", "non-finite")
-suite("param-inf", job(params="{m: .inf}"), "jobs[0].params", "non-finite")
-suite("param-unknown", job(params="{zzz: 1}"), "jobs[0].params.zzz", "unknown key")
-suite("param-null", job(params="{m: null}"), "jobs[0].params.m")
-suite("param-huge-gemm", job(params="{m: 100000000, k: 100000000, n: 100000000}"), "jobs[0].params.m",
-      "less than or equal")
-suite("param-gemm-too-much-memory", job(params="{m: 1000000, k: 1000000, n: 8}"), "jobs[0].params", "GiB")
+suite("unknown-workload", "name: x\njobs:\n  - workload: warp_drive\n", "jobs[0].workload",
+      "unknown workload")
+# one job key at a time: key → [(case, value, the path the error names below jobs[0].key, the gist)]
+JOB_KEY_CASES = {
+    "backend": [("unknown-backend", "cuda-magic", "", "unknown backend")],
+    "precisions": [("precisions-empty", "[]", ""), ("precisions-str", "fp32", "", "valid list"),
+                   ("precision-unknown", "[int4]", "[0]", "does not apply")],
+    "pruning": [("pruning-empty", "[]", ""), ("pruning-kernel", "[50%]", "", "does not apply")],
+    "params": [("params-list", "[1, 2]", ""), ("param-bool", "{n: true}", ".n", "valid integer"),
+               ("param-bool-sweep", "{n: [8, true]}", ".n", "valid integer"),
+               ("param-negative", "{m: -4}", ".m", "greater than 0"),
+               ("param-zero", "{k: 0}", ".k", "greater than 0"),
+               ("param-word", "{k: big}", ".k", "valid integer"),
+               ("param-float-str", "{m: 1e8}", ".m", "valid integer"),
+               ("param-nan", "{m: .nan}", "", "non-finite"), ("param-inf", "{m: .inf}", "", "non-finite"),
+               ("param-unknown", "{zzz: 1}", ".zzz", "unknown key"), ("param-null", "{m: null}", ".m"),
+               ("param-huge-gemm", "{m: 100000000, k: 100000000, n: 100000000}", ".m", "less than or equal"),
+               ("param-gemm-too-much-memory", "{m: 1000000, k: 1000000, n: 8}", "", "GiB")],
+    "timeout_s": [("timeout-0", "0", "", "greater than"), ("timeout-inf", ".inf", "", "non-finite"),
+                  ("timeout-huge", "1e12", "", "less than")],
+    "seed": [("seed-negative", "-1", "", "greater than"), ("seed-float", "1.5", "", "integer")],
+    "timing": [("job-timing-rounds", "{rounds: 0}", ".rounds", "greater than"),
+               ("job-timing-nan", "{warmup_s: .nan}", ".warmup_s", "non-finite"),
+               ("job-timing-budget", "{rounds: 100, min_value_s: 1, max_timed_s: 5}", "",
+                "exceeds max_timed_s")],
+    "sizes": [("job-unknown-key", "{m: 1}", "", "unknown key")],
+}
+for key, cases in JOB_KEY_CASES.items():
+    for id, val, where, *gist in cases:
+        suite(id, job(**{key: val}), f"jobs[0].{key}{where}", *gist)
 suite("busy-huge", "name: x\njobs:\n  - workload: busy\n    params: {n: 100000000000000000000000000}\n",
       "jobs[0].params.n", "less than or equal")
-suite("timeout-0", job(timeout_s="0"), "jobs[0].timeout_s", "greater than")
-suite("timeout-inf", job(timeout_s=".inf"), "jobs[0].timeout_s", "non-finite")
-suite("timeout-huge", job(timeout_s="1e12"), "jobs[0].timeout_s", "less than")
-suite("seed-negative", job(seed="-1"), "jobs[0].seed", "greater than")
-suite("seed-float", job(seed="1.5"), "jobs[0].seed", "integer")
-suite("job-timing-rounds", job(timing="{rounds: 0}"), "jobs[0].timing.rounds", "greater than")
-suite("job-timing-nan", job(timing="{warmup_s: .nan}"), "jobs[0].timing.warmup_s", "non-finite")
-suite("job-timing-budget", job(timing="{rounds: 100, min_value_s: 1, max_timed_s: 5}"), "jobs[0].timing",
-      "exceeds max_timed_s")
-suite("job-unknown-key", job(sizes="{m: 1}"), "jobs[0].sizes", "unknown key")
 sweep = "[" + ", ".join(str(i) for i in range(1, 1001)) + "]"
 suite("job-cap", f"name: x\njobs:\n  - workload: gemm\n    params: {{m: {sweep}, k: {sweep}, n: {sweep}}}\n",
       "jobs", "max_jobs")
-suite("job-cap-own", f"name: x\nmax_jobs: 5\njobs:\n  - workload: gemm\n    precisions: [fp32]\n"
-      f"    params: {{m: [1, 2, 3, 4, 5, 6]}}\n", "jobs", "max_jobs = 5")
+suite("job-cap-own", "name: x\nmax_jobs: 5\njobs:\n  - workload: gemm\n    precisions: [fp32]\n"
+      "    params: {m: [1, 2, 3, 4, 5, 6]}\n", "jobs", "max_jobs = 5")
 suite("max-jobs-zero", "name: x\nmax_jobs: 0\n" + GOOD_JOB, "max_jobs", "greater than")
 suite("description-int", "name: x\ndescription: [1]\n" + GOOD_JOB, "description")
 add("suite-missing", ("run", "--suite", "{d}/nope.yaml", "--db", "{db}"), ("nope.yaml", "file not found"))
@@ -144,7 +144,8 @@ BOARD = "boards:\n  - name: b1\n    host: 127.0.0.1\n    port: 1\n"
 
 def fleet(id: str, text: str | bytes, *fragments: str, extra: dict[str, str | bytes] | None = None,
           argv: tuple[str, ...] = (), xfail: str | None = None) -> None:
-    add(f"fleet-{id}", ("run", "--suite", "{d}/ok.yaml", "--fleet", "{d}/f.yaml", "--db", "{db}", "--no-report",
+    add(f"fleet-{id}", ("run", "--suite", "{d}/ok.yaml", "--fleet", "{d}/f.yaml", "--db", "{db}",
+                        "--no-report",
                         *argv), fragments, {"f.yaml": text, "ok.yaml": "name: ok\n" + GOOD_TIMING + GOOD_JOB,
                                             **(extra or {})}, xfail)
 
@@ -170,7 +171,8 @@ fleet("user-empty", "boards:\n  - {name: b1, host: h, user: ''}\n", "f.yaml", "b
 fleet("work-dir-ctrl", "boards:\n  - {name: b1, host: h, work_dir: \"/tmp/\\tx\"}\n", "f.yaml",
       "boards[0].work_dir")
 fleet("tag-comma", "boards:\n  - {name: b1, host: h, tags: ['a,b']}\n", "f.yaml", "boards[0].tags")
-fleet("unknown-key", "boards:\n  - {name: b1, host: h, passwd: x}\n", "f.yaml", "boards[0].passwd", "unknown key")
+fleet("unknown-key", "boards:\n  - {name: b1, host: h, passwd: x}\n", "f.yaml", "boards[0].passwd",
+      "unknown key")
 fleet("top-unknown", "hosts: []\n" + BOARD, "f.yaml", "hosts", "unknown key")
 fleet("board-scalar", "boards:\n  - b1\n", "f.yaml", "boards[0]")
 fleet("top-list", "- name: b1\n", "f.yaml", "expected a mapping")
@@ -195,16 +197,19 @@ for scheme, frag in [("mysql://u:pw@127.0.0.1/db", "driver"), ("oracle://u:pw@12
                      ("postgresql+asyncpg://u:pw@127.0.0.1/db", "asyncio"), ("warpdb://x", "warpdb"),
                      ("postgresql://u:pw@h:notaport/db", "cannot open")]:
     for cmd in (("report", "--list"), ("run", "--suite", "{d}/ok.yaml", "--no-report")):
-        add(f"db-{scheme.split(':')[0]}-{cmd[0]}", (*cmd, "--db", scheme), ("cannot open results database", frag),
-            {"ok.yaml": "name: ok\n" + GOOD_TIMING + GOOD_JOB})
+        add(f"db-{scheme.split(':')[0]}-{cmd[0]}", (*cmd, "--db", scheme),
+            ("cannot open results database", frag), {"ok.yaml": "name: ok\n" + GOOD_TIMING + GOOD_JOB})
 for cmd in (("report",), ("report", "--list"), ("compare", "a", "b"), ("history",), ("export",),
             ("publish", "--out", "{d}/site")):
-    add(f"db-missing-{cmd[0]}{len(cmd)}", (*cmd, "--db", "{d}/missing.db"), ("missing.db", "no results database"))
-    add(f"db-foreign-{cmd[0]}{len(cmd)}", (*cmd, "--db", "{d}/foreign.db"), ("foreign.db", "not a benchbench"),
-        {"foreign.db": "@foreign"})
+    add(f"db-missing-{cmd[0]}{len(cmd)}", (*cmd, "--db", "{d}/missing.db"),
+        ("missing.db", "no results database"))
+    add(f"db-foreign-{cmd[0]}{len(cmd)}", (*cmd, "--db", "{d}/foreign.db"),
+        ("foreign.db", "not a benchbench"), {"foreign.db": "@foreign"})
 add("db-foreign-run", ("run", "--suite", "{d}/ok.yaml", "--db", "{d}/foreign.db"),
-    ("foreign.db", "not a benchbench", "runs"), {"foreign.db": "@foreign", "ok.yaml": "name: ok\n" + GOOD_JOB})
-add("db-foreign-import", ("import", "pytest-benchmark", "{d}/pb.json", "--board", "b", "--db", "{d}/foreign.db"),
+    ("foreign.db", "not a benchbench", "runs"), {"foreign.db": "@foreign",
+                                                 "ok.yaml": "name: ok\n" + GOOD_JOB})
+add("db-foreign-import", ("import", "pytest-benchmark", "{d}/pb.json", "--board", "b", "--db",
+                          "{d}/foreign.db"),
     ("foreign.db", "not a benchbench"), {"foreign.db": "@foreign", "pb.json": "@pb"})
 add("db-text-file", ("report", "--list", "--db", "{d}/notes.txt"), ("notes.txt",),
     {"notes.txt": "these are my notes, not a database\n" * 200})
@@ -232,14 +237,16 @@ add("compare-no-common-job", ("compare", "{run}", "{other}", "--db", "{db}", "--
     ("--fail-on", "no job in common"))
 add("compare-alpha", ("compare", "{run}", "{run}", "--db", "{db}", "--alpha", "2"), ("--alpha",))
 add("compare-alpha-word", ("compare", "{run}", "{run}", "--db", "{db}", "--alpha", "low"), ("--alpha",))
-add("compare-min-change", ("compare", "{run}", "{run}", "--db", "{db}", "--min-change", "-1"), ("--min-change",))
+add("compare-min-change", ("compare", "{run}", "{run}", "--db", "{db}", "--min-change", "-1"),
+    ("--min-change",))
 add("compare-html-dir", ("compare", "{run}", "{run}", "--db", "{db}", "--html", "{d}"), ("--html",))
 add("history-bad-metric", ("history", "--db", "{db}", "--metric", "warp"), ("--metric", "warp"))
 add("export-bad-format", ("export", "--db", "{db}", "--format", "xlsx"), ("--format", "xlsx"))
 add("export-output-dir", ("export", "--db", "{db}", "-o", "{d}"), ("--output",))
 add("publish-no-out", ("publish", "--db", "{db}"), ("--out",))
 add("publish-workers-0", ("publish", "--db", "{db}", "--out", "{d}/site", "--workers", "0"), ("--workers",))
-add("publish-out-is-file", ("publish", "--db", "{db}", "--out", "{d}/f.txt"), ("--out", "f.txt"), {"f.txt": "x"})
+add("publish-out-is-file", ("publish", "--db", "{db}", "--out", "{d}/f.txt"), ("--out", "f.txt"),
+    {"f.txt": "x"})
 add("publish-template-syntax", ("publish", "--db", "{db}", "--out", "{d}/site", "--templates", "{d}/tpl",
                                 "--workers", "1"),
     ("site_index.html.j2", "template syntax error"), {"tpl/site_index.html.j2": "{% for %}\n"})
@@ -314,7 +321,8 @@ add("import-no-board", ("import", "pytest-benchmark", "{d}/pb.json", "--db", "{d
 add("resume-traversal", ("run", "--resume", "../../x", "--db", "{db}"), ("--resume", "invalid run id"))
 add("resume-absolute", ("run", "--resume", "/etc/passwd", "--db", "{db}"), ("--resume", "invalid run id"))
 add("resume-unknown", ("run", "--resume", "nope-123", "--db", "{db}"), ("no run 'nope-123'",))
-add("resume-with-suite", ("run", "--resume", "{run}", "--suite", "quick", "--db", "{db}"), ("--resume", "--suite"))
+add("resume-with-suite", ("run", "--resume", "{run}", "--suite", "quick", "--db", "{db}"),
+    ("--resume", "--suite"))
 add("resume-with-model", ("run", "--resume", "{run}", "--model", "{d}/m.onnx", "--db", "{db}"),
     ("--resume", "--model"), {"m.onnx": b"\x08\x07"})
 add("resume-control-chars", ("run", "--resume", "a\x1b[2Jb", "--db", "{db}"), ("--resume",))
@@ -334,6 +342,7 @@ add("model-shape-unknown-input", ("run", "--model", "{model}", "--shape", "nope=
 add("model-shape-fixed-dim", ("run", "--model", "{model}", "--shape", "x=2x9", "--db", "{db}"), ("--shape",))
 add("model-precision-unknown", ("run", "--model", "{model}", "--precision", "fp3", "--db", "{db}"),
     ("--precision", "fp3"))
-add("model-inputs-text", ("run", "--model", "{model}", "--shape", "x=1x8", "--inputs", "{d}/in.npz", "--db", "{db}"),
+add("model-inputs-text", ("run", "--model", "{model}", "--shape", "x=1x8", "--inputs", "{d}/in.npz", "--db",
+                          "{db}"),
     ("--inputs", "in.npz"), {"in.npz": "hello, not numpy\n"})
 add("model-input-garbage", ("run", "--model", "{model}", "--input", "novalue", "--db", "{db}"), ("--input",))

@@ -19,6 +19,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from lab.suites import suite_yaml
 
 from benchbench.results.records import JobRecord
 from benchbench.results.store import Store
@@ -29,14 +30,8 @@ from tests.lab.fake_ptd import FakePtd
 pytestmark = pytest.mark.slow
 
 PERSONALITIES = Path(__file__).resolve().parents[1] / "lab" / "personalities"
-SUITE = """\
-name: families
-timing: {warmup_s: 0.05, min_value_s: 0.1, rounds: 6, values_per_round: 5, max_timed_s: 30}
-sampling: {interval_s: 0.01, measure_overhead: false}
-jobs:
-  - workload: busy
-    params: {n: 20000}
-"""
+SUITE = suite_yaml("families", "  - workload: busy\n    params: {n: 20000}\n", warmup_s=0.05, min_value_s=0.1,
+                   rounds=6, values_per_round=5, max_timed_s=30, interval_s=0.01)
 VDD_IN_MV = 5000
 #: Jetson VDD_IN current steps (mA), each held 0.5 s: long against the 10 ms sampling interval
 RAIL_STEPS = [(0.5, 1140), (0.5, 2600), (0.5, 1800), (0.5, 3200)] * 60
@@ -64,7 +59,8 @@ def family_lab(ssh_lab):  # type: ignore[no-untyped-def]
     state = root / "pi5-state.json"
     state.write_text(json.dumps({"throttled": 0x50000, "temp_c": 55.0}))
     boards["pi5"] = ssh_lab.add_board("fam-pi5", extra_path=PERSONALITIES / "rpi",
-                                      setenv={"FAKE_BOARD_STATE": str(state)}, mounts=[(str(pi / "sys"), "/sys")])
+                                      setenv={"FAKE_BOARD_STATE": str(state)},
+                                      mounts=[(str(pi / "sys"), "/sys")])
     # RK3588 (vendor kernel), no power monitor
     rk = tree("rk3588")
     fx.rk3588(rk)
@@ -152,10 +148,11 @@ def _job(jobs: list[JobRecord], board: str) -> JobRecord:
 
 def _power_cell(page: str, board: str) -> tuple[str, str]:
     """(title, text) of the summary table's power cell in the row of ``board``."""
-    row = re.search(rf'<tr [^>]*data-workload="busy"[^>]*data-board="{re.escape(board)}">(.*?)</tr>', page, re.DOTALL)
+    row = re.search(rf'<tr [^>]*data-workload="busy"[^>]*data-board="{re.escape(board)}">(.*?)</tr>', page,
+                    re.DOTALL)
     assert row, board
-    cell = re.search(r'<td data-col="power.mean"(?: title="([^"]*)")?(?: class="[^"]*")?>(.*?)</td>', row.group(1),
-                     re.DOTALL)
+    cell = re.search(r'<td data-col="power.mean"(?: title="([^"]*)")?(?: class="[^"]*")?>(.*?)</td>',
+                     row.group(1), re.DOTALL)
     assert cell
     return html.unescape(cell.group(1) or ""), html.unescape(re.sub(r"<[^>]+>", "", cell.group(2)))
 
@@ -165,7 +162,8 @@ def test_fleet_run_stores_power_with_scope_throttling_and_energy(tmp_path: Path,
     (tmp_path / "s.yaml").write_text(SUITE)
     report = tmp_path / "r.html"
     res = bb("run", "--fleet", str(family_lab["fleet"]), "--suite", "s.yaml", "--db", "f.db", "--json",
-             "--report", str(report), "--ssh-config", str(tmp_path / "ssh_config"), env=fleet_env, cwd=tmp_path)
+             "--report", str(report), "--ssh-config", str(tmp_path / "ssh_config"), env=fleet_env,
+             cwd=tmp_path)
     assert res.returncode == 0, res.stderr[-3000:] + res.stdout[-2000:]
     outcome = json.loads(res.stdout)
     run = Store(tmp_path / "f.db").load_run(outcome["run_id"])
@@ -218,7 +216,8 @@ def test_fleet_run_stores_power_with_scope_throttling_and_energy(tmp_path: Path,
 
     # the HTML report: PMIC rails for the Pi, "unavailable" + reason for the RK3588, wall for the meter
     page = report.read_text()
-    notes = {int(n): html.unescape(t) for n, t in re.findall(r'<li id="note-(\d+)">(.*?)</li>', page, re.DOTALL)}
+    notes = {int(n): html.unescape(t) for n, t in re.findall(r'<li id="note-(\d+)">(.*?)</li>', page,
+                                                             re.DOTALL)}
     title, text = _power_cell(page, b["pi5"].name)  # "10.8 W" + the scope + the note number
     m = re.fullmatch(r"[\d.]+ W rails_sum(\d+)", text)
     assert m and "PMIC rails" in title, (text, title)

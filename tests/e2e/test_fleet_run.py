@@ -13,6 +13,7 @@ import time
 from pathlib import Path
 
 import pytest
+from lab.fleets import lab_fleet
 
 from benchbench.results.store import Store
 
@@ -26,16 +27,6 @@ jobs:
 """
 
 
-def _fleet(tmp_path: Path, ssh_lab, boards, extra: str = "") -> Path:
-    rows = "".join(f"  - {{name: {b.name}, host: {b.addr}, port: {b.port}, user: {b.user}, "
-                   f"identity_file: {ssh_lab.client_key}, work_dir: {b.work_dir}, tags: [lab]}}\n"
-                   for b in boards)
-    path = tmp_path / "fleet.yaml"
-    path.write_text(f"known_hosts: {ssh_lab.known_hosts}\nboards:\n{rows}{extra}")
-    (tmp_path / "ssh_config").write_text("")
-    return path
-
-
 @pytest.fixture
 def fleet_env(bb_env):
     env = dict(bb_env)
@@ -47,7 +38,7 @@ def fleet_env(bb_env):
 def test_fleet_run_isolates_an_unreachable_board(tmp_path: Path, bb, fleet_env, ssh_lab, lab_boards):
     dead = ssh_lab.add_board("run-dead")
     ssh_lab.kill_tree(dead)
-    fleet = _fleet(tmp_path, ssh_lab, [*lab_boards[:2], dead])
+    fleet = lab_fleet(tmp_path, ssh_lab, [*lab_boards[:2], dead])
     (tmp_path / "s.yaml").write_text(BUSY_SUITE.format(min_value_s=0.002, rounds=2, ns="[500, 1000]"))
     res = bb("run", "--fleet", str(fleet), "--suite", "s.yaml", "--db", "f.db", "--json", "--ssh-config",
              str(tmp_path / "ssh_config"), env=fleet_env, cwd=tmp_path)
@@ -67,25 +58,27 @@ def test_fleet_run_isolates_an_unreachable_board(tmp_path: Path, bb, fleet_env, 
     assert "refused" in reason
     assert "run-dead" in outcome["boards"] and outcome["boards"]["run-dead"]["error"]
     # boards selected by name only
-    res2 = bb("run", "--fleet", str(fleet), "--boards", lab_boards[0].name, "--suite", "s.yaml", "--db", "f.db",
-              "--json", "--no-report", "--ssh-config", str(tmp_path / "ssh_config"), env=fleet_env, cwd=tmp_path)
+    res2 = bb("run", "--fleet", str(fleet), "--boards", lab_boards[0].name, "--suite", "s.yaml", "--db",
+              "f.db", "--json", "--no-report", "--ssh-config", str(tmp_path / "ssh_config"), env=fleet_env,
+              cwd=tmp_path)
     assert res2.returncode == 0, res2.stderr
     assert set(json.loads(res2.stdout)["boards"]) == {lab_boards[0].name}
 
 
 def _board_agent_pids(board) -> list[int]:
-    out = subprocess.run(["ps", "-eo", "pid,args"], capture_output=True, text=True).stdout
+    out = subprocess.run(["ps", "-eo", "pid,args"], capture_output=True, text=True, check=True).stdout
     return [int(ln.split()[0]) for ln in out.splitlines() if str(board.work_dir) in ln and ".pyz" in ln]
 
 
 @pytest.mark.slow
 def test_controller_sigkill_then_resume(tmp_path: Path, fleet_env, ssh_lab, fresh_board):
-    fleet = _fleet(tmp_path, ssh_lab, [fresh_board])
+    fleet = lab_fleet(tmp_path, ssh_lab, [fresh_board])
     ns = "[20000, 20001, 20002, 20003, 20004]"
     (tmp_path / "s.yaml").write_text(BUSY_SUITE.format(min_value_s=0.05, rounds=4, ns=ns))
-    cmd = [sys.executable, "-m", "benchbench", "run", "--fleet", str(fleet), "--suite", "s.yaml", "--db", "k.db",
-           "--no-report", "--ssh-config", str(tmp_path / "ssh_config")]
-    proc = subprocess.Popen(cmd, env=fleet_env, cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    cmd = [sys.executable, "-m", "benchbench", "run", "--fleet", str(fleet), "--suite", "s.yaml", "--db",
+           "k.db", "--no-report", "--ssh-config", str(tmp_path / "ssh_config")]
+    proc = subprocess.Popen(cmd, env=fleet_env, cwd=tmp_path, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 120
     stored = 0
     while time.monotonic() < deadline and stored < 1:
@@ -103,7 +96,7 @@ def test_controller_sigkill_then_resume(tmp_path: Path, fleet_env, ssh_lab, fres
     assert store.list_runs()[0].status == "running"  # nobody could mark it
     res = subprocess.run([*cmd[:4], "--resume", run_id, "--db", "k.db", "--json", "--no-report",
                           "--ssh-config", str(tmp_path / "ssh_config")], env=fleet_env, cwd=tmp_path,
-                         capture_output=True, text=True, timeout=300)
+                         capture_output=True, text=True, timeout=300, check=False)
     assert res.returncode == 0, res.stderr
     run = Store(tmp_path / "k.db").load_run(run_id)
     keys = [j.job_key for j in run.jobs]

@@ -8,19 +8,19 @@ import hashlib
 import json
 import random
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
+from badinput_cases import PB_OK
+from test_bad_input_table import one_clean_line, seed_store
 
 from benchbench.cli.main import main
 from benchbench.config.fleet import load_fleet, select_boards
 from benchbench.config.suite import load_suite
 from benchbench.errors import ConfigError
 from benchbench.results.store import Store
-
-from badinput_cases import PB_OK
-from test_bad_input_table import one_clean_line, seed_store
 
 BUDGET_S = 8.0
 SUITE = """\
@@ -52,10 +52,10 @@ boards:
     tags: [arm, pi]
   - {name: jetson, host: jetson.lab, tags: [arm]}
 """
-NASTY: list[Any] = [0, -1, 1e308, "1e400", ".inf", ".nan", True, None, "", "x" * 300, [], {}, [1, [2]], 10**30,
-                    "\x1b[2J", "../../x", "\u202e", 2.5, "a,b", "~", {"a": {"b": None}}]
-NASTY_TEXT = ["", "\x00", "\xff", "\t", ": :", "- -", "&a", "*a", "!!python/object:os.system", "{", "]", "\n  - ",
-              ".inf", "-.nan", "1e400", "true", "null", "'", '"', "\\", "<<: *a", "\u2028", "#"]
+NASTY: list[Any] = [0, -1, 1e308, "1e400", ".inf", ".nan", True, None, "", "x" * 300, [], {}, [1, [2]],
+                    10**30, "\x1b[2J", "../../x", "\u202e", 2.5, "a,b", "~", {"a": {"b": None}}]
+NASTY_TEXT = ["", "\x00", "\xff", "\t", ": :", "- -", "&a", "*a", "!!python/object:os.system", "{", "]",
+              "\n  - ", ".inf", "-.nan", "1e400", "true", "null", "'", '"', "\\", "<<: *a", "\u2028", "#"]
 
 
 def _mutate_text(rng: random.Random, text: str) -> bytes:
@@ -114,36 +114,34 @@ def _deadline_cases(seed: int) -> Any:
         yield rng, n
 
 
+def _load_or_refuse(seed: int, path: Path, text: str, load: Callable[[random.Random, Path], object],
+                    names_the_file: bool = False) -> None:
+    """Mutations of ``text`` written to ``path`` until the time budget is spent: each one loads or is refused
+    with a one-line ConfigError (naming ``path`` where ``names_the_file``), and both happen."""
+    loaded = refused = 0
+    for rng, n in _deadline_cases(seed):
+        path.write_bytes(_mutate_text(rng, text))
+        try:
+            load(rng, path)
+            loaded += 1
+        except ConfigError as exc:
+            assert str(path) in str(exc) or not names_the_file, f"seed {seed} case {n}: {exc}"
+            assert "\n" not in str(exc).strip(), f"seed {seed} case {n}: {exc}"
+            refused += 1
+    assert loaded and refused
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("seed", [13])
 def test_fuzzed_suites_load_or_give_a_config_error(seed: int, tmp_path: Path) -> None:
-    path = tmp_path / "s.yaml"
-    loaded = refused = 0
-    for rng, n in _deadline_cases(seed):
-        path.write_bytes(_mutate_text(rng, SUITE))
-        try:
-            load_suite(path)
-            loaded += 1
-        except ConfigError as exc:
-            assert str(path) in str(exc) and "\n" not in str(exc).strip(), f"seed {seed} case {n}: {exc}"
-            refused += 1
-    assert loaded and refused
+    _load_or_refuse(seed, tmp_path / "s.yaml", SUITE, lambda rng, path: load_suite(path), names_the_file=True)
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("seed", [13])
 def test_fuzzed_fleets_load_or_give_a_config_error(seed: int, tmp_path: Path) -> None:
-    path = tmp_path / "f.yaml"
-    loaded = refused = 0
-    for rng, n in _deadline_cases(seed):
-        path.write_bytes(_mutate_text(rng, FLEET))
-        try:
-            select_boards(load_fleet(path), rng.choice([None, "arm", "pi5-01,jetson"]))
-            loaded += 1
-        except ConfigError as exc:
-            assert "\n" not in str(exc).strip(), f"seed {seed} case {n}: {exc}"
-            refused += 1
-    assert loaded and refused
+    _load_or_refuse(seed, tmp_path / "f.yaml", FLEET, lambda rng, path: select_boards(
+        load_fleet(path), rng.choice([None, "arm", "pi5-01,jetson"])))
 
 
 @pytest.mark.slow
@@ -163,7 +161,8 @@ def test_fuzzed_pytest_benchmark_imports_never_alter_stored_runs(seed: int, tmp_
             pb.write_bytes(_mutate_text(rng, json.dumps(PB_OK, indent=1)))
         argv = ["import", "pytest-benchmark", str(pb), "--board", "fuzz", "--db", str(db)]
         if rng.random() < 0.2:
-            argv += ["--run", rng.choice([run, other, "../x", "fresh-" + hashlib.sha1(pb.read_bytes()).hexdigest()[:8]])]
+            argv += ["--run", rng.choice([run, other, "../x",
+                                          "fresh-" + hashlib.sha1(pb.read_bytes()).hexdigest()[:8]])]
         with pytest.raises(SystemExit) as exit_info:
             main(argv, prog_name="benchbench")
         out, err = capsys.readouterr()

@@ -6,20 +6,17 @@ import json
 from pathlib import Path
 
 import pytest
+from lab.suites import suite_yaml
 
 from benchbench.results.store import Store
 
-SUITE = """\
-name: hang
-timing: {warmup_s: 0.01, min_value_s: 0.002, rounds: 2, values_per_round: 3, max_timed_s: 600}
-sampling: {interval_s: 0.05, measure_overhead: false}
-jobs:
+SUITE = suite_yaml("hang", """\
   - workload: busy
     params: {n: 300000000}   # ~10 s per call: far beyond the timeout
     timeout_s: 1.5
   - workload: busy
     params: {n: 1000}
-"""
+""", max_timed_s=600)
 
 
 @pytest.mark.slow

@@ -23,6 +23,7 @@ from typing import Any
 
 import pytest
 from lab.slow_suite import SPIN_BENCH
+from lab.suites import suite_yaml
 
 from benchbench.results.records import JobRecord, RunData
 from benchbench.results.store import Store
@@ -33,16 +34,12 @@ pytestmark = pytest.mark.slow
 
 POWER_W = 9.0
 STEP_S = 0.1
-SUITE = """\
-name: lab-energy
-timing: {warmup_s: 0.05, min_value_s: 0.01, rounds: 3, values_per_round: 5, max_timed_s: 5}
-sampling: {interval_s: 0.01, measure_overhead: false}
-jobs:
+SUITE = suite_yaml("lab-energy", """\
   - workload: busy
     params: {n: 20000}
   - workload: pytest-benchmark
     params: {file: bench_spin.py}
-"""
+""", warmup_s=0.05, min_value_s=0.01, rounds=3, values_per_round=5, max_timed_s=5, interval_s=0.01)
 BENCH = SPIN_BENCH
 #: pure-Python packages pytest-benchmark needs (import names, then distribution metadata for entry points)
 PYTEST_PACKAGES = ("pytest", "_pytest", "py.py", "pluggy", "iniconfig", "packaging", "pygments", "cpuinfo",
@@ -84,7 +81,8 @@ def energy_run(ssh_lab, tmp_path_factory, bb_cache) -> Any:  # type: ignore[no-u
                                   setenv={"PYTHONPATH": str(lib)}),
     }
     rows = "".join(f"  - {{name: {b.name}, host: {b.addr}, port: {b.port}, user: {b.user}, "
-                   f"identity_file: {ssh_lab.client_key}, work_dir: {b.work_dir}, python: /usr/bin/python3}}\n"
+                   f"identity_file: {ssh_lab.client_key}, work_dir: {b.work_dir}, "
+                   "python: /usr/bin/python3}\n"
                    for b in boards.values())  # no profile: each board's agent says what it is
     work = tmp_path_factory.mktemp("lab-energy")
     (work / "fleet.yaml").write_text(f"known_hosts: {ssh_lab.known_hosts}\nboards:\n{rows}")
@@ -96,7 +94,8 @@ def energy_run(ssh_lab, tmp_path_factory, bb_cache) -> Any:  # type: ignore[no-u
     sim = counter_sim.start(energy, POWER_W, STEP_S, 600.0)
     try:
         res = subprocess.run([sys.executable, "-m", "benchbench", "run", "--fleet", "fleet.yaml", "--suite",
-                              "s.yaml", "--db", "e.db", "--json", "-o", "r.html", "--ssh-config", "ssh_config"],
+                              "s.yaml", "--db", "e.db", "--json", "-o", "r.html", "--ssh-config",
+                              "ssh_config"],
                              env=env, cwd=work, capture_output=True, text=True, timeout=240, check=False)
     finally:
         sim.kill()
@@ -148,7 +147,8 @@ def test_stepped_counter_energy_per_inference_over_ssh(energy_run: Any) -> None:
     assert peak is not None and peak.value is not None and peak.value <= 1.1 * POWER_W, peak
     # the counter's update period, measured at probe time, is stored with its channel
     (board,) = [b for b in energy_run["run"].boards if b.board == "le-rapl"]
-    chans = [c for c in job.details["sensors"].get("channels", []) if c["channel"]["name"] == "package_0_energy"]
+    chans = [c for c in job.details["sensors"].get("channels", [])
+             if c["channel"]["name"] == "package_0_energy"]
     assert chans, job.details["sensors"]
     period = chans[0]["channel"].get("update_period_s")
     assert period is not None and 0.5 * STEP_S < period < 2 * STEP_S, chans[0]["channel"]

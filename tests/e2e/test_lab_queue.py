@@ -22,6 +22,7 @@ from typing import Any
 
 import psycopg
 import pytest
+from lab.fleets import lab_fleet
 
 from benchbench.lab.engine import conninfo, ensure_schema
 from benchbench.results.store import Store
@@ -38,15 +39,6 @@ jobs:
 """
 # short engine timings so a dead worker is noticed in seconds (production defaults: 5 s / 30 s)
 WORKER_OPTS = ["--heartbeat", "0.5", "--stalled-after", "5", "--poll", "0.5"]
-
-
-def _fleet(tmp_path: Path, ssh_lab: Any, boards: list[Any]) -> Path:
-    rows = "".join(f"  - {{name: {b.name}, host: {b.addr}, port: {b.port}, user: {b.user}, "
-                   f"identity_file: {ssh_lab.client_key}, work_dir: {b.work_dir}, tags: [lab]}}\n" for b in boards)
-    path = tmp_path / "fleet.yaml"
-    path.write_text(f"known_hosts: {ssh_lab.known_hosts}\nboards:\n{rows}")
-    (tmp_path / "ssh_config").write_text("")
-    return path
 
 
 @pytest.fixture
@@ -82,18 +74,20 @@ def test_three_workers_drain_one_run_one_killed(tmp_path: Path, env: dict[str, s
                                                  postgres_url: str) -> None:
     boards = [ssh_lab.add_board(f"q15-{i}") for i in range(8)]
     try:
-        fleet = _fleet(tmp_path, ssh_lab, boards)
+        fleet = lab_fleet(tmp_path, ssh_lab, boards)
         # five jobs per board of ~0.15 s each, in batches of two: 24 engine jobs, 40 benchmark jobs
-        (tmp_path / "s.yaml").write_text(SUITE.format(min_value_s=0.02, ns="[20000, 20001, 20002, 20003, 20004]"))
+        (tmp_path / "s.yaml").write_text(SUITE.format(min_value_s=0.02,
+                                                      ns="[20000, 20001, 20002, 20003, 20004]"))
         sub = subprocess.run([sys.executable, "-m", "benchbench", "submit", "--suite", "s.yaml", "--fleet",
-                              str(fleet), "--db", postgres_url, "--batch", "2", "--json"], env=env, cwd=tmp_path,
-                             capture_output=True, text=True, check=False, timeout=120)
+                              str(fleet), "--db", postgres_url, "--batch", "2", "--json"], env=env,
+                             cwd=tmp_path, capture_output=True, text=True, check=False, timeout=120)
         assert sub.returncode == 0, sub.stderr
         run_id = json.loads(sub.stdout)["run_id"]
         assert sum(json.loads(sub.stdout)["jobs"].values()) == 40
         common = ["--db", postgres_url, "--fleet", str(fleet), "--ssh-config", str(tmp_path / "ssh_config"),
                   *WORKER_OPTS]
-        workers = {f"w{i}": _cli("worker", "--name", f"w{i}", *common, env=env, cwd=tmp_path) for i in range(3)}
+        workers = {f"w{i}": _cli("worker", "--name", f"w{i}", *common, env=env, cwd=tmp_path)
+                   for i in range(3)}
         store = Store(postgres_url)
         killed = None
         deadline = time.monotonic() + 150
@@ -125,17 +119,21 @@ def test_three_workers_drain_one_run_one_killed(tmp_path: Path, env: dict[str, s
         controllers = {j.details["controller"] for j in run.jobs}
         assert len(controllers) >= 2 and controllers <= set(workers)
         assert all(b.snapshot.get("controller") in workers for b in run.boards)
-        rep = subprocess.run([sys.executable, "-m", "benchbench", "report", "--db", postgres_url, "--run", run_id,
-                              "-o", "r.html"], env=env, cwd=tmp_path, capture_output=True, text=True, check=False, timeout=120)
+        rep = subprocess.run([sys.executable, "-m", "benchbench", "report", "--db", postgres_url, "--run",
+                              run_id, "-o", "r.html"], env=env, cwd=tmp_path, capture_output=True, text=True,
+                             check=False, timeout=120)
         assert rep.returncode == 0, rep.stderr
         html = (tmp_path / "r.html").read_text()
         assert html.count("measured by</th><td colspan=\"3\">lab controller w") == 8
-        q = subprocess.run([sys.executable, "-m", "benchbench", "queue", "--db", postgres_url, "--run", run_id,
-                            "--json"], env=env, cwd=tmp_path, capture_output=True, text=True, check=False, timeout=60)
+        q = subprocess.run([sys.executable, "-m", "benchbench", "queue", "--db", postgres_url, "--run",
+                            run_id,
+                            "--json"], env=env, cwd=tmp_path, capture_output=True, text=True, check=False,
+                           timeout=60)
         assert q.returncode == 0, q.stderr
         rows = json.loads(q.stdout)["boards"]
         assert {r["board"] for r in rows} == {b.name for b in boards}
-        assert all(r["queued"] == 0 and r["done"] == 5 and r["failed"] == 0 and not r["running"] for r in rows)
+        assert all(r["queued"] == 0 and r["done"] == 5 and r["failed"] == 0 and not r["running"]
+                   for r in rows)
         # SIGTERM: the survivors stop cleanly
         for name, p in workers.items():
             if p.poll() is None:
@@ -153,8 +151,9 @@ def test_three_workers_drain_one_run_one_killed(tmp_path: Path, env: dict[str, s
 @pytest.mark.slow
 def test_two_runs_on_one_board_skip_or_wait(tmp_path: Path, env: dict[str, str], ssh_lab: Any,
                                             fresh_board: Any, postgres_url: str) -> None:
-    fleet = _fleet(tmp_path, ssh_lab, [fresh_board])
-    (tmp_path / "slow.yaml").write_text(SUITE.format(min_value_s=0.4, ns="[30000, 30001, 30002, 30003, 30004]"))
+    fleet = lab_fleet(tmp_path, ssh_lab, [fresh_board])
+    (tmp_path / "slow.yaml").write_text(SUITE.format(min_value_s=0.4,
+                                                     ns="[30000, 30001, 30002, 30003, 30004]"))
     (tmp_path / "quick.yaml").write_text(SUITE.format(min_value_s=0.002, ns="[1000]"))
     base = ["run", "--fleet", str(fleet), "--db", postgres_url, "--json", "--no-report",
             "--ssh-config", str(tmp_path / "ssh_config")]

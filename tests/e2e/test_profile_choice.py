@@ -10,17 +10,11 @@ import sys
 from pathlib import Path
 
 import pytest
+from lab.suites import suite_yaml
 
 from benchbench.results.store import Store
 
-SUITE = """\
-name: profile-choice
-timing: {warmup_s: 0.01, min_value_s: 0.002, rounds: 2, values_per_round: 3, max_timed_s: 1}
-sampling: {interval_s: 0.05, measure_overhead: false}
-jobs:
-  - workload: busy
-    params: {n: 2000}
-"""
+SUITE = suite_yaml("profile-choice", "  - workload: busy\n    params: {n: 2000}\n")
 CUSTOM = """\
 name: lab-custom
 description: a lab's own profile file (memory only, no power sensor)
@@ -56,7 +50,8 @@ def test_detected_then_overridden_by_name_and_by_file(work: Path, bb, bb_env) ->
 
     snap, out = _run(bb, bb_env, work, "--profile", "pi5")
     assert (snap["profile"], snap["profile_reason"]) == ("pi5", "--profile pi5")
-    assert [lim["max_w"] for lim in snap["power_limits"]] == [27]  # the chosen profile's limits travel with it
+    # the chosen profile's limits travel with it
+    assert [lim["max_w"] for lim in snap["power_limits"]] == [27]
     assert "pi5 (--profile pi5)" in out["report"]
 
     custom = str(work / "custom.yaml")

@@ -11,20 +11,7 @@ from typing import Any
 import pytest
 from lab import loadgen
 
-from benchbench.agent.protocol import (
-    BoardLine,
-    EndLine,
-    JobLine,
-    JobResult,
-    JobSpec,
-    OverheadLine,
-    ProtocolError,
-    RunRequest,
-    SamplingPlan,
-    TimingPlan,
-    make_line,
-    parse_line,
-)
+from benchbench.agent import protocol as p
 
 CHANNEL = {"name": "soc_power", "quantity": "power", "unit": "W", "source": "/sys/x", "scope": "rails_sum"}
 RESULT: dict[str, Any] = {
@@ -43,29 +30,29 @@ RESULT: dict[str, Any] = {
     "extra": {"providers_used": ["CPUExecutionProvider"]}, "env": {"before": {}, "after": {}},
     "throttle": {"throttled": False, "evidence": []}, "preparation": {}, "contention": {"contended": False},
 }
-SPEC = JobSpec(job_key="gemm/fp32", workload="gemm", backend="numpy", precision="fp32", params={"m": 8},
-               timing=TimingPlan(rounds=1))
+SPEC = p.JobSpec(job_key="gemm/fp32", workload="gemm", backend="numpy", precision="fp32", params={"m": 8},
+                 timing=p.TimingPlan(rounds=1))
 PAYLOADS: dict[str, dict[str, Any]] = {
     "board": {"board": "pi5", "run_id": "r1", "snapshot": {"hostname": "pi", "cpu_count": 4}},
     "overhead": {"overhead": {"overhead_pct": 0.4, "latency_with_sampling_s": None}},
     "job": {"result": RESULT, "spec": SPEC.to_dict()},
     "end": {"status": "complete"},
 }
-TYPES = {"board": BoardLine, "overhead": OverheadLine, "job": JobLine, "end": EndLine}
+TYPES = {"board": p.BoardLine, "overhead": p.OverheadLine, "job": p.JobLine, "end": p.EndLine}
 
 
 @pytest.mark.parametrize("kind", sorted(PAYLOADS))
 def test_every_line_type_round_trips_byte_for_byte(kind: str) -> None:
-    raw = make_line(kind, PAYLOADS[kind])
-    msg = parse_line(raw)
+    raw = p.make_line(kind, PAYLOADS[kind])
+    msg = p.parse_line(raw)
     assert isinstance(msg, TYPES[kind])
     assert msg.to_dict() == PAYLOADS[kind] and msg.to_line() == raw
     assert TYPES[kind].from_dict(msg.to_dict()) == msg
 
 
 def test_typed_fields_of_a_job_line() -> None:
-    msg = parse_line(make_line("job", PAYLOADS["job"]))
-    assert isinstance(msg, JobLine) and msg.spec == SPEC
+    msg = p.parse_line(p.make_line("job", PAYLOADS["job"]))
+    assert isinstance(msg, p.JobLine) and msg.spec == SPEC
     res = msg.result
     assert res.timing is not None and res.timing.values_s == [0.001, 0.002] and res.timing.number == 10
     assert res.sensors is not None and res.sensors.channels[0].channel.scope == "rails_sum"
@@ -78,9 +65,9 @@ def test_typed_fields_of_a_job_line() -> None:
 
 
 def test_a_record_built_on_the_agent_writes_only_what_it_holds() -> None:
-    line = JobLine(result=JobResult(job_key="k", status="failed", reason="boom"), spec=SPEC)
+    line = p.JobLine(result=p.JobResult(job_key="k", status="failed", reason="boom"), spec=SPEC)
     assert json.loads(line.to_line())["result"] == {"job_key": "k", "status": "failed", "reason": "boom"}
-    assert EndLine(status="interrupted").to_dict() == {"status": "interrupted"}
+    assert p.EndLine(status="interrupted").to_dict() == {"status": "interrupted"}
 
 
 @pytest.mark.parametrize(("kind", "drop", "where"), [
@@ -100,13 +87,13 @@ def test_a_missing_required_key_is_named(kind: str, drop: tuple[Any, ...], where
     for step in drop[:-1]:
         node = node[step]
     del node[drop[-1]]
-    with pytest.raises(ProtocolError, match=re.escape(where) + f".*{drop[-1]}"):
-        parse_line(make_line(kind, payload))
+    with pytest.raises(p.ProtocolError, match=re.escape(where) + f".*{drop[-1]}"):
+        p.parse_line(p.make_line(kind, payload))
 
 
 def test_null_where_a_value_is_required_is_refused() -> None:
-    with pytest.raises(ProtocolError, match="'status'"):
-        parse_line(make_line("job", {"result": dict(RESULT, status=None)}))
+    with pytest.raises(p.ProtocolError, match="'status'"):
+        p.parse_line(p.make_line("job", {"result": dict(RESULT, status=None)}))
 
 
 def test_unknown_keys_of_a_newer_agent_are_kept() -> None:
@@ -116,32 +103,32 @@ def test_unknown_keys_of_a_newer_agent_are_kept() -> None:
     payload["result"]["timing"]["rounds"][0]["cpu_s"] = 0.5
     payload["result"]["extra"] = None  # null where this side keeps a dict: read as {}, written back as null
     payload["spec"]["affinity"] = [0, 1]  # a spec field this side does not know: dropped, the rest read
-    msg = parse_line(make_line("job", payload))
-    assert isinstance(msg, JobLine) and msg.rest == {"shard": 3}
+    msg = p.parse_line(p.make_line("job", payload))
+    assert isinstance(msg, p.JobLine) and msg.rest == {"shard": 3}
     assert msg.result.rest == {"gpu_clock_trace": [1, 2], "extra": None} and msg.result.extra == {}
     assert msg.spec is not None and msg.spec.workload == "gemm"
     back = msg.result.to_dict()
     assert back == payload["result"]
-    with pytest.raises(ProtocolError, match="affinity"):  # a run request stays strict
-        JobSpec.from_dict(payload["spec"])
+    with pytest.raises(p.ProtocolError, match="affinity"):  # a run request stays strict
+        p.JobSpec.from_dict(payload["spec"])
 
 
 def test_real_agent_lines_are_byte_compatible(tmp_path: Path) -> None:
     """The agent writes through the typed records: every line it wrote reads back and re-serialises to the
     same bytes (the wire format and the stored raw values stay the same)."""
-    job = JobSpec(job_key="busy", workload="busy", backend="python", precision="fp64", params={"n": 2000},
-                  timing=TimingPlan(warmup_s=0.01, min_value_s=0.001, rounds=2, values_per_round=3))
-    req = RunRequest(run_id="r", board="local", jobs=[job],
-                     sampling=SamplingPlan(interval_s=0.01, families=["memory"], measure_overhead=True))
+    job = p.JobSpec(job_key="busy", workload="busy", backend="python", precision="fp64", params={"n": 2000},
+                    timing=p.TimingPlan(warmup_s=0.01, min_value_s=0.001, rounds=2, values_per_round=3))
+    req = p.RunRequest(run_id="r", board="local", jobs=[job],
+                       sampling=p.SamplingPlan(interval_s=0.01, families=["memory"], measure_overhead=True))
     loadgen.run_agent(tmp_path, req)
     raw = (tmp_path / "res.jsonl").read_text().splitlines()
     kinds = []
     for line in raw:
-        msg = parse_line(line)
+        msg = p.parse_line(line)
         assert msg is not None and msg.to_line() == line
         kinds.append(type(msg))
-    assert kinds == [BoardLine, OverheadLine, JobLine, EndLine]
-    job_line = parse_line(raw[2])
-    assert isinstance(job_line, JobLine) and job_line.result.status == "ok"
+    assert kinds == [p.BoardLine, p.OverheadLine, p.JobLine, p.EndLine]
+    job_line = p.parse_line(raw[2])
+    assert isinstance(job_line, p.JobLine) and job_line.result.status == "ok"
     assert job_line.result.timing is not None and len(job_line.result.timing.values_s) == 6
     assert job_line.result.sensors is not None and job_line.result.sensors.channels

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from lab.suites import suite_yaml
 
 from benchbench.agent.protocol import DEFAULT_FAMILIES, SamplingPlan
 from benchbench.config.profiles import families_for, load_profile
@@ -20,17 +21,13 @@ from benchbench.transport import fleet as fleet_mod
 from benchbench.transport.fleet import fan_out
 from benchbench.transport.local import LocalTransport
 
-SUITE = """\
-name: tiny
-timing: {warmup_s: 0.01, min_value_s: 0.002, rounds: 2, values_per_round: 3, max_timed_s: 1}
-sampling: {interval_s: 0.05, measure_overhead: false, families: [memory]}
-jobs:
+SUITE = suite_yaml("tiny", """\
   - workload: triad
     precisions: [fp64]
     params: {n: 10000}
   - workload: busy
     params: {n: 2000}
-"""
+""", families="[memory]")
 
 
 @pytest.fixture

@@ -10,20 +10,27 @@ from click.testing import CliRunner
 from benchbench.cli.main import main
 
 
-def test_fleet_check_json(ssh_lab, lab_boards, tmp_path, monkeypatch):
-    dead = ssh_lab.add_board("check-dead")
-    ssh_lab.kill_tree(dead)
+def _fleet_check_json(ssh_lab, tmp_path, monkeypatch, boards):
+    """``fleet check --json`` on a fleet file of (lab board, extra keys of its entry), with the lab's key and
+    known_hosts, an empty ssh config, no agent and a cache of this test's own."""
     rows = "".join(
         f"  - {{name: {b.name}, host: {b.addr}, port: {b.port}, user: {b.user}, "
-        f"identity_file: {ssh_lab.client_key}, tags: [lab]}}\n" for b in (*lab_boards[:2], dead))
+        f"identity_file: {ssh_lab.client_key}{extra}}}\n" for b, extra in boards)
     fleet = tmp_path / "fleet.yaml"
     fleet.write_text(f"known_hosts: {ssh_lab.known_hosts}\nboards:\n{rows}")
     monkeypatch.setenv("BENCHBENCH_CACHE", str(tmp_path / "cache"))
     monkeypatch.delenv("SSH_AUTH_SOCK", raising=False)
     empty_cfg = tmp_path / "ssh_config"
     empty_cfg.write_text("")
-    res = CliRunner().invoke(main, ["fleet", "check", "--fleet", str(fleet), "--json", "--ssh-config",
-                                    str(empty_cfg)])
+    return CliRunner().invoke(main, ["fleet", "check", "--fleet", str(fleet), "--json", "--ssh-config",
+                                     str(empty_cfg)])
+
+
+def test_fleet_check_json(ssh_lab, lab_boards, tmp_path, monkeypatch):
+    dead = ssh_lab.add_board("check-dead")
+    ssh_lab.kill_tree(dead)
+    res = _fleet_check_json(ssh_lab, tmp_path, monkeypatch,
+                            [(b, ", tags: [lab]") for b in (*lab_boards[:2], dead)])
     assert res.exit_code == 1, res.output  # one board is down
     report = {r["name"]: r for r in json.loads(res.output)}
     assert list(report) == [lab_boards[0].name, lab_boards[1].name, "check-dead"]
@@ -44,18 +51,9 @@ def test_fleet_check_says_which_profile_and_warns_on_mismatch(ssh_lab, tmp_path,
     tree = ssh_lab.root / "detect-pi5"
     (tree / "sys").mkdir(parents=True)
     fx.pi5(tree)
-    boards = [ssh_lab.add_board(f"detect-{n}", mounts=[(str(tree / "sys"), "/sys")]) for n in ("auto", "wrong")]
-    rows = "".join(
-        f"  - {{name: {b.name}, host: {b.addr}, port: {b.port}, user: {b.user}, "
-        f"identity_file: {ssh_lab.client_key}{extra}}}\n" for b, extra in zip(boards, ("", ", profile: rk3588")))
-    fleet = tmp_path / "fleet.yaml"
-    fleet.write_text(f"known_hosts: {ssh_lab.known_hosts}\nboards:\n{rows}")
-    monkeypatch.setenv("BENCHBENCH_CACHE", str(tmp_path / "cache"))
-    monkeypatch.delenv("SSH_AUTH_SOCK", raising=False)
-    empty_cfg = tmp_path / "ssh_config"
-    empty_cfg.write_text("")
-    res = CliRunner().invoke(main, ["fleet", "check", "--fleet", str(fleet), "--json", "--ssh-config",
-                                    str(empty_cfg)])
+    boards = [ssh_lab.add_board(f"detect-{n}", mounts=[(str(tree / "sys"), "/sys")])
+              for n in ("auto", "wrong")]
+    res = _fleet_check_json(ssh_lab, tmp_path, monkeypatch, zip(boards, ("", ", profile: rk3588")))
     report = {r["name"]: r for r in json.loads(res.output)}
     auto, wrong = report["detect-auto"], report["detect-wrong"]
     assert auto["profile"] == "pi5" and auto["profile_reason"].startswith("detected: device-tree model")

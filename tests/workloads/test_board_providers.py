@@ -13,6 +13,7 @@ from pathlib import Path
 import onnx
 import onnxruntime as ort
 import pytest
+from lab.suites import suite_yaml
 
 from benchbench.agent.protocol import JobResult, JobSpec, TimingPlan
 from benchbench.agent.worker import run_job
@@ -118,7 +119,8 @@ def test_required_provider_makes_the_job_unsupported(tiny_cnn: ModelArtifact, tm
     assert "providers_note" not in plain["extra"] and plain["extra"]["node_placement"][CPU]
 
 
-def test_llm_backend_uses_the_preference_and_places_decode_nodes(tiny_llm: ModelArtifact, tmp_path: Path) -> None:
+def test_llm_backend_uses_the_preference_and_places_decode_nodes(tiny_llm: ModelArtifact,
+                                                                 tmp_path: Path) -> None:
     shutil.copyfile(tiny_llm.files["prefill"], tmp_path / "p.onnx")
     shutil.copyfile(tiny_llm.files["decode"], tmp_path / "d.onnx")
     res = run_job(_job("onnxruntime-llm", "p.onnx", decode_artifact="d.onnx", new_tokens=4, generations=1,
@@ -148,18 +150,14 @@ def test_summary_warns_about_an_accelerator_fallback() -> None:
         assert not [w for w in warns if w.code == "accelerator-fallback"]
 
 
-SUITE = """\
-name: providers
-timing: {warmup_s: 0.01, min_value_s: 0.002, rounds: 2, values_per_round: 3, max_timed_s: 1}
-sampling: {interval_s: 0.05, measure_overhead: false, families: [memory]}
-jobs:
+SUITE = suite_yaml("providers", """\
   - workload: conv3x3
     precisions: [fp32]
     params: {batch: 1, channels: 8, height: 16, width: 16}
   - workload: triad
     precisions: [fp64]
     params: {n: 10000}
-"""
+""", families="[memory]")
 
 
 def test_pipeline_sends_the_board_preference_and_stores_the_suite_params(tmp_path: Path) -> None:
@@ -190,8 +188,8 @@ def test_model_entry_may_require_providers_and_keeps_its_own_list(tiny_cnn: Mode
                                                                    tmp_path: Path) -> None:
     (tmp_path / "m.yaml").write_text(
         "name: m\njobs:\n  - workload: mobilenetv2\n    precisions: [fp32]\n"
-        "    params: {width: 0.35, resolution: 64, num_classes: 100, calibration_samples: 4, validation_samples: 2,"
-        " providers: [CUDAExecutionProvider], require_providers: true}\n")
+        "    params: {width: 0.35, resolution: 64, num_classes: 100, calibration_samples: 4,"
+        " validation_samples: 2, providers: [CUDAExecutionProvider], require_providers: true}\n")
     job, = expand(load_suite(tmp_path / "m.yaml"), str(tmp_path / "m.yaml"), cache_dir)
     sent = with_board_providers(job.spec, tuple(GPU_PREF))
     assert sent.params["providers"] == ["CUDAExecutionProvider"] and sent.params["require_providers"] is True

@@ -6,11 +6,11 @@ import numpy as np
 import onnx
 import onnxruntime as ort
 import pytest
+from lab.decode_step import prefill_then_decode
 
 from benchbench.errors import ConfigError
 from benchbench.workloads import flops
 from benchbench.workloads.models import build_reference, cnn, decoder, inputs
-
 
 
 def _sess(model: onnx.ModelProto) -> ort.InferenceSession:
@@ -36,14 +36,8 @@ def test_decoder_decode_step_matches_prefill(llm_params: dict[str, int]) -> None
     for m in (pre, dec):
         onnx.checker.check_model(m, full_check=True)
     toks = inputs.token_batches(5, 1, TINY_LLM["vocab"], TINY_LLM["seq_len"])[0]
-    sp, sd = _sess(pre), _sess(dec)
-    names = [o.name for o in sp.get_outputs()]
-    outs = sp.run(None, {"input_ids": toks})
     pos = 11
-    feed = {n.replace("present_", "past_"): v.copy() for n, v in zip(names[1:], outs[1:])}
-    for v in feed.values():
-        v[:, :, pos:, :] = 0
-    got = sd.run(None, dict(feed, input_ids=toks[:, pos:pos + 1], position=np.array([pos], dtype=np.int64)))
+    got, outs = prefill_then_decode(_sess(pre), _sess(dec), toks, pos)
     np.testing.assert_allclose(got[0][0, 0], outs[0][0, pos], atol=1e-4)
     # the decode step wrote exactly position `pos` of the cache, equal to prefill's
     np.testing.assert_allclose(got[1][:, :, : pos + 1], outs[1][:, :, : pos + 1], atol=1e-5)

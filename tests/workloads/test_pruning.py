@@ -6,6 +6,7 @@ import numpy as np
 import onnx
 import onnxruntime as ort
 import pytest
+from lab.decode_step import prefill_then_decode
 
 from benchbench.errors import ConfigError
 from benchbench.workloads import pruning
@@ -53,13 +54,8 @@ def test_structured_decoder_removes_whole_heads_and_mlp_units(llm_params: dict[s
     sp = ort.InferenceSession(p_pre.SerializeToString(), providers=["CPUExecutionProvider"])
     sd = ort.InferenceSession(p_dec.SerializeToString(), providers=["CPUExecutionProvider"])
     toks = inputs.token_batches(2, 1, llm_params["vocab"], llm_params["seq_len"])[0]
-    names = [o.name for o in sp.get_outputs()]
-    outs = sp.run(None, {"input_ids": toks})
     pos = 9
-    feed = {n.replace("present_", "past_"): v.copy() for n, v in zip(names[1:], outs[1:])}
-    for v in feed.values():
-        v[:, :, pos:, :] = 0
-    got = sd.run(None, dict(feed, input_ids=toks[:, pos:pos + 1], position=np.array([pos], dtype=np.int64)))
+    got, outs = prefill_then_decode(sp, sd, toks, pos)
     np.testing.assert_allclose(got[0][0, 0], outs[0][0, pos], atol=1e-4)  # both graphs pruned identically
 
 
