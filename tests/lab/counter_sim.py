@@ -36,12 +36,13 @@ def rapl_tree(root: Path) -> Path:
     (dom / "name").write_text("package-0\n")
     (dom / "max_energy_range_uj").write_text("262143328850\n")
     energy = dom / "energy_uj"
-    energy.write_text("%20d\n" % 0)
+    energy.write_text(f"{0:20d}\n")
     return energy
 
 
-def start(path: Path, power_w: float, step_s: float, duration_s: float) -> "subprocess.Popen[bytes]":
-    return subprocess.Popen([sys.executable, __file__, str(path), repr(power_w), repr(step_s), repr(duration_s)])
+def start(path: Path, power_w: float, step_s: float, duration_s: float) -> subprocess.Popen[bytes]:
+    return subprocess.Popen([sys.executable, __file__, str(path), repr(power_w), repr(step_s),
+                             repr(duration_s)])
 
 
 if __name__ == "__main__":

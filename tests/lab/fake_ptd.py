@@ -12,7 +12,7 @@ import socket
 import socketserver
 import threading
 import time
-from typing import Callable, List, Optional, Tuple
+from collections.abc import Callable
 
 IDENTITY = "YOKOGAWA,WT310,C2PH13047V,F1.03"
 
@@ -21,11 +21,11 @@ class FakePtd:
     def __init__(self, watts: Callable[[float], float] = lambda t: 22.95, channels: int = 1) -> None:
         self.watts = watts
         self.channels = channels
-        self.log: List[str] = []  # every line the daemon would write to its log, NOTICEs included
-        self.commands: List[str] = []
-        self._pending: List[str] = []
+        self.log: list[str] = []  # every line the daemon would write to its log, NOTICEs included
+        self.commands: list[str] = []
+        self._pending: list[str] = []
         self._lock = threading.Lock()
-        self._running: Optional[threading.Event] = None
+        self._running: threading.Event | None = None
         outer = self
 
         class Handler(socketserver.StreamRequestHandler):
@@ -44,18 +44,18 @@ class FakePtd:
 
     def _stamp(self, t: float) -> str:
         lt = time.localtime(t)
-        return time.strftime("%d-%m-%Y %H:%M:%S", lt) + ".%03d" % int((t % 1) * 1000)
+        return time.strftime("%d-%m-%Y %H:%M:%S", lt) + f".{int((t % 1) * 1000):03d}"
 
     def sample_line(self, t: float, mark: str) -> str:
         w = self.watts(t)
         if self.channels == 1:
-            return "Time,%s,Watts,%.6f,Volts,228.570000,Amps,%.6f,PF,0.486400,Mark,%s" % (
-                self._stamp(t), w, w / 228.57 / 0.4864, mark)
+            return (f"Time,{self._stamp(t)},Watts,{w:.6f},Volts,228.570000,Amps,{w / 228.57 / 0.4864:.6f},"
+                    f"PF,0.486400,Mark,{mark}")
         per = w / self.channels
-        groups = ",".join("Ch%d,Watts,%.6f,Volts,120.950000,Amps,%.6f,PF,0.938900" % (i + 1, per, per / 120.95)
+        groups = ",".join(f"Ch{i + 1},Watts,{per:.6f},Volts,120.950000,Amps,{per / 120.95:.6f},PF,0.938900"
                           for i in range(self.channels))
-        return "Time,%s,Watts,%.6f,Volts,-1.000000,Amps,-1.000000,PF,-1.000000,Mark,%s,%s" % (
-            self._stamp(t), w, mark, groups)
+        return (f"Time,{self._stamp(t)},Watts,{w:.6f},Volts,-1.000000,Amps,-1.000000,PF,-1.000000,"
+                f"Mark,{mark},{groups}")
 
     def _sampler(self, period_s: float, mark: str, running: threading.Event) -> None:
         while not running.wait(period_s):
@@ -64,7 +64,7 @@ class FakePtd:
                 self.log.append(line)
                 self._pending.append(line)
 
-    def reply(self, cmd: str) -> List[str]:
+    def reply(self, cmd: str) -> list[str]:
         self.commands.append(cmd)
         parts = cmd.split(",")
         if cmd == "Hello":
@@ -72,27 +72,27 @@ class FakePtd:
         if cmd == "Identify":
             return [IDENTITY]
         if parts[0] == "SR" and len(parts) >= 3:
-            return ["Range %s changed" % parts[1]]
+            return [f"Range {parts[1]} changed"]
         if parts[0] == "Go" and len(parts) >= 2:
             period_ms = int(parts[1]) or 1000
             mark = parts[3] if len(parts) > 3 else "notset"
             self._stop_sampling()
             self._running = threading.Event()
             with self._lock:
-                self.log.append("Time,%s,NOTICE,Analyzer identity response of 32 bytes: %s"
-                                % (self._stamp(time.time()), IDENTITY))
+                self.log.append(f"Time,{self._stamp(time.time())},NOTICE,"
+                                f"Analyzer identity response of 32 bytes: {IDENTITY}")
             threading.Thread(target=self._sampler, args=(period_ms / 1000.0, mark, self._running),
                              daemon=True).start()
-            return ["Starting untimed measurement, maximum 500000 samples at %dms with 0 rampup samples"
-                    % period_ms]
+            return [(f"Starting untimed measurement, maximum 500000 samples at {period_ms}ms "
+                     "with 0 rampup samples")]
         if cmd == "Stop":
             self._stop_sampling()
             return ["Stopping untimed measurement"]
         if parts[0] in ("RL", "DC-RL"):
             with self._lock:
                 lines, self._pending = self._pending, []
-            return ["Last %d samples" % len(lines)] + lines if lines else ["No data"]
-        return ["Error: unknown command %s" % cmd]
+            return [f"Last {len(lines)} samples"] + lines if lines else ["No data"]
+        return [f"Error: unknown command {cmd}"]
 
     def _stop_sampling(self) -> None:
         if self._running is not None:
@@ -100,7 +100,7 @@ class FakePtd:
             self._running = None
 
     @property
-    def address(self) -> Tuple[str, int]:
+    def address(self) -> tuple[str, int]:
         return ("127.0.0.1", self.port)
 
     def close(self) -> None:

@@ -49,9 +49,11 @@ def ssh_connect(ssh_lab: SSHLab) -> Iterator[Callable[..., SSHTransport]]:
 
     def connect(board: LabBoard, **kw: Any) -> SSHTransport:
         host = kw.pop("host", board.addr)
-        args: dict[str, Any] = dict(name=board.name, port=board.port, user=board.user,
-                                    identity_file=str(ssh_lab.client_key), known_hosts=ssh_lab.known_hosts,
-                                    ssh_config=None, allow_agent=False, timeouts=LAB_TIMEOUTS)
+        args: dict[str, Any] = {
+            "name": board.name, "port": board.port, "user": board.user,
+            "identity_file": str(ssh_lab.client_key),
+            "known_hosts": ssh_lab.known_hosts, "ssh_config": None, "allow_agent": False,
+            "timeouts": LAB_TIMEOUTS}
         args.update(kw)
         t = SSHTransport(host, **args)
         opened.append(t)

@@ -34,7 +34,7 @@ def hog(cpu: int, duration_s: float, on_s: float, off_s: float, seed: int | None
 
 
 def start_hog(cpu: int, duration_s: float, on_s: float, off_s: float,
-              seed: int | None = None) -> "subprocess.Popen[bytes]":
+              seed: int | None = None) -> subprocess.Popen[bytes]:
     args = [sys.executable, __file__, str(cpu), repr(duration_s), repr(on_s), repr(off_s)]
     return subprocess.Popen(args + ([str(seed)] if seed is not None else []))
 

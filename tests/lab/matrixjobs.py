@@ -22,7 +22,8 @@ def job(board: str, precision: str, pruning: str, p50_s: float, *, cos: float | 
     return JobRecord(run_id="r", board=board, job_key=f"{workload}/{precision}/{pruning}", workload=workload,
                      backend=backend, precision=precision, pruning=pruning,
                      params={"batch": 1, "decode_artifact": f"{precision}-{pruning}.onnx"}, status="ok",
-                     work=dict(work or {}), details={"extra": {"providers_used": [provider]}}, metrics=tuple(ms))
+                     work=dict(work or {}), details={"extra": {"providers_used": [provider]}},
+                     metrics=tuple(ms))
 
 
 def interleaved(jobs: list[JobRecord], rounds: int = 4, contended: tuple[str, ...] = ()) -> list[JobRecord]:

@@ -23,7 +23,8 @@ def _pg_bin(name: str) -> str:
     found = shutil.which(name)
     if found:
         return found
-    versions = sorted(Path("/usr/lib/postgresql").glob("*/bin"), key=lambda p: int(p.parent.name), reverse=True)
+    versions = sorted(Path("/usr/lib/postgresql").glob("*/bin"), key=lambda p: int(p.parent.name),
+                      reverse=True)
     for d in versions:
         if (d / name).exists():
             return str(d / name)
@@ -60,7 +61,8 @@ def postgres_url() -> Iterator[str]:
     subprocess.run([*as_user, _pg_bin("pg_ctl"), "-D", str(data), "-o", opts, "-l", str(base / "server.log"),
                     "-w", "-t", "60", "start"], check=True, capture_output=True, timeout=90)
     try:
-        subprocess.run([*as_user, _pg_bin("createdb"), "-h", str(sock), "-p", str(port), "-U", user, "benchbench"],
+        subprocess.run([*as_user, _pg_bin("createdb"), "-h", str(sock), "-p", str(port), "-U", user,
+                        "benchbench"],
                        check=True, capture_output=True, timeout=60)
         yield f"postgresql+psycopg://{user}@/benchbench?host={sock}&port={port}"
     finally:

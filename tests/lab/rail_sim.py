@@ -1,9 +1,10 @@
 """Rail simulator: a separate process that rewrites an hwmon ``curr<k>_input`` (mA) file on a schedule,
 so energy integration can be checked against the known integral.
 
-Each value is written in place with one fixed-width ``pwrite`` at offset 0 (samplers keep sensor files
-open and ``pread`` them, as on real sysfs, so the inode must stay the same) and the switch time is logged as ``time.monotonic_ns()`` — CLOCK_MONOTONIC is system-wide, so the log is on the
-same clock as the sampler. ``exact_energy_j`` integrates the logged piecewise-constant power.
+Each value is written in place with one fixed-width ``pwrite`` at offset 0 (samplers keep sensor files open
+and ``pread`` them, as on real sysfs, so the inode must stay the same) and the switch time is logged as
+``time.monotonic_ns()`` — CLOCK_MONOTONIC is system-wide, so the log is on the same clock as the sampler.
+``exact_energy_j`` integrates the logged piecewise-constant power.
 
 Usage as a process: ``python rail_sim.py CURR_FILE LOG_FILE SCHEDULE_JSON`` where the schedule is
 ``[[duration_s, milliamps], ...]``; the log gets one ``<t_ns> <mA>`` line per switch and ``end <t_ns>``.
@@ -16,10 +17,10 @@ import os
 import subprocess
 import sys
 import time
+from collections.abc import Sequence
 from pathlib import Path
-from typing import List, Sequence, Tuple
 
-Schedule = Sequence[Tuple[float, int]]
+Schedule = Sequence[tuple[float, int]]
 
 
 def run(curr_path: str, log_path: str, schedule: Schedule) -> None:
@@ -28,18 +29,18 @@ def run(curr_path: str, log_path: str, schedule: Schedule) -> None:
         t_next = time.monotonic()
         for duration_s, ma in schedule:
             os.pwrite(fd, b"%11d\n" % ma, 0)  # fixed width: a reader never sees a shorter, stale tail
-            log.write("%d %d\n" % (time.monotonic_ns(), ma))
+            log.write(f"{time.monotonic_ns()} {int(ma)}\n")
             log.flush()
             t_next += duration_s
             delay = t_next - time.monotonic()
             if delay > 0:
                 time.sleep(delay)
-        log.write("end %d\n" % time.monotonic_ns())
+        log.write(f"end {time.monotonic_ns()}\n")
     os.close(fd)
 
 
-def read_log(log_path: str) -> Tuple[List[Tuple[int, int]], int]:
-    steps: List[Tuple[int, int]] = []
+def read_log(log_path: str) -> tuple[list[tuple[int, int]], int]:
+    steps: list[tuple[int, int]] = []
     end = 0
     for line in Path(log_path).read_text().splitlines():
         a, b = line.split()
@@ -50,7 +51,7 @@ def read_log(log_path: str) -> Tuple[List[Tuple[int, int]], int]:
     return steps, end
 
 
-def exact_energy_j(log_path: str, volt_mv: float, window: Tuple[int, int]) -> float:
+def exact_energy_j(log_path: str, volt_mv: float, window: tuple[int, int]) -> float:
     """Energy (J) of V × I over ``window`` (monotonic ns) from the logged switches."""
     steps, end = read_log(log_path)
     a, b = window
@@ -63,7 +64,7 @@ def exact_energy_j(log_path: str, volt_mv: float, window: Tuple[int, int]) -> fl
     return total
 
 
-def start(curr_path: str, log_path: str, schedule: Schedule) -> "subprocess.Popen[bytes]":
+def start(curr_path: str, log_path: str, schedule: Schedule) -> subprocess.Popen[bytes]:
     return subprocess.Popen([sys.executable, __file__, curr_path, log_path, json.dumps(list(schedule))])
 
 

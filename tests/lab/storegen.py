@@ -48,21 +48,26 @@ def job_record(run_id: str, spec: JobSpec, rng: np.random.Generator, *, noise: f
     if spec.status != "ok":
         return JobRecord(run_id=run_id, board=spec.board, job_key=spec.job_key, workload=spec.workload,
                          backend="onnxruntime", precision=spec.precision, pruning=spec.pruning,
-                         params=dict(spec.params), status=spec.status, reason="int8 kernel not supported by EP",
+                         params=dict(spec.params), status=spec.status,
+                         reason="int8 kernel not supported by EP",
                          stderr_tail="RuntimeError: <unsupported> & friends")
     vals = spec.level_s * np.exp(noise * rng.standard_normal(rounds * per_round))
     st = latency_stats(vals.tolist()) if exact_stats else _quick_stats(vals)
     metrics = [Metric(f"latency.{k[:-2]}", v, "s", source="timing engine", detail="session.run")
                for k, v in st.to_dict().items() if k != "n"]
     power_w = 4.0 + rng.uniform(0, 2)
-    metrics += [Metric("latency.n", float(st.n), "values", source="timing engine", detail="10 calls per value"),
+    metrics += [Metric("latency.n", float(st.n), "values", source="timing engine",
+                       detail="10 calls per value"),
                 Metric("throughput.items", 1.0 / st.p50_s, "inference/s", detail="at median latency"),
                 Metric("mem.peak_rss", float(rng.integers(80, 400) * 2**20), "bytes", source="getrusage"),
-                Metric("power.mean", power_w, "W", "rails_sum", "vcgencmd pmic_read_adc", "trapezoid; 50.0 Hz"),
+                Metric("power.mean", power_w, "W", "rails_sum", "vcgencmd pmic_read_adc",
+                       "trapezoid; 50.0 Hz"),
                 Metric("energy.per_inference", power_w * st.p50_s, "J", "rails_sum", "vcgencmd pmic_read_adc",
                        "trapezoid over timed windows"),
-                Metric("temp.max", 45 + 20 * rng.random(), "C", source="/sys/class/thermal/thermal_zone0/temp"),
-                Metric("clock.mean", None, "MHz", unavailable_reason="cpufreq not readable in this container")]
+                Metric("temp.max", 45 + 20 * rng.random(), "C",
+                       source="/sys/class/thermal/thermal_zone0/temp"),
+                Metric("clock.mean", None, "MHz",
+                       unavailable_reason="cpufreq not readable in this container")]
     n = per_round
     return JobRecord(
         run_id=run_id, board=spec.board, job_key=spec.job_key, workload=spec.workload, backend="onnxruntime",
@@ -87,9 +92,10 @@ def _quick_stats(v: np.ndarray) -> LatencyStats:
     srt = np.sort(v)
     half = int(1.96 * np.sqrt(v.size) / 2)
     mid = v.size // 2
-    return LatencyStats(n=int(v.size), min_s=float(q[0]), p50_s=float(q[1]), p90_s=float(q[2]), p95_s=float(q[3]),
-                        p99_s=float(q[4]), max_s=float(q[5]), mean_s=float(v.mean()), sd_s=float(v.std(ddof=1)),
-                        ci95_lo_s=float(srt[max(0, mid - half)]), ci95_hi_s=float(srt[min(v.size - 1, mid + half)]))
+    return LatencyStats(n=int(v.size), min_s=float(q[0]), p50_s=float(q[1]), p90_s=float(q[2]),
+                        p95_s=float(q[3]), p99_s=float(q[4]), max_s=float(q[5]), mean_s=float(v.mean()),
+                        sd_s=float(v.std(ddof=1)), ci95_lo_s=float(srt[max(0, mid - half)]),
+                        ci95_hi_s=float(srt[min(v.size - 1, mid + half)]))
 
 
 def matrix(boards: Sequence[str], workloads: Sequence[str], precisions: Sequence[str],
@@ -118,15 +124,19 @@ def store_run(store: Store, run_id: str, specs: Sequence[JobSpec], seed: int, *,
     store.finish_run(run_id, "complete")
 
 
-def _rows(rec: JobRecord, job_id: int) -> tuple[dict[str, object], list[dict[str, object]], list[dict[str, object]]]:
-    job = {"id": job_id, "run_id": rec.run_id, "board": rec.board, "job_key": rec.job_key, "workload": rec.workload,
-               "backend": rec.backend, "precision": rec.precision, "pruning": rec.pruning, "params_json": _dumps(rec.params),
-               "status": rec.status, "reason": rec.reason, "stderr_tail": rec.stderr_tail,
-               "implementation": rec.implementation, "timed_window": rec.timed_window, "started_at": rec.started_at,
-               "duration_s": rec.duration_s, "work_json": _dumps(rec.work), "env_json": _dumps(rec.env),
-               "details_json": _dumps(rec.details), "warnings_json": json.dumps([w.__dict__ for w in rec.warnings])}
+def _rows(rec: JobRecord, job_id: int) -> tuple[dict[str, object], list[dict[str, object]],
+                                                list[dict[str, object]]]:
+    job = {"id": job_id, "run_id": rec.run_id, "board": rec.board, "job_key": rec.job_key,
+           "workload": rec.workload, "backend": rec.backend, "precision": rec.precision,
+           "pruning": rec.pruning,
+           "params_json": _dumps(rec.params), "status": rec.status, "reason": rec.reason,
+           "stderr_tail": rec.stderr_tail, "implementation": rec.implementation,
+           "timed_window": rec.timed_window, "started_at": rec.started_at, "duration_s": rec.duration_s,
+           "work_json": _dumps(rec.work), "env_json": _dumps(rec.env), "details_json": _dumps(rec.details),
+           "warnings_json": json.dumps([w.__dict__ for w in rec.warnings])}
     mets = [dict(job_id=job_id, **m.__dict__) for m in rec.metrics]
-    raws = [{"job_id": job_id, "kind": k, "encoding": "json+zlib", "data": pack(v)} for k, v in rec.raw.items()]
+    raws = [{"job_id": job_id, "kind": k, "encoding": "json+zlib", "data": pack(v)}
+            for k, v in rec.raw.items()]
     return job, mets, raws
 
 
@@ -148,13 +158,19 @@ def bulk_store(store: Store, n_runs: int, specs: Sequence[JobSpec], seed: int = 
             raws += rw
         with store.engine.begin() as conn:
             start = t0 + 86400 * (r - first)
-            conn.execute(s.runs.insert(), [{"run_id": run_id, "started_at": start, "finished_at": start + 3600,
-                                                "status": "complete", "suite_name": "nightly", "suite_file": None,
-                                                "suite_hash": None, "tool_version": "0.1.0", "controller_json": "{}",
+            conn.execute(s.runs.insert(), [{"run_id": run_id, "started_at": start,
+                                            "finished_at": start + 3600,
+                                                "status": "complete", "suite_name": "nightly",
+                                            "suite_file": None,
+                                                "suite_hash": None, "tool_version": "0.1.0",
+                                            "controller_json": "{}",
                                                 "plan_json": "{}"}])
-            conn.execute(s.boards.insert(), [{"run_id": run_id, "board": b, "snapshot_json": _dumps({**SNAPSHOT,
-                                                  "hostname": b}), "overhead_json": None, "status": "complete",
-                                                  "reason": None} for b in sorted({sp.board for sp in specs})])
+            conn.execute(s.boards.insert(), [{"run_id": run_id, "board": b,
+                                              "snapshot_json": _dumps({**SNAPSHOT,
+                                                  "hostname": b}), "overhead_json": None,
+                                              "status": "complete",
+                                                  "reason": None}
+                                             for b in sorted({sp.board for sp in specs})])
             conn.execute(s.jobs.insert(), jobs)
             conn.execute(s.metrics.insert(), mets)
             conn.execute(s.raw.insert(), raws)

@@ -6,17 +6,17 @@ newline, hwmon indices deliberately not 0 so nothing can rely on them). Values c
 from __future__ import annotations
 
 import os
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Dict, Iterable, Optional, Tuple, Union
 
-PathLike = Union[str, Path]
+PathLike = str | Path
 
 
 def put(root: PathLike, path: str, value: object) -> Path:
     """Write ``value`` + newline at ``root``/``path`` (path as on the board), creating directories."""
     p = Path(root) / path.lstrip("/")
     p.parent.mkdir(parents=True, exist_ok=True)
-    p.write_text("%s\n" % value)
+    p.write_text(f"{value}\n")
     return p
 
 
@@ -39,17 +39,17 @@ def device_tree(root: PathLike, model: str, compatible: Iterable[str]) -> None:
     (base / "compatible").write_bytes(b"".join(c.encode() + b"\0" for c in compatible))
 
 
-def thermal_zones(root: PathLike, zones: Iterable[Tuple[str, int]]) -> None:
+def thermal_zones(root: PathLike, zones: Iterable[tuple[str, int]]) -> None:
     """``zones``: (type, millidegrees) in zone order."""
     for i, (ztype, mc) in enumerate(zones):
-        put(root, "/sys/class/thermal/thermal_zone%d/type" % i, ztype)
-        put(root, "/sys/class/thermal/thermal_zone%d/temp" % i, mc)
+        put(root, f"/sys/class/thermal/thermal_zone{i}/type", ztype)
+        put(root, f"/sys/class/thermal/thermal_zone{i}/temp", mc)
 
 
-def cpufreq(root: PathLike, policies: Dict[int, Tuple[int, int]], governor: str = "schedutil") -> None:
+def cpufreq(root: PathLike, policies: dict[int, tuple[int, int]], governor: str = "schedutil") -> None:
     """``policies``: policy number → (cur kHz, max kHz)."""
     for n, (cur, mx) in policies.items():
-        base = "/sys/devices/system/cpu/cpufreq/policy%d/" % n
+        base = f"/sys/devices/system/cpu/cpufreq/policy{n}/"
         put(root, base + "scaling_cur_freq", cur)
         put(root, base + "cpuinfo_max_freq", mx)
         put(root, base + "scaling_max_freq", mx)
@@ -57,25 +57,25 @@ def cpufreq(root: PathLike, policies: Dict[int, Tuple[int, int]], governor: str 
 
 
 def set_clock(root: PathLike, policy: int, khz: int) -> None:
-    put(root, "/sys/devices/system/cpu/cpufreq/policy%d/scaling_cur_freq" % policy, khz)
+    put(root, f"/sys/devices/system/cpu/cpufreq/policy{policy}/scaling_cur_freq", khz)
 
 
 def meminfo(root: PathLike, total_kb: int = 7803040, avail_kb: int = 5120000) -> None:
-    put(root, "/proc/meminfo", "MemTotal:       %d kB\nMemFree:        1000000 kB\nMemAvailable:   %d kB"
-        % (total_kb, avail_kb))
+    put(root, "/proc/meminfo",
+        f"MemTotal:       {total_kb} kB\nMemFree:        1000000 kB\nMemAvailable:   {avail_kb} kB")
 
 
-def _ina3221(root: PathLike, dev: str, hwmon: str, rails: Dict[int, Tuple[str, int, int]]) -> str:
+def _ina3221(root: PathLike, dev: str, hwmon: str, rails: dict[int, tuple[str, int, int]]) -> str:
     """One INA3221 at i2c ``dev`` with hwmon dir ``hwmon``; rails: channel → (label, mV, mA)."""
-    base = "/sys/bus/i2c/devices/%s/hwmon/%s/" % (dev, hwmon)
-    put(root, "/sys/bus/i2c/devices/%s/name" % dev, "ina3221")
+    base = f"/sys/bus/i2c/devices/{dev}/hwmon/{hwmon}/"
+    put(root, f"/sys/bus/i2c/devices/{dev}/name", "ina3221")
     put(root, base + "name", "ina3221")
     for k, (label, mv, ma) in rails.items():
-        put(root, base + "in%d_label" % k, label)
-        put(root, base + "in%d_input" % k, mv)
-        put(root, base + "curr%d_input" % k, ma)
-        put(root, base + "curr%d_max" % k, 7784)
-        put(root, base + "shunt%d_resistor" % k, 5000)
+        put(root, base + f"in{k}_label", label)
+        put(root, base + f"in{k}_input", mv)
+        put(root, base + f"curr{k}_input", ma)
+        put(root, base + f"curr{k}_max", 7784)
+        put(root, base + f"shunt{k}_resistor", 5000)
     put(root, base + "in7_label", "sum of shunt voltages")
     put(root, base + "in7_input", 120)
     put(root, base + "curr4_input", 700)  # the sum channel's current: must be skipped via its in7 label
@@ -84,7 +84,7 @@ def _ina3221(root: PathLike, dev: str, hwmon: str, rails: Dict[int, Tuple[str, i
     return base
 
 
-def jetson_orin_nano(root: PathLike, vdd_in: Tuple[int, int] = (5000, 1140)) -> str:
+def jetson_orin_nano(root: PathLike, vdd_in: tuple[int, int] = (5000, 1140)) -> str:
     """Orin Nano/NX (p3767), JetPack 6: INA3221 @0x40 VDD_IN / VDD_CPU_GPU_CV / VDD_SOC. Returns the
     hwmon dir (for the rail simulator)."""
     base = _ina3221(root, "1-0040", "hwmon3", {1: ("VDD_IN", vdd_in[0], vdd_in[1]),
@@ -118,13 +118,13 @@ def jetson_nano_jp4(root: PathLike) -> None:
     """Jetson Nano, JetPack 4: ina3221x IIO, in_power<n>_input in mW (POM_5V_IN 933 mW as in tegrastats)."""
     base = "/sys/bus/i2c/drivers/ina3221x/6-0040/iio:device0/"
     for n, (name, mw) in enumerate((("POM_5V_IN", 933), ("POM_5V_GPU", 0), ("POM_5V_CPU", 84))):
-        put(root, base + "rail_name_%d" % n, name)
-        put(root, base + "in_power%d_input" % n, mw)
-        put(root, base + "in_voltage%d_input" % n, 5000)
+        put(root, base + f"rail_name_{n}", name)
+        put(root, base + f"in_power{n}_input", mw)
+        put(root, base + f"in_voltage{n}_input", 5000)
     put(root, "/sys/devices/gpu.0/load", 0)
     put(root, "/sys/devices/57000000.gpu/load", 0)
-    thermal_zones(root, [("AO-therm", 27500), ("CPU-therm", 23500), ("GPU-therm", 22500), ("PLL-therm", 20500),
-                         ("PMIC-Die", 100000), ("thermal-fan-est", 23000)])
+    thermal_zones(root, [("AO-therm", 27500), ("CPU-therm", 23500), ("GPU-therm", 22500),
+                         ("PLL-therm", 20500), ("PMIC-Die", 100000), ("thermal-fan-est", 23000)])
     device_tree(root, "NVIDIA Jetson Nano Developer Kit", ["nvidia,p3450-0000", "nvidia,jetson-nano",
                                                            "nvidia,tegra210"])
 
@@ -138,20 +138,20 @@ def pi5(root: PathLike, arm_khz: int = 2400000) -> None:
     device_tree(root, "Raspberry Pi 5 Model B Rev 1.0", ["raspberrypi,5-model-b", "brcm,bcm2712"])
 
 
-def rk3588(root: PathLike, vendor: bool = True, npu_load: Optional[str] = None, debugfs: bool = True) -> None:
+def rk3588(root: PathLike, vendor: bool = True, npu_load: str | None = None, debugfs: bool = True) -> None:
     """Orange Pi 5 / Rock 5B. ``vendor`` picks the vendor-kernel zone names and the rknpu debugfs."""
     names = (("soc-thermal", "bigcore0-thermal", "bigcore1-thermal", "littlecore-thermal", "center-thermal",
               "gpu-thermal", "npu-thermal") if vendor else
-             ("package-thermal", "bigcore0-thermal", "bigcore2-thermal", "littlecore-thermal", "center-thermal",
-              "gpu-thermal", "npu-thermal"))
+             ("package-thermal", "bigcore0-thermal", "bigcore2-thermal", "littlecore-thermal",
+              "center-thermal", "gpu-thermal", "npu-thermal"))
     thermal_zones(root, [(n, 40000 + 500 * i) for i, n in enumerate(names)])
     device_tree(root, "Orange Pi 5", ["xunlong,orangepi-5", "rockchip,rk3588s"])
     cpufreq(root, {0: (408000, 1800000), 4: (408000, 2400000), 6: (408000, 2400000)}, governor="ondemand")
     for dev, hz, gov in (("fdab0000.npu", 1000000000, "rknpu_ondemand"), ("fb000000.gpu", 300000000,
                                                                          "simple_ondemand"),
                          ("dmc", 528000000, "dmc_ondemand")):
-        put(root, "/sys/class/devfreq/%s/cur_freq" % dev, hz)
-        put(root, "/sys/class/devfreq/%s/governor" % dev, gov)
+        put(root, f"/sys/class/devfreq/{dev}/cur_freq", hz)
+        put(root, f"/sys/class/devfreq/{dev}/governor", gov)
     if vendor and debugfs:
         d = "/sys/kernel/debug/rknpu/"
         put(root, d + "version", "RKNPU driver: v0.9.8")

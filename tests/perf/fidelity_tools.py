@@ -80,9 +80,10 @@ def _pyperf(spec: str, fast: bool) -> float:
 
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "r.json"
-        env = {**os.environ, **ONE_THREAD, "PYTHONPATH": os.pathsep.join([str(HERE), os.environ.get("PYTHONPATH", "")])}
-        cmd = [sys.executable, "-m", "pyperf", "timeit", *(["--fast"] if fast else []), "--quiet", "-o", str(out),
-               "-s", f"import fidelity_kernels as k; fn = k.make({spec!r})", "fn()"]
+        env = {**os.environ, **ONE_THREAD, "PYTHONPATH": os.pathsep.join([str(HERE),
+                                                                          os.environ.get("PYTHONPATH", "")])}
+        cmd = [sys.executable, "-m", "pyperf", "timeit", *(["--fast"] if fast else []), "--quiet", "-o",
+               str(out), "-s", f"import fidelity_kernels as k; fn = k.make({spec!r})", "fn()"]
         subprocess.run(cmd, check=True, env=env, capture_output=True, timeout=600)
         return float(pyperf.Benchmark.load(str(out)).median())
 

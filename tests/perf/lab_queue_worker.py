@@ -1,5 +1,6 @@
 """A procrastinate worker with benchbench's engine settings (schema, pool, search path) and a no-op task, for
-tests/perf/test_lab_queue_throughput.py: measures the engine alone, without boards. Prints its CPU time as JSON."""
+tests/perf/test_lab_queue_throughput.py: measures the engine alone, without boards. Prints its CPU time as
+JSON."""
 
 from __future__ import annotations
 
@@ -27,8 +28,8 @@ def main() -> None:
     async def serve() -> None:
         async with app.open_async():
             task = asyncio.create_task(app.run_worker_async(
-                queues=["bbperf"], name=name, concurrency=1, wait=(mode == "serve"), install_signal_handlers=False,
-                fetch_job_polling_interval=1.0, update_heartbeat_interval=5.0))
+                queues=["bbperf"], name=name, concurrency=1, wait=(mode == "serve"),
+                install_signal_handlers=False, fetch_job_polling_interval=1.0, update_heartbeat_interval=5.0))
             asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, task.cancel)
             try:
                 await task

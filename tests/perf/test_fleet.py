@@ -60,7 +60,8 @@ def test_cold_upload_vs_scp(benchmark: Any, ssh_lab: Any, fresh_board: Any, ssh_
 
     benchmark.pedantic(put, rounds=3, iterations=1, warmup_rounds=1)
     put_s = benchmark.stats.stats.median
-    scp_s = sorted(_scp(ssh_lab, fresh_board, big_file, f"{fresh_board.home}/scp-{i}.bin") for i in range(3))[1]
+    scp_s = sorted(_scp(ssh_lab, fresh_board, big_file, f"{fresh_board.home}/scp-{i}.bin")
+                   for i in range(3))[1]
     # a whole cold deploy: local hash, remote inspect, upload, remote sha256 verify, rename
     t0 = time.perf_counter()
     rep = deploy_files(t, "python3", "~/deploy", {"artifact.onnx": big_file})
@@ -79,12 +80,14 @@ def test_cold_upload_vs_scp(benchmark: Any, ssh_lab: Any, fresh_board: Any, ssh_
     })
 
 
-def test_warm_redeploy_sends_nothing(benchmark: Any, fresh_board: Any, ssh_connect: Any, big_file: Path) -> None:
+def test_warm_redeploy_sends_nothing(benchmark: Any, fresh_board: Any, ssh_connect: Any,
+                                     big_file: Path) -> None:
     t = ssh_connect(fresh_board)
     deploy_files(t, "python3", "~/deploy", {"artifact.onnx": big_file})
     reports = []
     benchmark.pedantic(lambda: reports.append(deploy_files(t, "python3", "~/deploy",
-                                                           {"artifact.onnx": big_file})), rounds=3, iterations=1)
+                                                           {"artifact.onnx": big_file})), rounds=3,
+                       iterations=1)
     assert all(r.bytes_sent == 0 and r.sent == () for r in reports)
     benchmark.extra_info["bytes_sent"] = sum(r.bytes_sent for r in reports)
 

@@ -19,11 +19,11 @@ from typing import Any
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from lab import loadgen  # noqa: E402
+from lab import loadgen
 
-from benchbench.agent.protocol import JobLine, JobSpec, RunRequest, SamplingPlan, TimingPlan  # noqa: E402
-from benchbench.analysis.paired import paired_verdict  # noqa: E402
-from benchbench.ingest import job_record  # noqa: E402
+from benchbench.agent.protocol import JobLine, JobSpec, RunRequest, SamplingPlan, TimingPlan
+from benchbench.analysis.paired import paired_verdict
+from benchbench.ingest import job_record
 
 pytestmark = pytest.mark.perf
 OUT = Path(os.environ.get("BENCHBENCH_PERF_OUT", "perf-results")) / "interleave_spread.json"
@@ -41,13 +41,15 @@ def _req(group: str | None) -> RunRequest:
 def _summary(ratios: list[float]) -> dict[str, float]:
     med = statistics.median(ratios)
     logs = [math.log(r) for r in ratios]
-    return {"median": med, "min": min(ratios), "max": max(ratios), "spread": (max(ratios) - min(ratios)) / med,
+    return {"median": med, "min": min(ratios), "max": max(ratios),
+            "spread": (max(ratios) - min(ratios)) / med,
             "sd_log": statistics.stdev(logs) if len(logs) > 1 else 0.0}
 
 
 def test_ratio_spread_interleaved_vs_sequential(tmp_path: Path) -> None:
-    cpu = sorted(os.sched_getaffinity(0))[-1]
-    out: dict[str, Any] = {"runs": RUNS, "true_work_ratio": 2.0, "load": "hog on/off 0.2–0.6 s phases, same CPU"}
+    cpu = max(os.sched_getaffinity(0))
+    out: dict[str, Any] = {"runs": RUNS, "true_work_ratio": 2.0,
+                           "load": "hog on/off 0.2–0.6 s phases, same CPU"}
     for mode, group in (("interleaved", "busy"), ("sequential", None)):
         ratios, contended, claimed = [], 0, 0
         for i in range(RUNS):
@@ -63,7 +65,8 @@ def test_ratio_spread_interleaved_vs_sequential(tmp_path: Path) -> None:
             ratios.append(pv.ratio)
             contended += any(r.details.get("contention", {}).get("contended") for r in recs)
             claimed += pv.claimed
-        out[mode] = {"ratios": ratios, "contended_runs": contended, "claimed_runs": claimed, **_summary(ratios)}
+        out[mode] = {"ratios": ratios, "contended_runs": contended, "claimed_runs": claimed,
+                     **_summary(ratios)}
     OUT.parent.mkdir(parents=True, exist_ok=True)
     OUT.write_text(json.dumps(out, indent=2))
     assert out["sequential"]["claimed_runs"] == 0  # never a verdict from jobs that were not interleaved

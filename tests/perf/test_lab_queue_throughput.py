@@ -1,6 +1,7 @@
 """Lab queue engine benchmarks (issue 15; pytest-benchmark, marked perf; run on demand):
 
-    python -m pytest tests/perf/test_lab_queue_throughput.py -m perf --benchmark-json=perf-results/lab-queue.json
+    python -m pytest tests/perf/test_lab_queue_throughput.py -m perf \\
+        --benchmark-json=perf-results/lab-queue.json
 
 On a private PostgreSQL cluster, eight procrastinate worker processes with benchbench's engine settings and a
 no-op task (tests/perf/lab_queue_worker.py), so only the engine is measured:
@@ -32,7 +33,8 @@ WORKERS = 8
 
 
 def _workers(url: str, mode: str) -> list[subprocess.Popen[str]]:
-    return [subprocess.Popen([sys.executable, HELPER, url, mode, f"perf-{i}"], stdout=subprocess.PIPE, text=True)
+    return [subprocess.Popen([sys.executable, HELPER, url, mode, f"perf-{i}"], stdout=subprocess.PIPE,
+                             text=True)
             for i in range(WORKERS)]
 
 
@@ -116,6 +118,8 @@ def test_added_latency_with_8_idle_workers(benchmark: Any, postgres_url: str) ->
     finish = [1000 * (s[2] - s[1]) for s in spans]
     benchmark.extra_info.update({
         "jobs": len(ids), "workers": WORKERS,
-        "defer_to_start_ms": {"p50": round(statistics.median(dispatch), 2), "p95": round(_pct(dispatch, 0.95), 2)},
-        "start_to_succeeded_ms": {"p50": round(statistics.median(finish), 2), "p95": round(_pct(finish, 0.95), 2)},
+        "defer_to_start_ms": {"p50": round(statistics.median(dispatch), 2),
+                              "p95": round(_pct(dispatch, 0.95), 2)},
+        "start_to_succeeded_ms": {"p50": round(statistics.median(finish), 2),
+                                  "p95": round(_pct(finish, 0.95), 2)},
         "idle_workers_cpu_s": round(sum(r["cpu_s"] for r in reports), 2)})

@@ -88,7 +88,8 @@ def oracle(noise: float) -> dict[str, float]:
     def stat(y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         c = np.cumsum(y, axis=1)
         k = np.arange(3, N_RUNS - 2)
-        z = np.abs((c[:, -1:] - c[:, k - 1]) / (N_RUNS - k) - c[:, k - 1] / k) / np.sqrt(1 / k + 1 / (N_RUNS - k))
+        z = (np.abs((c[:, -1:] - c[:, k - 1]) / (N_RUNS - k) - c[:, k - 1] / k)
+             / np.sqrt(1 / k + 1 / (N_RUNS - k)))
         return z.max(1), k[z.argmax(1)]
 
     null, _ = stat(rng.standard_normal((n_sim, N_RUNS)))
@@ -96,18 +97,21 @@ def oracle(noise: float) -> dict[str, float]:
     alt = rng.standard_normal((n_sim, N_RUNS))
     alt[:, STEP_AT:] += STEP / noise
     m, loc = stat(alt)
-    return {"detection_rate": float(np.mean((m > thr) & (np.abs(loc - STEP_AT) <= 1))), "false_alarm_rate": 0.01}
+    return {"detection_rate": float(np.mean((m > thr) & (np.abs(loc - STEP_AT) <= 1))),
+            "false_alarm_rate": 0.01}
 
 
 def record(benchmark: Any, name: str, result: dict[str, Any]) -> None:
     RESULTS[name] = result
     benchmark.extra_info[name] = result
     OUT.parent.mkdir(parents=True, exist_ok=True)
-    OUT.write_text(json.dumps({"step": STEP, "step_at": STEP_AT, "runs": N_RUNS, "results": RESULTS}, indent=2))
+    OUT.write_text(json.dumps({"step": STEP, "step_at": STEP_AT, "runs": N_RUNS, "results": RESULTS},
+                              indent=2))
 
 
 def test_acceptance_raw_noise(benchmark: Any) -> None:
-    res: dict[str, Any] = {"benchbench": benchmark.pedantic(rates, args=(ours, raw_series), rounds=1, iterations=1)}
+    res: dict[str, Any] = {"benchbench": benchmark.pedantic(rates, args=(ours, raw_series), rounds=1,
+                                                            iterations=1)}
     res["asv"] = rates(asv, raw_series) if asv_step is not None else "asv not installed"
     record(benchmark, "raw3", res)
     assert res["benchbench"]["detection_rate"] >= 0.95

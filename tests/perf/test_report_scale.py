@@ -103,9 +103,11 @@ def test_site_cold_then_nightly(benchmark: Any, big_store: Path, tmp_path: Path)
     for p in www.rglob("*"):
         if p.is_file():
             top = p.relative_to(www).parts[0]
-            by_dir[top if "." not in top else "(top)"] = by_dir.get(top if "." not in top else "(top)", 0) + p.stat().st_size
+            by_dir[top if "." not in top else "(top)"] = by_dir.get(top if "." not in top else "(top)",
+                                                                    0) + p.stat().st_size
     RESULTS["site_cold"] = {"s": time.perf_counter() - t0, "pages": len(cold.pages),
-                            "mb": sum(by_dir.values()) / 1e6, "mb_by_folder": {k: v / 1e6 for k, v in by_dir.items()},
+                            "mb": sum(by_dir.values()) / 1e6,
+                            "mb_by_folder": {k: v / 1e6 for k, v in by_dir.items()},
                             "cpu_s": c1.user + c1.system + c1.children_user + c1.children_system
                             - (c0.user + c0.system + c0.children_user + c0.children_system),
                             "cpus": len(os.sched_getaffinity(0)), "loadavg_1m_before": la0,

@@ -15,7 +15,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Any, List, Tuple
+from typing import Any
 
 import pytest
 from lab import rail_sim
@@ -27,7 +27,7 @@ from benchbench.agent.samplers.session import SamplingSession, energy_report
 pytestmark = pytest.mark.perf
 
 
-def _board(root: Path) -> Tuple[List[Plan], str]:
+def _board(root: Path) -> tuple[list[Plan], str]:
     hw = fx.jetson_orin_nano(root, vdd_in=(5000, 1000))
     fx.meminfo(root)
     # the jetson-orin-nano profile's families (thermal zones come with the jetson family)
@@ -84,8 +84,9 @@ def test_energy_error_vs_rail_simulator(benchmark: Any, tmp_path: Path) -> None:
         steps, end = rail_sim.read_log(log)
         window = (steps[0][0] + 10_000_000, end - 10_000_000)
         exact = rail_sim.exact_energy_j(log, 5000, window)
-        rep = [r for r in energy_report(session, [window], None) if r["channel"] == "vdd_in_power"][0]
-        result.update(exact_j=exact, measured_j=rep["energy_j"], error_pct=(rep["energy_j"] / exact - 1) * 100,
+        rep = next(r for r in energy_report(session, [window], None) if r["channel"] == "vdd_in_power")
+        result.update(exact_j=exact, measured_j=rep["energy_j"],
+                      error_pct=(rep["energy_j"] / exact - 1) * 100,
                       rate_hz=session.sample_rate_hz, trace_s=(window[1] - window[0]) / 1e9,
                       steps=len(schedule), method=rep["method"])
 
@@ -118,13 +119,15 @@ def test_timing_perturbation_from_sampling(benchmark: Any, tmp_path: Path) -> No
         return float(proc.stdout)
 
     def run() -> None:
-        with_s: List[float] = []
-        without_s: List[float] = []
+        with_s: list[float] = []
+        without_s: list[float] = []
         for order in (False, True, True, False, False, True, True, False):  # ABBA twice
             (with_s if order else without_s).append(block(order))
         w, wo = statistics.median(with_s), statistics.median(without_s)
-        result.update(latency_with_sampling_s=w, latency_without_sampling_s=wo, perturbation_pct=(w / wo - 1) * 100,
-                      probe="worker process: pure-Python loop of 200k additions, median of 40 per block, ABBA x2",
+        result.update(latency_with_sampling_s=w, latency_without_sampling_s=wo,
+                      perturbation_pct=(w / wo - 1) * 100,
+                      probe="worker process: pure-Python loop of 200k additions, median of 40 per block, "
+                            "ABBA x2",
                       sampling_hz=100)
 
     benchmark.pedantic(run, rounds=1, iterations=1)

@@ -73,7 +73,8 @@ def test_per_job_startup(tmp_path: Path) -> None:
     steps = dict(STEPS)
     for label, pyz in _zipapps(tmp_path).items():
         # what a deployed worker imports before its job: the agent from the zipapp (same modules as above)
-        steps[f"agent worker imports ({label})"] = f"import sys; sys.path.insert(0, {str(pyz)!r}); import bbagent.worker"
+        steps[f"agent worker imports ({label})"] = (f"import sys; sys.path.insert(0, {str(pyz)!r}); "
+                                                    "import bbagent.worker")
     samples: dict[str, list[float]] = {k: [] for k in steps}
     session: list[float] = []
     for _ in range(N):  # interleaved, so load changes hit every step alike
@@ -82,8 +83,8 @@ def test_per_job_startup(tmp_path: Path) -> None:
         out = subprocess.run([sys.executable, "-c", SESSION], check=True, capture_output=True, text=True)
         session.append(float(out.stdout.strip()))
     med = {k: statistics.median(v) for k, v in samples.items()}
-    doc = {"cpus": len(os.sched_getaffinity(0)), "loadavg_before": la0, "loadavg_after": os.getloadavg(), "n": N,
-           "python": sys.executable, "median_s": med, "samples_s": samples,
+    doc = {"cpus": len(os.sched_getaffinity(0)), "loadavg_before": la0, "loadavg_after": os.getloadavg(),
+           "n": N, "python": sys.executable, "median_s": med, "samples_s": samples,
            "session_create_and_first_run_s": statistics.median(session),
            "per_job_overhead_s": med["+ onnxruntime"],
            "per_job_overhead_numpy_job_s": med["+ numpy"],

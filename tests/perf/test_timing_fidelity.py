@@ -11,11 +11,11 @@ Two kinds of kernel (``fidelity_kernels``):
   the true cost is an independent reference (``fidelity_tools.reference``) measured right before and after
   every tool (R T R T … R), the tools' order rotating with each repetition.
 
-Each tool's error is its reported median against the true cost. The reference's drift across a tool (the
-two bracketing references) is reported, and so is, for a spin, how far its back-to-back reference lies above
-its defined cost, and how much of an in-process tool's wall time it did not get a CPU (taken away by other
-processes: a preempted spin ends late). A repetition whose drift
-or stolen share is larger than the error it would claim is discarded (counted, not averaged). Writes ``perf-results/timing_fidelity.json`` and ``.md``.
+Each tool's error is its reported median against the true cost. The reference's drift across a tool (the two
+bracketing references) is reported, and so is, for a spin, how far its back-to-back reference lies above its
+defined cost, and how much of an in-process tool's wall time it did not get a CPU (taken away by other
+processes: a preempted spin ends late). A repetition whose drift or stolen share is larger than the error it
+would claim is discarded (counted, not averaged). Writes ``perf-results/timing_fidelity.json`` and ``.md``.
 
 Run: ``pytest tests/perf/test_timing_fidelity.py -m perf -s`` (BENCHBENCH_FIDELITY_REPS, default 2;
 BENCHBENCH_FIDELITY_TOOLS, a JSON list, default all five).
@@ -43,10 +43,12 @@ FIXED = {"python loop 2000": "py:2000", "matmul 64 (1 thread)": "matmul:64"}
 
 def _entry_s(ns: int) -> float:
     """The spin's cost beyond X (see the module docstring)."""
-    return reference(make("spin:0")) + (overshoot_ns(ns, 50 if ns >= 1_000_000 else 2000) - overshoot_ns(0)) / 1e9
+    return reference(make("spin:0")) + (overshoot_ns(ns, 50 if ns >= 1_000_000
+                                                     else 2000) - overshoot_ns(0)) / 1e9
 
 
-def _one_rep(label: str, spec: str, ns: int | None, order: list[str], tools: dict[str, Any]) -> list[dict[str, Any]]:
+def _one_rep(label: str, spec: str, ns: int | None, order: list[str],
+             tools: dict[str, Any]) -> list[dict[str, Any]]:
     fn = make(spec)
     entry = _entry_s(ns) if ns is not None else None
     rows = []
@@ -120,13 +122,15 @@ def test_timing_fidelity_side_by_side() -> None:
 
 def _write(rows: list[dict[str, Any]], names: list[str], reps: int, la0: tuple[float, float, float],
            t0: float) -> None:
-    doc: dict[str, Any] = {"cpus": len(os.sched_getaffinity(0)), "loadavg_before": la0, "loadavg_after": os.getloadavg(),
+    doc: dict[str, Any] = {"cpus": len(os.sched_getaffinity(0)), "loadavg_before": la0,
+                           "loadavg_after": os.getloadavg(),
            "total_s": time.perf_counter() - t0, "reps": reps, "tools": names,
-           "rule": "a repetition whose bracketing references drifted (or, for a spin, whose reference exceeds "
-                   "the defined cost) by more than its |error| is discarded",
+           "rule": "a repetition whose bracketing references drifted (or, for a spin, whose reference "
+                   "exceeds the defined cost) by more than its |error| is discarded",
            "rows": rows}
     OUT.mkdir(parents=True, exist_ok=True)
     (OUT / "timing_fidelity.json").write_text(json.dumps(doc, indent=1))
     md = (f"Median signed error of each tool's reported median vs the true cost ({reps} repetitions, "
-          f"{doc['cpus']} CPUs, load average {la0[0]:.1f} → {doc['loadavg_after'][0]:.1f}).\n\n" + _table(rows, names))
+          f"{doc['cpus']} CPUs, load average {la0[0]:.1f} → {doc['loadavg_after'][0]:.1f}).\n\n"
+          + _table(rows, names))
     (OUT / "timing_fidelity.md").write_text(md)

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import json
 import os
-from typing import Any, Dict
+from typing import Any
 
 
-def load(defaults: Dict[str, Any]) -> Dict[str, Any]:
+def load(defaults: dict[str, Any]) -> dict[str, Any]:
     state = dict(defaults)
     path = os.environ.get("FAKE_BOARD_STATE")
     if path and os.path.exists(path):
