@@ -113,19 +113,18 @@ def test_hwmon_energy_file_staircase_end_to_end(tmp_path: Path) -> None:
     period measured, sampled at 100 Hz by the real session: energy and peak honest."""
     base = "/sys/class/hwmon/hwmon5/"
     fx.put(tmp_path, base + "name", "ina238")
-    path = fx.put(tmp_path, base + "energy1_input", "%20d" % 0)
+    path = fx.put(tmp_path, base + "energy1_input", f"{0:20d}")
     stop = threading.Event()
     t_start = time.monotonic_ns()
     true_w = 12.0
 
     def writer() -> None:
-        fd = open(path, "r+b", buffering=0)
-        while not stop.is_set():
-            uj = int(true_w * (time.monotonic_ns() - t_start) / 1e3)
-            fd.seek(0)
-            fd.write(b"%20d\n" % uj)
-            stop.wait(0.1)
-        fd.close()
+        with open(path, "r+b", buffering=0) as fd:
+            while not stop.is_set():
+                uj = int(true_w * (time.monotonic_ns() - t_start) / 1e3)
+                fd.seek(0)
+                fd.write(b"%20d\n" % uj)
+                stop.wait(0.1)
 
     th = threading.Thread(target=writer, daemon=True)
     th.start()
@@ -157,7 +156,7 @@ def test_idle_baseline_of_a_counter_is_its_mean_power(tmp_path: Path) -> None:
 
     def writer() -> None:
         while not stop.is_set():
-            Path(path).write_text("%d\n" % (1_000_000 + int(8.0 * (time.monotonic_ns() - t_start) / 1e3)))
+            Path(path).write_text(f"{1_000_000 + int(8.0 * (time.monotonic_ns() - t_start) / 1e3)}\n")
             stop.wait(0.05)
 
     th = threading.Thread(target=writer, daemon=True)

@@ -38,8 +38,10 @@ def test_jetson_agx_orin_and_nano(tmp_path: Path) -> None:
 
 
 def test_jetson_orin_nx_from_model_when_the_board_id_is_unknown(tmp_path: Path) -> None:
-    fx.put(tmp_path, "/etc/nv_tegra_release", "# R35 (release), REVISION: 3.1, GCID: 32827747, BOARD: t186ref")
-    fx.device_tree(tmp_path, "NVIDIA Orin NX Developer Kit", ["nvidia,p3509-0000+p3767-9999", "nvidia,tegra234"])
+    fx.put(tmp_path, "/etc/nv_tegra_release",
+           "# R35 (release), REVISION: 3.1, GCID: 32827747, BOARD: t186ref")
+    fx.device_tree(tmp_path, "NVIDIA Orin NX Developer Kit",
+                   ["nvidia,p3509-0000+p3767-9999", "nvidia,tegra234"])
     got = detect(str(tmp_path), which=_none)
     assert got["profile"] == "jetson-orin-nx" and "model" in got["reason"]
 
@@ -109,5 +111,5 @@ def test_agent_probe_reports_the_detection(tmp_path: Path) -> None:
                           "--families", "thermal"], stdout=subprocess.PIPE, check=True, text=True)
     snap = json.loads(out.stdout.strip().splitlines()[-1])
     assert snap["detected_profile"]["profile"] == "pi5"
-    temp = [s for s in snap["sensors"] if s.get("available")][0]
+    temp = next(s for s in snap["sensors"] if s.get("available"))
     assert temp["read_cost_s"] > 0

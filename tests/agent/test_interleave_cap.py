@@ -52,7 +52,8 @@ def test_chunks_start_with_the_reference_and_keep_pruning_levels_together() -> N
     dense = {i for i, j in enumerate(jobs) if j.pruning == "none"}
     assert len(chunk_plan(jobs, 8)) == 6 and all(dense <= set(c) and len(c) == 6 for c in chunk_plan(jobs, 8))
     assert set.intersection(*(set(c) for c in chunk_plan(jobs, 5))) == {ref}  # 3 + 3 > 5: the reference alone
-    assert chunk_plan([_spec("fp16", "none"), _spec("int8", "none"), _spec("int4", "none")], 2) == [[0, 1], [0, 2]]
+    assert chunk_plan([_spec("fp16", "none"), _spec("int8", "none"), _spec("int4", "none")], 2) == [[0, 1],
+                                                                                                    [0, 2]]
 
 
 def _workers_alive(art: Path) -> int:
@@ -72,7 +73,8 @@ def _run(tmp: Path, req: RunRequest) -> tuple[list[dict[str, Any]], int]:
     (tmp / "req.json").write_text(req.to_json())
     art = tmp / "art"
     art.mkdir()
-    proc = subprocess.Popen([sys.executable, "-m", "benchbench.agent", "run", "--request", str(tmp / "req.json"),
+    proc = subprocess.Popen([sys.executable, "-m", "benchbench.agent", "run", "--request",
+                             str(tmp / "req.json"),
                              "--results", str(tmp / "res.jsonl"), "--artifacts", str(art), "--quiet"])
     most = 0
     while proc.poll() is None:
@@ -116,7 +118,8 @@ def test_cap_two_with_four_variants_pairs_each_with_the_reference_of_its_chunk(t
                 assert theirs[i]["t_end_ns"] <= mine[i + 1]["t_start_ns"]
         # the verdict pairs the variant with the reference rounds of its own chunk, round for round
         pv = paired_verdict(records["busy/fp32/none"], records[key])
-        want = [statistics.median(a["values_s"]) / statistics.median(b["values_s"]) for a, b in zip(mine, theirs)]
+        want = [statistics.median(a["values_s"]) / statistics.median(b["values_s"])
+                for a, b in zip(mine, theirs)]
         assert list(pv.ratios) == want
         assert pv.ratio is not None and pv.ratio > 1  # the reference does 2-4x the work
     # variants of different chunks were never measured together: no claim between them
@@ -141,7 +144,8 @@ def test_dense_variants_anchor_every_chunk_when_they_fit(tmp_path: Path) -> None
     for key in ("busy/fp32/none", "busy/fp16/none"):
         info = res[key]["interleave"]
         assert info["anchor"] and info["chunks"] == 2 and len(res[key]["timing"]["rounds"]) == 2 * ROUNDS
-    assert res["busy/fp32/none"]["interleave"]["reference"] and not res["busy/fp16/none"]["interleave"]["reference"]
+    assert res["busy/fp32/none"]["interleave"]["reference"]
+    assert not res["busy/fp16/none"]["interleave"]["reference"]
     assert res["busy/fp16/s50"]["interleave"]["chunk"] == 1
     pairs = [("busy/fp32/none", "busy/fp16/none"), ("busy/fp32/s25", "busy/fp16/s25"),
              ("busy/fp32/s50", "busy/fp16/s50"), ("busy/fp16/none", "busy/fp16/s50"),
@@ -156,4 +160,5 @@ def test_dense_variants_anchor_every_chunk_when_they_fit(tmp_path: Path) -> None
     want = [statistics.median(a["values_s"]) / statistics.median(b["values_s"])
             for a, b in zip(mine, var["timing"]["rounds"])]
     assert list(paired_verdict(rec["busy/fp16/none"], rec["busy/fp16/s50"]).ratios) == want
-    assert paired_verdict(rec["busy/fp16/s25"], rec["busy/fp16/s50"]).verdict == "not claimed: not interleaved"
+    assert paired_verdict(rec["busy/fp16/s25"],
+                          rec["busy/fp16/s50"]).verdict == "not claimed: not interleaved"

@@ -31,7 +31,7 @@ def _records(lines: list[dict[str, Any]]) -> list[JobRecord]:
 
 
 def _cpu() -> int:
-    return sorted(os.sched_getaffinity(0))[-1]
+    return max(os.sched_getaffinity(0))
 
 
 def test_pairs_are_round_robin_in_separate_workers(tmp_path: Path) -> None:
@@ -74,5 +74,6 @@ def test_verdict_under_intermittent_load_holds_or_is_not_claimed(tmp_path: Path)
         assert loaded.ratio == pytest.approx(quiet.ratio, rel=0.10)
     # a sequential pair of the same jobs never claims
     seq = paired_verdict(*_records(loadgen.run_agent(tmp_path / "seq", RunRequest(
-        run_id="r", board="local", jobs=_jobs(None), sampling=SamplingPlan(families=[], measure_overhead=False)))))
+        run_id="r", board="local", jobs=_jobs(None), sampling=SamplingPlan(families=[],
+                                                                           measure_overhead=False)))))
     assert seq.verdict == "not claimed: not interleaved"

@@ -1,10 +1,10 @@
-"""llama-bench's ``-o json`` parsed from a real capture, and the llama.cpp backend on a board whose Python has no
-llama-cpp-python but has llama-bench (then llama-bench is the measurement).
+"""llama-bench's ``-o json`` parsed from a real capture, and the llama.cpp backend on a board whose Python has
+no llama-cpp-python but has llama-bench (then llama-bench is the measurement).
 
-tests/data/sensors/llama-bench/tiny-llama-q4_0-p64-n32.json is verbatim stdout of llama.cpp's llama-bench (build 0c1e570,
-the llama.cpp vendored by llama-cpp-python 0.3.36, built by scripts/setup-llama-cpp.sh) on benchbench's reference
-GGUF at q4_0: ``llama-bench -m M -p 64 -n 32 -t 2 -b 2048 -ub 512 -ngl 99 -fa auto -r 3 -o json`` on a contended
-2-core machine (hence the spread between repetitions)."""
+tests/data/sensors/llama-bench/tiny-llama-q4_0-p64-n32.json is verbatim stdout of llama.cpp's llama-bench
+(build 0c1e570, the llama.cpp vendored by llama-cpp-python 0.3.36, built by scripts/setup-llama-cpp.sh) on
+benchbench's reference GGUF at q4_0: ``llama-bench -m M -p 64 -n 32 -t 2 -b 2048 -ub 512 -ngl 99 -fa auto -r 3
+-o json`` on a contended 2-core machine (hence the spread between repetitions)."""
 
 from __future__ import annotations
 
@@ -64,16 +64,18 @@ def test_board_with_llama_bench_only(tmp_path: Path) -> None:
     from benchbench.workloads import gguf_models
 
     model, _ = gguf_models.build_reference({"layers": 1}, 0, tmp_path)
-    code = ("import json, sys; sys.modules['llama_cpp'] = None\n"  # this board's Python has no llama-cpp-python
+    # this board's Python has no llama-cpp-python
+    code = ("import json, sys; sys.modules['llama_cpp'] = None\n"
             "from dataclasses import asdict\n"
             "from benchbench.agent.backends import prepare\n"
             "from benchbench.agent.protocol import JobSpec, TimingPlan\n"
-            "job = JobSpec(job_key='k', workload='llm-gguf', backend='llama.cpp', precision='f16', artifact=%r,"
-            " params={'n_prompt': 32, 'n_gen': 16, 'threads': 2}, timing=TimingPlan(rounds=3))\n"
-            "p = prepare(job, %r)\n"
+            "job = JobSpec(job_key='k', workload='llm-gguf', backend='llama.cpp', precision='f16', "
+            f"artifact={model.name!r}, params={{'n_prompt': 32, 'n_gen': 16, 'threads': 2}}, "
+            "timing=TimingPlan(rounds=3))\n"
+            f"p = prepare(job, {str(model.parent)!r})\n"
             "t, mem, extra = p.run_self(0.0)\n"
             "print(json.dumps({'impl': p.implementation, 'window': p.timed_window, 'timing': asdict(t),"
-            " 'mem': mem, 'extra': extra}))\n" % (model.name, str(model.parent)))
+            " 'mem': mem, 'extra': extra}))\n")
     env = dict(os.environ, PYTHONPATH=str(Path(__file__).resolve().parents[2]))
     out = json.loads(subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
                                     timeout=120, check=True).stdout)

@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import pytest
+from sensorkit import raw
 
 from benchbench.agent.samplers import ascend, jetson, nvml, ptdaemon, rk3588, rpi, tegrastats
-
-from sensorkit import raw
 
 
 # --- Raspberry Pi 5 -----------------------------------------------------------------------------------

@@ -4,16 +4,27 @@ fake vendor tools on PATH. Checks names, scopes, units and the values read."""
 from __future__ import annotations
 
 import json
-import os
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable, Dict, List
+from typing import Any
 
 import pytest
 from lab import sysfs_fixtures as fx
 from lab.fake_ptd import FakePtd
 
-from benchbench.agent.samplers import Plan, Unavailable, ascend, jetson, nvml, probe_all, ptdaemon, rapl, rk3588, rpi
+from benchbench.agent.samplers import (
+    Plan,
+    Unavailable,
+    ascend,
+    jetson,
+    nvml,
+    probe_all,
+    ptdaemon,
+    rapl,
+    rk3588,
+    rpi,
+)
 from benchbench.agent.samplers.base import Channel
 from benchbench.agent.samplers.session import SamplingSession, summarise_channel
 
@@ -23,11 +34,11 @@ def _plan(res: Any) -> Plan:
     return res
 
 
-def _by_name(plan: Plan) -> Dict[str, Channel]:
+def _by_name(plan: Plan) -> dict[str, Channel]:
     return {c.name: c for c in plan.channels}
 
 
-def _read_fresh(plan: Plan, timeout_s: float = 10.0) -> List[Any]:
+def _read_fresh(plan: Plan, timeout_s: float = 10.0) -> list[Any]:
     """First read that carries values (command-backed plans hand out values only when fresh)."""
     deadline = time.monotonic() + timeout_s
     try:
@@ -38,7 +49,7 @@ def _read_fresh(plan: Plan, timeout_s: float = 10.0) -> List[Any]:
             time.sleep(0.02)
     finally:
         plan.close()
-    raise AssertionError("no fresh values from %s" % plan.family)
+    raise AssertionError(f"no fresh values from {plan.family}")
 
 
 def _state(tmp_path: Path, **kv: Any) -> str:
@@ -122,13 +133,14 @@ def test_pi5_pmic_rails_sum_scope_and_label(tmp_path: Path, fake_tools: Callable
     assert vals["fan_speed"] == 2932
 
 
-def test_pi_without_vcgencmd_is_unavailable_with_reason(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_pi_without_vcgencmd_is_unavailable_with_reason(tmp_path: Path,
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("PATH", str(tmp_path))
     res = rpi.probe(str(tmp_path))
     assert isinstance(res, Unavailable) and "vcgencmd" in res.reason and res.scope == "rails_sum"
 
 
-# --- RK3588 ------------------------------------------------------------------------------------------------
+# --- RK3588 -------------------------------------------------------------------------------------------------
 def test_rk3588_no_power_sensor_is_unavailable_with_reason(tmp_path: Path) -> None:
     fx.rk3588(tmp_path)
     plan = _plan(rk3588.probe(str(tmp_path)))
@@ -144,7 +156,7 @@ def test_rk3588_vendor_zone_names_clusters_devfreq_and_npu_load(tmp_path: Path) 
     assert {"soc_temp", "bigcore1_temp", "npu_temp"} <= set(vals)
     assert vals["cpu_a55_clock"] == 408 and vals["cpu_a76_1_clock"] == 408
     assert vals["npu_clock"] == 1000 and vals["dmc_clock"] == 528 and vals["gpu_clock"] == 300
-    assert [vals["npu_core%d_load" % i] for i in range(3)] == [63, 65, 64]
+    assert [vals[f"npu_core{i}_load"] for i in range(3)] == [63, 65, 64]
     assert vals["npu_voltage"] == pytest.approx(0.825)
     assert rk3588.environment(str(tmp_path))["rknpu_driver"] == "v0.9.8"
 
@@ -173,7 +185,7 @@ def test_rk3588_ina2xx_hwmon_gives_board_power(tmp_path: Path) -> None:
     assert _by_name(plan)["board_power"].scope == "board_input"
 
 
-# --- Ascend ---------------------------------------------------------------------------------------------------
+# --- Ascend -------------------------------------------------------------------------------------------------
 def test_ascend_310b_accelerator_scope(tmp_path: Path, fake_tools: Callable[..., Path]) -> None:
     fake_tools("ascend", FAKE_BOARD_STATE=_state(tmp_path, power_w=7.4, aicore_pct=35))
     plan = _plan(ascend.probe(str(tmp_path)))
@@ -193,7 +205,8 @@ def test_ascend_alarm_zero_watts_read_as_missing(tmp_path: Path, fake_tools: Cal
     assert env["npu_smi"] == "23.0.rc1" and env["health"]["npu0_chip0"]["error_code"] == "80E3A203"
 
 
-def test_ascend_910_two_die_power_on_first_die_hbm_memory(tmp_path: Path, fake_tools: Callable[..., Path]) -> None:
+def test_ascend_910_two_die_power_on_first_die_hbm_memory(tmp_path: Path,
+                                                          fake_tools: Callable[..., Path]) -> None:
     fake_tools("ascend", FAKE_BOARD_STATE=_state(tmp_path, model="910", power_w=178.5))
     plan = _plan(ascend.probe(str(tmp_path)))
     ch = _by_name(plan)
@@ -203,7 +216,7 @@ def test_ascend_910_two_die_power_on_first_die_hbm_memory(tmp_path: Path, fake_t
     assert vals["npu0_chip1_memory_used"] == 3195 * 1048576  # HBM column, not the forced 0/0
 
 
-# --- NVIDIA ----------------------------------------------------------------------------------------------------
+# --- NVIDIA -------------------------------------------------------------------------------------------------
 def test_nvidia_smi_fallback_units_and_na(tmp_path: Path, fake_tools: Callable[..., Path]) -> None:
     fake_tools("nvidia", FAKE_BOARD_STATE=_state(tmp_path, power_w=None, reasons=0x4))
     plan = _plan(nvml.probe(str(tmp_path)))
@@ -237,18 +250,18 @@ def test_rapl_energy_counter_wrap_difference(tmp_path: Path) -> None:
 def test_rapl_root_only_reason(tmp_path: Path) -> None:
     # an energy_uj that cannot be read (a directory here: permission bits do not stop root, which CI is)
     for dom in ("intel-rapl:0", "intel-rapl:0:2"):
-        fx.put(tmp_path, "/sys/class/powercap/%s/name" % dom, "package-0")
-        (tmp_path / ("sys/class/powercap/%s/energy_uj" % dom)).mkdir(parents=True)
+        fx.put(tmp_path, f"/sys/class/powercap/{dom}/name", "package-0")
+        (tmp_path / (f"sys/class/powercap/{dom}/energy_uj")).mkdir(parents=True)
     res = rapl.probe(str(tmp_path))
     assert isinstance(res, Unavailable) and "root-only since Linux 5.10" in res.reason
     assert res.scope == "cpu_package"
 
 
-# --- PTDaemon ---------------------------------------------------------------------------------------------
+# --- PTDaemon -----------------------------------------------------------------------------------------------
 def test_ptdaemon_wall_power_from_fake_meter(tmp_path: Path) -> None:
     ptd = FakePtd(watts=lambda t: 42.5)
     try:
-        plans, missing = probe_all(["ptdaemon@127.0.0.1:%d" % ptd.port], str(tmp_path))
+        plans, _ = probe_all([f"ptdaemon@127.0.0.1:{ptd.port}"], str(tmp_path))
         (plan,) = plans
         assert plan.channels[0].scope == "wall" and "WT310" in (plan.channels[0].label or "")
         session = SamplingSession(plans, 0.02)
@@ -268,7 +281,7 @@ def test_ptdaemon_wall_power_from_fake_meter(tmp_path: Path) -> None:
 def test_ptdaemon_multichannel_binding_picks_channel(tmp_path: Path) -> None:
     ptd = FakePtd(watts=lambda t: 90.0, channels=3)
     try:
-        plan = _plan(ptdaemon.probe(str(tmp_path), "127.0.0.1:%d/ch2" % ptd.port))
+        plan = _plan(ptdaemon.probe(str(tmp_path), f"127.0.0.1:{ptd.port}/ch2"))
         plan.period_ms = 100  # type: ignore[attr-defined]
         assert plan.channels[0].name == "wall_ch2_power"
         assert _read_fresh(plan)[0] == pytest.approx(30.0)
@@ -279,6 +292,6 @@ def test_ptdaemon_multichannel_binding_picks_channel(tmp_path: Path) -> None:
 
 def test_ptdaemon_unreachable_is_unavailable(tmp_path: Path) -> None:
     from lab.fake_ptd import free_port
-    res = ptdaemon.probe(str(tmp_path), "127.0.0.1:%d" % free_port())
+    res = ptdaemon.probe(str(tmp_path), f"127.0.0.1:{free_port()}")
     assert isinstance(res, Unavailable) and res.scope == "wall" and "cannot reach" in res.reason
     assert isinstance(ptdaemon.probe(str(tmp_path)), Unavailable)

@@ -7,8 +7,8 @@ from __future__ import annotations
 import json
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable, List
 
 import pytest
 from lab import rail_sim
@@ -23,8 +23,8 @@ from benchbench.agent.samplers.rpi import read_throttled
 from benchbench.agent.samplers.session import SamplingSession, energy_report
 
 
-def _run_session(plans: List[Plan], duration_s: float, during: Callable[[], None] = lambda: None,
-                 interval_s: float = 0.01) -> "tuple[SamplingSession, tuple[int, int]]":
+def _run_session(plans: list[Plan], duration_s: float, during: Callable[[], None] = lambda: None,
+                 interval_s: float = 0.01) -> tuple[SamplingSession, tuple[int, int]]:
     session = SamplingSession(plans, interval_s).start()
     t0 = time.monotonic_ns()
     during()
@@ -34,7 +34,7 @@ def _run_session(plans: List[Plan], duration_s: float, during: Callable[[], None
     return session, (t0, t1)
 
 
-def _verdict(session: SamplingSession, window: "tuple[int, int]", **kw: object) -> dict:  # type: ignore[type-arg]
+def _verdict(session: SamplingSession, window: tuple[int, int], **kw: object) -> dict:  # type: ignore[type-arg]
     return throttle.verdict(session.channels, session.t_ns, session.values, [window], **kw)  # type: ignore[arg-type]
 
 
@@ -174,13 +174,15 @@ def test_runner_attaches_energy_throttle_and_idle_baseline(tmp_path: Path) -> No
     agent.idle_baseline_s = 0.2
     assert agent.run() == "complete"
     lines = [json.loads(x) for x in (tmp_path / "results.jsonl").read_text().splitlines()]
-    res = [x for x in lines if x["type"] == "job"][0]["result"]
+    res = next(x for x in lines if x["type"] == "job")["result"]
     assert res["status"] == "ok", res
     assert res["throttle"] == {"throttled": False, "evidence": []}
     energy = {e["channel"]: e for e in res["energy"]}
     head = energy["jetson_total_power"]
-    assert head["scope"] == "module_input" and head["energy_j"] == pytest.approx(5.7 * head["timed_s"], rel=1e-6)
-    assert head["idle_power_w"] == pytest.approx(5.7) and head["energy_above_idle_j"] == pytest.approx(0, abs=1e-9)
+    assert head["scope"] == "module_input" and head["energy_j"] == pytest.approx(5.7 * head["timed_s"],
+                                                                                 rel=1e-6)
+    assert head["idle_power_w"] == pytest.approx(5.7) and head["energy_above_idle_j"] == pytest.approx(0,
+                                                                                                       abs=1e-9)
     assert head["inferences"] > 0
     assert res["preparation"]["idle"]["n_samples"] > 5
     assert res["env"]["before"]["family"]["jetson"]["l4t"] == "R36.4.3"

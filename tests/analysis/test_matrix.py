@@ -42,7 +42,8 @@ def test_failed_jobs_are_left_out() -> None:
 
 def test_pareto_front_on_known_points() -> None:
     # (latency, fidelity): lower latency and higher fidelity are better
-    assert pareto_front([(10, 1.0), (4, 0.99), (8, 0.995), (2, 0.98), (9, 0.99)]) == [True, True, True, True, False]
+    front = pareto_front([(10, 1.0), (4, 0.99), (8, 0.995), (2, 0.98), (9, 0.99)])
+    assert front == [True, True, True, True, False]
     assert pareto_front([(1, 0.9), (1, 0.9)]) == [True, True]  # equal points: both optimal
     assert pareto_front([(1, 0.9), (1, 0.95)]) == [False, True]  # same speed, better fidelity dominates
     assert pareto_front([(2, 0.9), (1, 0.9)]) == [False, True]
@@ -78,7 +79,8 @@ def test_roofline_percent_of_peak() -> None:
     assert [(p.board, p.workload) for p in pts] == [("old", "stream"), ("pi5", "gemm")]
     old, g = pts
     assert g.ops_per_s == pytest.approx(20e9) and g.bytes_per_s == pytest.approx(10e9) and g.intensity == 2.0
-    assert g.pct_compute == pytest.approx(100 * 20 / 153.6) and g.pct_bandwidth == pytest.approx(100 * 10 / 17.07)
+    assert g.pct_compute == pytest.approx(100 * 20 / 153.6)
+    assert g.pct_bandwidth == pytest.approx(100 * 10 / 17.07)
     assert g.peak_key == "fp32" and g.note is None
     assert g.attainable_ops_per_s == pytest.approx(2.0 * 17.07e9)  # memory-bound at 2 FLOP/byte
     assert old.bytes_per_s == pytest.approx(8e9) and old.pct_bandwidth is None

@@ -25,7 +25,8 @@ def job(precision: str, pruning: str, p50_s: float, ci_halfwidth_s: float, size:
         details["interleave"] = {"group": workload, "partners": [k for k in PARTNERS if k != key]}
     raw = {"latency_rounds": [{"values_s": [r, r]} for r in (rounds or [p50_s] * 4)]}
     return JobRecord(run_id="r", board="local", job_key=key, workload=workload,
-                     backend="onnxruntime", precision=precision, pruning=pruning, params=params, status=status,
+                     backend="onnxruntime", precision=precision, pruning=pruning, params=params,
+                     status=status,
                      metrics=tuple(metrics), work={"ops_per_call": ops}, details=details, raw=raw)
 
 
@@ -59,7 +60,8 @@ def test_verdicts_need_the_interleaved_rounds_to_agree() -> None:
     assert any("interleaved rounds disagree" in t for t in text)
     assert comps["fp32/structured-50"].work_ratio == 0.5
     assert not any("does not come from pruning" in t for t in text)
-    noisy = compare_variants([job("fp32", "none", 0.010, 0.0001), job("fp32", "unstructured-75", 0.007, 0.0001)])
+    noisy = compare_variants([job("fp32", "none", 0.010, 0.0001),
+                              job("fp32", "unstructured-75", 0.007, 0.0001)])
     assert noisy[0].verdict == "faster" and noisy[0].work_ratio == 1.0
     assert "does not come from pruning" in summary_sentences(noisy)[-1]
 

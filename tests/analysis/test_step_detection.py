@@ -29,7 +29,8 @@ def nightly(seed: int, step_at: int | None, *, n_runs: int = 30, step: float = 0
     return out
 
 
-def with_flags(entries: list[tuple[RunRef, JobSample]], runs: range, **flags: bool) -> list[tuple[RunRef, JobSample]]:
+def with_flags(entries: list[tuple[RunRef, JobSample]], runs: range,
+               **flags: bool) -> list[tuple[RunRef, JobSample]]:
     out = []
     for i, (ref, j) in enumerate(entries):
         if i in runs:
@@ -79,7 +80,8 @@ def test_improvement_is_a_step_but_not_a_regression() -> None:
 
 def test_small_step_below_minimum_effect_is_ignored() -> None:
     # 1.5 % step with tiny noise: statistically clear, practically irrelevant
-    (s,) = build_history(nightly(6, 20, step=0.015, raw_noise=0.002, run_jitter=0.001), metrics=("latency.p50",))
+    (s,) = build_history(nightly(6, 20, step=0.015, raw_noise=0.002, run_jitter=0.001),
+                         metrics=("latency.p50",))
     assert s.steps == ()
 
 

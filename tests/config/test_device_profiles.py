@@ -27,7 +27,8 @@ def test_all_shipped_profiles_load_with_expected_headline_scope() -> None:
     assert "no on-board power monitor" in (profiles["rk3588"].power_unavailable_reason or "")
     assert profiles["pi5"].headline_power.label.startswith("PMIC rails, excludes 5 V loads")  # type: ignore[union-attr]
     for p in profiles.values():
-        for peak in list(p.roofline.compute.values()) + ([p.roofline.bandwidth] if p.roofline.bandwidth else []):
+        for peak in list(p.roofline.compute.values()) + ([p.roofline.bandwidth] if p.roofline.bandwidth
+                                                         else []):
             assert peak.source and peak.confidence in ("vendor", "derived", "unverified")
 
 
@@ -53,13 +54,15 @@ def test_sudo_npu_load_option_becomes_family_option(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("body,key", [
-    ("name: board-x\ndescription: d\nsamplers: [cpufreq, bogus]\npower_unavailable_reason: none\n", "samplers"),
-    ("name: board-x\ndescription: d\nsamplers: [cpufreq]\npower_unavailable_reason: x\nroofline:\n  compute:\n"
-     "    fp32: {value: -1, unit: FLOP/s, source: s}\n", "roofline.compute.fp32.value"),
-    ("name: board-x\ndescription: d\nsamplers: [cpufreq]\nheadline_power: {family: cpufreq, channel: c, "
-     "scope: total}\n", "headline_power.scope"),
-    ("name: board-x\ndescription: d\nsamplers: [cpufreq]\npower_unavailable_reason: x\nmeter: {host: 'a b'}\n",
-     "meter.host"),
+    ("name: board-x\ndescription: d\nsamplers: [cpufreq, bogus]\npower_unavailable_reason: none\n",
+     "samplers"),
+    (("name: board-x\ndescription: d\nsamplers: [cpufreq]\npower_unavailable_reason: x\n"
+      "roofline:\n  compute:\n    fp32: {value: -1, unit: FLOP/s, source: s}\n"),
+     "roofline.compute.fp32.value"),
+    (("name: board-x\ndescription: d\nsamplers: [cpufreq]\nheadline_power: {family: cpufreq, channel: c, "
+      "scope: total}\n"), "headline_power.scope"),
+    (("name: board-x\ndescription: d\nsamplers: [cpufreq]\npower_unavailable_reason: x\n"
+      "meter: {host: 'a b'}\n"), "meter.host"),
     ("name: board-x\ndescription: d\nsamplers: [cpufreq]\npower_unavailable_reason: x\ntypo: 1\n", "typo"),
 ])
 def test_bad_profile_errors_name_file_and_key(tmp_path: Path, body: str, key: str) -> None:

@@ -15,8 +15,8 @@ BUILD = "from pathlib import Path; import sys; {pre}from benchbench.deploy.agent
 
 
 def test_same_bytes_whatever_the_controller_imported(tmp_path: Path) -> None:
-    digests = {subprocess.run([sys.executable, "-c", BUILD.format(pre=pre), str(tmp_path / str(i))], check=True,
-                              capture_output=True, text=True).stdout.strip()
+    digests = {subprocess.run([sys.executable, "-c", BUILD.format(pre=pre), str(tmp_path / str(i))],
+                              check=True, capture_output=True, text=True).stdout.strip()
                for i, pre in enumerate(("", "import numpy, json, sqlalchemy; "))}
     assert len(digests) == 1
 
@@ -26,7 +26,8 @@ def test_bytecode_beside_every_module_and_the_agent_runs(tmp_path: Path) -> None
     names = zipfile.ZipFile(archive.path).namelist()
     sources = [n for n in names if n.startswith("bbagent/") and n.endswith(".py")]
     assert sources and all(n + "c" in names for n in sources)
-    out = subprocess.run([sys.executable, str(archive.path), "version"], check=True, capture_output=True, text=True)
+    out = subprocess.run([sys.executable, str(archive.path), "version"], check=True, capture_output=True,
+                         text=True)
     assert '"agent_version"' in out.stdout
 
 
@@ -38,5 +39,6 @@ def test_foreign_bytecode_falls_back_to_the_sources(tmp_path: Path) -> None:
         for info in src.infolist():
             data = src.read(info)
             dst.writestr(info, b"\x00\x00\r\n" + data[4:] if info.filename.endswith(".pyc") else data)
-    out = subprocess.run([sys.executable, str(foreign), "version"], check=True, capture_output=True, text=True)
+    out = subprocess.run([sys.executable, str(foreign), "version"], check=True, capture_output=True,
+                         text=True)
     assert '"agent_version"' in out.stdout

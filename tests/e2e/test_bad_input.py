@@ -10,18 +10,21 @@ import pytest
 from benchbench.results.store import Store
 
 CASES = {
-    "unknown-workload": ("name: x\njobs:\n  - workload: warp_drive\n", "jobs[0].workload", "unknown workload"),
+    "unknown-workload": ("name: x\njobs:\n  - workload: warp_drive\n", "jobs[0].workload",
+                         "unknown workload"),
     "malformed-yaml": ("name: x\njobs: [\n  - workload: gemm\n", "line", "malformed YAML"),
     "mistyped": ("name: x\njobs:\n  - workload: gemm\n    precisions: fp32\n", "jobs[0].precisions",
                  "valid list"),
-    "unknown-key": ("name: x\njobs:\n  - workload: gemm\n    sizes: {m: 1}\n", "jobs[0].sizes", "unknown key"),
+    "unknown-key": ("name: x\njobs:\n  - workload: gemm\n    sizes: {m: 1}\n", "jobs[0].sizes",
+                    "unknown key"),
     "non-numeric-size": ("name: x\njobs:\n  - workload: gemm\n    params: {m: 64, k: big, n: 64}\n",
                          "jobs[0].params.k", "valid integer"),
-    "bad-precision": ("name: x\njobs:\n  - workload: triad\n    precisions: [int4]\n", "jobs[0].precisions[0]",
-                      "does not apply"),
+    "bad-precision": ("name: x\njobs:\n  - workload: triad\n    precisions: [int4]\n",
+                      "jobs[0].precisions[0]", "does not apply"),
     "negative-size": ("name: x\njobs:\n  - workload: gemm\n    params: {m: -4}\n", "jobs[0].params.m",
                       "greater than 0"),
-    "timing-typo": ("name: x\ntiming: {round: 3}\njobs:\n  - workload: gemm\n", "timing.round", "unknown key"),
+    "timing-typo": ("name: x\ntiming: {round: 3}\njobs:\n  - workload: gemm\n", "timing.round",
+                    "unknown key"),
 }
 
 
@@ -33,7 +36,8 @@ def _one_clean_line(stderr: str) -> str:
 
 
 @pytest.fixture(scope="module")
-def seeded_db(tmp_path_factory: pytest.TempPathFactory, bb_cache: Path, tiny_suite_text: str) -> tuple[Path, str]:
+def seeded_db(tmp_path_factory: pytest.TempPathFactory, bb_cache: Path, tiny_suite_text: str) -> tuple[Path,
+                                                                                                       str]:
     """One stored run that every bad-input case must leave intact."""
     import os
     import subprocess
@@ -42,8 +46,9 @@ def seeded_db(tmp_path_factory: pytest.TempPathFactory, bb_cache: Path, tiny_sui
     d = tmp_path_factory.mktemp("seeded")
     (d / "tiny.yaml").write_text(tiny_suite_text)
     env = dict(os.environ, BENCHBENCH_CACHE=str(bb_cache))
-    res = subprocess.run([sys.executable, "-m", "benchbench", "run", "--suite", "tiny.yaml", "--db", "keep.db",
-                          "--json", "--no-report"], env=env, cwd=d, capture_output=True, text=True, timeout=300)
+    res = subprocess.run([sys.executable, "-m", "benchbench", "run", "--suite", "tiny.yaml", "--db",
+                          "keep.db", "--json", "--no-report"], env=env, cwd=d, capture_output=True, text=True,
+                         timeout=300, check=False)
     assert res.returncode == 0, res.stderr
     return d / "keep.db", json.loads(res.stdout)["run_id"]
 
@@ -70,7 +75,8 @@ def test_missing_suite_file(tmp_path: Path, bb, bb_env):
 
 
 def test_unwritable_db_path(tmp_path: Path, bb, bb_env, tiny_suite):
-    res = bb("run", "--suite", str(tiny_suite), "--db", "/proc/nonexistent/dir/x.db", env=bb_env, cwd=tmp_path)
+    res = bb("run", "--suite", str(tiny_suite), "--db", "/proc/nonexistent/dir/x.db", env=bb_env,
+             cwd=tmp_path)
     assert res.returncode == 2
     line = _one_clean_line(res.stderr)
     assert "cannot open results database" in line and "/proc/nonexistent/dir/x.db" in line

@@ -14,13 +14,12 @@ import sqlite3
 from pathlib import Path
 
 import pytest
+from badinput_cases import CASES, PB_OK, Case
 
 from benchbench.cli.main import main
 from benchbench.ingest.pytest_json import import_pytest_benchmark
 from benchbench.results.records import JobRecord, Metric
 from benchbench.results.store import Store
-
-from badinput_cases import CASES, PB_OK, Case
 
 SEED_RUN = "20240101T000000Z-seed"
 
@@ -167,7 +166,8 @@ def test_bad_input_as_a_real_process(case_id: str, seeded: dict[str, object], tm
     _assert_intact(seeded, tmp_path)
 
 
-def test_debug_shows_the_traceback(seeded: dict[str, object], tmp_path: Path, capsys: pytest.CaptureFixture[str],
+def test_debug_shows_the_traceback(seeded: dict[str, object], tmp_path: Path,
+                                   capsys: pytest.CaptureFixture[str],
                                    monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(tmp_path)
     (tmp_path / "s.yaml").write_bytes(b"name: \xff\n")

@@ -2,8 +2,9 @@
 horizontal scroll, the Findings block above the first table, the power and energy columns within the first
 screenful at 1366 px, no console errors, no requests; screenshots under perf-results/ (git-ignored).
 
-Two reports: a real run of the kernel suite used by the e2e tests (quick-suite columns: kernels, throughput, no
-fidelity), and a stored model-variant run (interleaved int8/fp16/pruned variants with fidelity and energy)."""
+Two reports: a real run of the kernel suite used by the e2e tests (quick-suite columns: kernels, throughput,
+no fidelity), and a stored model-variant run (interleaved int8/fp16/pruned variants with fidelity and
+energy)."""
 
 from __future__ import annotations
 
@@ -69,11 +70,13 @@ def test_model_variant_report_fits(tmp_path: Path, watched_page) -> None:
              "source": "vcgencmd pmic_read_adc", "update_period_s": 0.1, "read_cost_s": 2e-3},
             {"family": "hwmon", "quantity": "power", "scope": "board_input", "available": False,
              "reason": "no INA2xx on this board"}]})
-    long = {"batch": 1, "input_shapes": "x=1x3x224x224", "calibration": "seeded-normal-64-samples-of-imagenet-ish"}
+    long = {"batch": 1, "input_shapes": "x=1x3x224x224",
+            "calibration": "seeded-normal-64-samples-of-imagenet-ish"}
     for j in JOBS:
         store.add_job(replace(j, params={**j.params, **long},
                               metrics=j.metrics if j.value("energy.per_inference") is None else j.metrics
-                              + (j.metric("energy.per_inference").__class__("power.mean", 5.0, "W", "rails_sum",
+                              + (j.metric("energy.per_inference").__class__("power.mean", 5.0, "W",
+                                                                            "rails_sum",
                                                                             "vcgencmd pmic_read_adc"),)))
     store.finish_run("r", "complete")
     out = tmp_path / "study.html"

@@ -20,10 +20,12 @@ from litert_models import face_detection
 def test_tflite_byo_runs_through_the_cli(tmp_path: Path, bb, bb_env) -> None:
     shutil.copyfile(face_detection(), tmp_path / "face.tflite")
     (tmp_path / "s.yaml").write_text(
-        "name: lite\ntiming: {warmup_s: 0.02, min_value_s: 0.002, rounds: 2, values_per_round: 5, max_timed_s: 1}\n"
+        "name: lite\n"
+        "timing: {warmup_s: 0.02, min_value_s: 0.002, rounds: 2, values_per_round: 5, max_timed_s: 1}\n"
         "sampling: {interval_s: 0.02, measure_overhead: false}\n"
         "jobs:\n  - workload: byo\n    backend: litert\n    params: {model: face.tflite, num_threads: 1}\n")
-    res = bb("run", "--suite", "s.yaml", "--db", "r.db", "--json", "--report", "r.html", env=bb_env, cwd=tmp_path)
+    res = bb("run", "--suite", "s.yaml", "--db", "r.db", "--json", "--report", "r.html", env=bb_env,
+             cwd=tmp_path)
     assert res.returncode == 0, res.stderr
     out = json.loads(res.stdout)
     assert out["statuses"] == {"ok": 1}

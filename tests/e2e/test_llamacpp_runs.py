@@ -1,7 +1,8 @@
-"""llama.cpp GGUF models through the real CLI on the local board: the reference sweep f16/q8_0/q4_0/q4_k_m end to
-end (tokens/s, TTFT, size, perplexity and agreement vs f16, memory in the store and the report; history and
-compare on those jobs; benchbench vs llama-bench decode tokens/s where llama-bench runs; the Q4_0-vs-F16 verdict as
-measured), bring-your-own .gguf, and bad input (corrupt/truncated file, unknown quantization type)."""
+"""llama.cpp GGUF models through the real CLI on the local board: the reference sweep f16/q8_0/q4_0/q4_k_m end
+to end (tokens/s, TTFT, size, perplexity and agreement vs f16, memory in the store and the report; history and
+compare on those jobs; benchbench vs llama-bench decode tokens/s where llama-bench runs; the Q4_0-vs-F16
+verdict as measured), bring-your-own .gguf, and bad input (corrupt/truncated file, unknown quantization
+type)."""
 
 from __future__ import annotations
 
@@ -12,7 +13,8 @@ from pathlib import Path
 
 import pytest
 
-pytest.importorskip("llama_cpp", reason="llama-cpp-python is not installed (pip install '.[llm]'; .ci/setup does)")
+pytest.importorskip("llama_cpp",
+                    reason="llama-cpp-python is not installed (pip install '.[llm]'; .ci/setup does)")
 
 from benchbench.analysis.quantstudy import compare_variants, sentence
 from benchbench.results.store import Store
@@ -47,12 +49,14 @@ def test_reference_sweep_end_to_end_with_llama_bench_side_by_side(tmp_path: Path
     for t, j in jobs.items():
         assert (j.workload, j.backend) == ("llm-gguf", "llama.cpp")
         for name in ("llm.ttft", "llm.prefill_tps", "llm.decode_tps", "model.size", "mem.peak_rss",
-                     "fidelity.top1_agreement", "fidelity.perplexity", "fidelity.perplexity_ratio", "latency.p50"):
+                     "fidelity.top1_agreement", "fidelity.perplexity", "fidelity.perplexity_ratio",
+                     "latency.p50"):
             assert j.value(name) is not None and j.value(name) > 0, (t, name)
         assert "one decode step" in (j.timed_window or "")
         assert j.details["interleave"]["group"]  # the four types measured round-robin
     assert jobs["f16"].value("fidelity.top1_agreement") == 1.0
-    assert jobs["f16"].value("model.size") > jobs["q8_0"].value("model.size") > jobs["q4_0"].value("model.size")
+    size = {p: jobs[p].value("model.size") for p in ("f16", "q8_0", "q4_0")}
+    assert size["f16"] > size["q8_0"] > size["q4_0"]
     html = (tmp_path / "report.html").read_text()
     for text in ("q4_k_m", "llama.cpp", "pp ", "tg ", "ppl ×", "top-1"):
         assert text in html, text
@@ -81,7 +85,8 @@ def test_reference_sweep_end_to_end_with_llama_bench_side_by_side(tmp_path: Path
             measured = [(r, x) for x in (j, again[precision])
                         if (r := x.value("llm.decode_vs_llama_bench")) is not None
                         and not (x.details.get("contention") or {}).get("contended")]
-            assert j.value("llm.decode_vs_llama_bench") is not None and j.value("llm.llama_bench_decode_tps") > 0
+            assert j.value("llm.decode_vs_llama_bench") is not None
+            assert j.value("llm.llama_bench_decode_tps") > 0
             if measured:
                 ratio, x = min(measured, key=lambda m: abs(math.log(m[0])))
                 # ±25 %: the same shared-VM allowance as the ONNX corpus test (quiet runs: 0.94-0.98)
@@ -119,6 +124,7 @@ def test_bad_gguf_input_exits_2(tmp_path: Path, bb, bb_env, bb_cache: Path) -> N
     shutil.copy(path, tmp_path / "ok.gguf")
     res = _run(bb, bb_env, tmp_path, "--model", "ok.gguf", "--precision", "q9_9", "--no-report")
     assert res.returncode == 2 and "q9_9" in res.stderr and "q4_k_m" in res.stderr, res.stderr
-    (tmp_path / "bad.yaml").write_text("name: b\njobs:\n  - workload: llm-gguf\n    precisions: [q4_0, int8]\n")
+    (tmp_path / "bad.yaml").write_text(
+        "name: b\njobs:\n  - workload: llm-gguf\n    precisions: [q4_0, int8]\n")
     res = _run(bb, bb_env, tmp_path, "--suite", "bad.yaml", "--no-report")
     assert res.returncode == 2 and "jobs[0].precisions[1]" in res.stderr and "q8_0" in res.stderr, res.stderr

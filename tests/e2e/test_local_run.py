@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import json
 import re
-
-import numpy as np
-import pytest
 from html.parser import HTMLParser
 from pathlib import Path
 
-from benchbench.results.store import Store
+import numpy as np
+import pytest
 
+from benchbench.results.store import Store
 
 
 class Cells(HTMLParser):

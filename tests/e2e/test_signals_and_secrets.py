@@ -37,8 +37,8 @@ def _wait_for_a_stored_job(db: Path, proc: subprocess.Popen[str]) -> None:
 
 
 def _interrupt(argv: list[str], cwd: Path, env: dict[str, str], db: Path, sig: int) -> tuple[str, str, int]:
-    proc = subprocess.Popen([sys.executable, "-m", "benchbench", *argv], env=env, cwd=cwd, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen([sys.executable, "-m", "benchbench", *argv], env=env, cwd=cwd,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     _wait_for_a_stored_job(db, proc)
     proc.send_signal(sig)
     out, err = proc.communicate(timeout=90)
@@ -65,8 +65,8 @@ def test_signal_stops_a_local_run_cleanly(sig: int, tmp_path: Path, bb_env: dict
     scratch = tmp_path / "tmp"
     scratch.mkdir()
     env = dict(bb_env, TMPDIR=str(scratch))  # the local agent's temp dirs land here
-    out, err, code = _interrupt(["run", "--suite", "slow.yaml", "--db", str(db), "--no-report"], tmp_path, env,
-                                db, sig)
+    out, err, code = _interrupt(["run", "--suite", "slow.yaml", "--db", str(db), "--no-report"], tmp_path,
+                                env, db, sig)
     _check_interrupted(db, out, err, code, sig)
     time.sleep(0.5)
     assert agent_processes_pyz(bb_env["BENCHBENCH_CACHE"]) == []
@@ -82,11 +82,13 @@ def test_signal_stops_a_lab_board_run_cleanly(sig: int, tmp_path: Path, bb_env: 
     (tmp_path / "ssh_config").write_text("")
     (tmp_path / "fleet.yaml").write_text(
         f"known_hosts: {ssh_lab.known_hosts}\nboards:\n  - {{name: {board.name}, host: {board.addr}, "
-        f"port: {board.port}, user: {board.user}, identity_file: {ssh_lab.client_key}, work_dir: {board.work_dir}}}\n")
+        f"port: {board.port}, user: {board.user}, identity_file: {ssh_lab.client_key}, "
+        f"work_dir: {board.work_dir}}}\n")
     env = {k: v for k, v in bb_env.items() if k != "SSH_AUTH_SOCK"}
     db = tmp_path / "f.db"
     out, err, code = _interrupt(["run", "--fleet", "fleet.yaml", "--suite", "slow.yaml", "--db", str(db),
-                                 "--no-report", "--ssh-config", str(tmp_path / "ssh_config")], tmp_path, env, db, sig)
+                                 "--no-report", "--ssh-config", str(tmp_path / "ssh_config")], tmp_path, env,
+                                db, sig)
     _check_interrupted(db, out, err, code, sig)
     time.sleep(1.0)
     assert agent_processes_pyz(str(board.work_dir)) == [], "the agent was left running on the board"
@@ -96,13 +98,15 @@ MARKER = "Pw-MARKER-7f3c9e"
 
 
 @pytest.mark.slow
-def test_database_password_is_never_shown_or_stored(tmp_path: Path, bb, bb_env: dict[str, str], tiny_suite: Path,
+def test_database_password_is_never_shown_or_stored(tmp_path: Path, bb, bb_env: dict[str, str],
+                                                    tiny_suite: Path,
                                                      postgres_url: str) -> None:
     # trust authentication ignores the password, so the run succeeds with it in the user-info and the query
     url = postgres_url.replace("://postgres@", f"://postgres:{MARKER}@").replace("://root@", f"://root:{MARKER}@")
     url += f"&password={MARKER}"
     assert url.count(MARKER) == 2
-    res = bb("run", "--suite", str(tiny_suite), "--db", url, "--json", "-o", "r.html", env=bb_env, cwd=tmp_path)
+    res = bb("run", "--suite", str(tiny_suite), "--db", url, "--json", "-o", "r.html", env=bb_env,
+             cwd=tmp_path)
     assert res.returncode == 0, res.stderr
     assert MARKER not in res.stdout + res.stderr
     assert "***" in json.loads(res.stdout)["db"]

@@ -36,7 +36,8 @@ def test_site_in_headless_chromium(tmp_path: Path, watched_page) -> None:
     svgs = page.locator("figure.trend svg").count()
     tables = page.locator("figure.trend table").count()
     markers = page.locator("figure.trend td.step-worse").count()
-    colour = page.locator("td.step-worse").first.evaluate("e => getComputedStyle(e).color")  # site.css applied
+    # site.css applied
+    colour = page.locator("td.step-worse").first.evaluate("e => getComputedStyle(e).color")
     page.screenshot(path=str(tmp_path / "history.png"), full_page=True)
     page.locator("figure.trend tbody tr a").last.click()  # a run's report, through a relative link
     page.wait_for_load_state("load")

@@ -36,7 +36,8 @@ def test_byo_torchscript_and_exported_program_through_the_cli(tmp_path: Path, bb
     m = Tiny().eval()
     torch.jit.save(torch.jit.script(m), str(tmp_path / "tiny.pt"))
     batch = torch.export.Dim("batch", min=1, max=4)
-    torch.export.save(torch.export.export(m, (torch.randn(2, 3, 32, 32),), dynamic_shapes={"image": {0: batch}}),
+    torch.export.save(torch.export.export(m, (torch.randn(2, 3, 32, 32),),
+                                          dynamic_shapes={"image": {0: batch}}),
                       str(tmp_path / "tiny.pt2"))
     res = _run(bb, bb_env, tmp_path, "--model", "tiny.pt", "--shape", "image=1x3x32x32")
     assert res.returncode == 0, res.stderr
@@ -78,7 +79,8 @@ def test_bad_torch_files_exit_2_and_are_never_unpickled(tmp_path: Path, bb, bb_e
     assert res.returncode == 2 and "'image'" in res.stderr and "constraints" in res.stderr, res.stderr
 
 
-CNN = "{width: 0.25, resolution: 32, num_classes: 50, num_threads: 1, validation_samples: 2, calibration_samples: 2}"
+CNN = ("{width: 0.25, resolution: 32, num_classes: 50, num_threads: 1, validation_samples: 2, "
+       "calibration_samples: 2}")
 LLM = ("{vocab: 256, hidden: 32, layers: 1, heads: 2, ffn: 64, seq_len: 8, max_len: 16, new_tokens: 4, "
        "generations: 1, num_threads: 1, validation_samples: 2, calibration_samples: 2}")
 ALL_PRECISIONS = ["fp32", "fp16", "bf16", "int8-dynamic", "int8-static"]
@@ -92,8 +94,8 @@ def _torch_suite(tmp_path: Path, bb, bb_env, entries: list[tuple[str, str, list[
     jobs += ("  - workload: resnet18\n    precisions: [fp32]\n"
              "    params: {width: 0.25, resolution: 32, num_classes: 50, intra_op_threads: 1}\n")
     (tmp_path / "s.yaml").write_text("name: torch\n" + TIMING + "jobs:\n" + jobs)
-    res = bb("run", "--suite", "s.yaml", "--db", "r.db", "--json", "--report", "r.html", env=bb_env, cwd=tmp_path,
-             timeout=1400)
+    res = bb("run", "--suite", "s.yaml", "--db", "r.db", "--json", "--report", "r.html", env=bb_env,
+             cwd=tmp_path, timeout=1400)
     assert res.returncode == 0, res.stderr
     return Store(tmp_path / "r.db").load_run(json.loads(res.stdout)["run_id"])
 
@@ -132,7 +134,8 @@ def test_torch_suite_every_precision_and_pruning_level_beside_onnxruntime(tmp_pa
 @pytest.mark.timeout(1500)  # 60 torch variants made and timed: ~10 minutes on a loaded 2-core machine
 def test_torch_suite_precisions_pruning_and_runtimes_side_by_side(tmp_path: Path, bb, bb_env) -> None:
     run = _torch_suite(tmp_path, bb, bb_env, [(w, p, ALL_PRECISIONS, ALL_PRUNING)
-                                              for w, p in (("mobilenetv2", CNN), ("resnet18", CNN), ("decoder", LLM))])
+                                              for w, p in (("mobilenetv2", CNN), ("resnet18", CNN),
+                                                           ("decoder", LLM))])
     ok = _check(run, tmp_path, 3 * 5 * 4)
     for w in ("mobilenetv2", "resnet18", "decoder"):
         for pr in ALL_PRUNING:

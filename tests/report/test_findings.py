@@ -18,7 +18,8 @@ from benchbench.results.store import Store
 def _with_pm(j: JobRecord, pm_j: float, calls: int = 1000) -> JobRecord:
     """The agent's energy report for the job's per-inference energy, with a ± over the window."""
     e = j.value("energy.per_inference") or 0.0
-    rep = {"channel": "pmic", "energy_j": e * calls, "inferences": calls, "energy_uncertainty_j": pm_j * calls}
+    rep = {"channel": "pmic", "energy_j": e * calls, "inferences": calls,
+           "energy_uncertainty_j": pm_j * calls}
     return replace(j, details={**j.details, "energy": [rep]})
 
 
@@ -67,7 +68,8 @@ def test_report_prints_no_unsupported_finding(tmp_path: Path) -> None:
     jobs = (_pair(0.004, 0.02)
             + [replace(j, board="rk3588", job_key=j.job_key) for j in
                _pair(0.004, 0.02, contended=("resnet18/int8/none",))]
-            + [replace(job("pi5", "int4", "none", 0.003), status="unsupported", reason="no int4 kernel on this EP")])
+            + [replace(job("pi5", "int4", "none", 0.003), status="unsupported",
+                       reason="no int4 kernel on this EP")])
     run = _store(tmp_path, jobs)
     rf = run_findings(run.jobs, run.boards)
     assert [u.kind for u in rf.unmeasured] == ["sensor", "not applicable"]

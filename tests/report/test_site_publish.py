@@ -1,4 +1,5 @@
-"""`benchbench publish`: the static site's pages, relative links, regression markers and incremental rebuilds."""
+"""`benchbench publish`: the static site's pages, relative links, regression markers and incremental
+rebuilds."""
 
 from __future__ import annotations
 
@@ -11,8 +12,8 @@ from click.testing import CliRunner
 from lab.storegen import matrix, store_run
 
 from benchbench.cli.main import main
-from benchbench.report.viewmodel import fmt_seconds
 from benchbench.report.site import slug
+from benchbench.report.viewmodel import fmt_seconds
 from benchbench.results.store import Store
 
 N_RUNS, STEP_AT = 12, 8
@@ -65,17 +66,20 @@ def test_pages_and_relative_links(site: tuple[Path, Path, dict[str, object]]) ->
     assert "orin &lt;nano&gt; &amp; co" in index and ODD not in index  # autoescaped
 
 
-def test_history_page_marks_the_step_and_regressions_page_lists_it(site: tuple[Path, Path, dict[str, object]]) -> None:
+def test_history_page_marks_the_step_and_regressions_page_lists_it(
+        site: tuple[Path, Path, dict[str, object]]) -> None:
     _, www, _ = site
     hist = (www / "history/pi5/resnet18.html").read_text()
     assert hist.count("<svg") == 3  # latency, energy, memory: one figure each, a table beside each
     assert hist.count("<table") == 3
-    marked = re.findall(r'<a href="../../runs/(n\d\d)\.html">n\d\d</a></td><td>[^<]*</td>((?:<td[^>]*>[^<]*</td>)+)',
+    marked = re.findall(r'<a href="../../runs/(n\d\d)\.html">n\d\d</a></td><td>[^<]*</td>'
+                        r'((?:<td[^>]*>[^<]*</td>)+)',
                         hist)
     step_rows = [run for run, cells in marked if "▲" in cells]
     assert set(step_rows) <= {f"n{STEP_AT - 1:02d}", f"n{STEP_AT:02d}", f"n{STEP_AT + 1:02d}"} and step_rows
     odd = (www / f"history/{slug(ODD)}/resnet18.html").read_text()
-    assert "▲ " not in odd.split("<section", 1)[1] and 'class="num excluded"' in odd  # throttled run kept, hollow
+    # throttled run kept, hollow
+    assert "▲ " not in odd.split("<section", 1)[1] and 'class="num excluded"' in odd
     regs = (www / "regressions.html").read_text()
     rows = re.findall(r"<tr><td>(pi5 resnet18 (?:fp32|int8)/none[^<]*)</td><td>median latency</td>"
                       r'<td class="num step-worse">\+(\d+\.\d)%</td><td><a href="runs/(n\d\d)\.html">', regs)
@@ -99,7 +103,8 @@ def test_second_publish_rewrites_nothing_and_a_new_run_touches_only_what_changed
     db2 = tmp_path / "r2.db"
     shutil.copy(db, db2)
     _runs(Store(db2), N_RUNS, N_RUNS + 1)
-    doc = json.loads(CliRunner().invoke(main, ["publish", "--out", str(copy), "--db", str(db2), "--json"]).stdout)
+    doc = json.loads(CliRunner().invoke(main, ["publish", "--out", str(copy), "--db", str(db2),
+                                               "--json"]).stdout)
     assert f"runs/n{N_RUNS:02d}.html" in doc["written"] and "index.html" in doc["written"]
     new_run = {f"runs/n{N_RUNS:02d}.html", f"runs/n{N_RUNS:02d}-vs-n{N_RUNS - 1:02d}.html"}
     assert new_run <= set(doc["written"])
@@ -107,7 +112,8 @@ def test_second_publish_rewrites_nothing_and_a_new_run_touches_only_what_changed
     assert (copy / "runs/n00.html").stat().st_mtime_ns == before[copy / "runs/n00.html"]
 
     (copy / "runs/n01.html").write_text("tampered")  # a damaged page is rebuilt, not trusted
-    doc = json.loads(CliRunner().invoke(main, ["publish", "--out", str(copy), "--db", str(db2), "--json"]).stdout)
+    doc = json.loads(CliRunner().invoke(main, ["publish", "--out", str(copy), "--db", str(db2),
+                                               "--json"]).stdout)
     assert doc["written"] == ["runs/n01.html"]
     assert "benchbench report" in (copy / "runs/n01.html").read_text()
 
@@ -122,7 +128,8 @@ def test_devices_page_puts_boards_side_by_side(site: tuple[Path, Path, dict[str,
     assert set(rows) == {"fp32", "int8"}
     last = Store(db).load_run(f"n{N_RUNS - 1:02d}")
     for precision, cells in rows.items():
-        links = re.findall(r'<td class="num( best)?"><a href="(runs/n\d\d\.html)" title="run n\d\d">([^<]+)</a>', cells)
+        links = re.findall(r'<td class="num( best)?"><a href="(runs/n\d\d\.html)" '
+                           r'title="run n\d\d">([^<]+)</a>', cells)
         assert [href for _, href, _ in links] == [f"runs/n{N_RUNS - 1:02d}.html"] * 2  # the latest run
         want = {j.board: j.value("latency.p50") for j in last.jobs if j.precision == precision}
         fastest = min(want, key=lambda b: want[b] or 0)

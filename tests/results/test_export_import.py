@@ -53,7 +53,8 @@ def _got(df: pd.DataFrame) -> dict[tuple[str, str, str], tuple[float | None, str
 @pytest.mark.parametrize("fmt", ["csv", "parquet", "json"])
 def test_export_round_trips_stored_values(two_runs: Path, tmp_path: Path, fmt: str) -> None:
     out = tmp_path / f"r2.{fmt}"
-    res = CliRunner().invoke(main, ["export", "--format", fmt, "--run", "r2", "--db", str(two_runs), "-o", str(out)])
+    res = CliRunner().invoke(main, ["export", "--format", fmt, "--run", "r2", "--db", str(two_runs), "-o",
+                                    str(out)])
     assert res.exit_code == 0, res.output
     if fmt == "csv":
         # pandas >= 3 parses floats exactly by default; pandas 2 needs the round_trip parser
@@ -76,7 +77,8 @@ def test_export_round_trips_stored_values(two_runs: Path, tmp_path: Path, fmt: s
     assert len(failed) == 1 and _got(failed) == {("pi5", "yolo[batch=1]/int8/none", ""): (None, "", None)}
     wide = df.pivot_table(index=["board", "job_key"], columns="metric", values="value")
     assert wide.loc[("pi5", "gemm[batch=1]/fp32/none"), "latency.p50"] == \
-        store.load_run("r2").jobs[[j.job_key for j in store.load_run("r2").jobs].index("gemm[batch=1]/fp32/none")
+        store.load_run("r2").jobs[[j.job_key
+                                   for j in store.load_run("r2").jobs].index("gemm[batch=1]/fp32/none")
                                    ].value("latency.p50")
 
 
@@ -86,7 +88,8 @@ def test_export_all_runs_and_bad_input(two_runs: Path, tmp_path: Path) -> None:
     assert res.exit_code == 0, res.output
     df = pd.read_csv(tmp_path / "all.csv")
     assert list(dict.fromkeys(df["run_id"])) == ["r1", "r2"]  # oldest run first
-    missing = cli.invoke(main, ["export", "--db", str(two_runs), "--run", "nope", "-o", str(tmp_path / "x.csv")])
+    missing = cli.invoke(main, ["export", "--db", str(two_runs), "--run", "nope", "-o",
+                                str(tmp_path / "x.csv")])
     assert missing.exit_code == 2 and "no run 'nope'" in missing.stderr
     assert not (tmp_path / "x.csv").exists()
     assert cli.invoke(main, ["export", "--format", "xlsx", "--db", str(two_runs)]).exit_code == 2
@@ -110,8 +113,8 @@ def test_spin(benchmark, n):
 
 
 def _pytest_benchmark_files(tmp_path: Path) -> tuple[Path, Path]:
-    """One real pytest-benchmark session writing both kinds of file: ``--benchmark-json`` (always carries
-    the raw per-round times) and ``--benchmark-save`` without ``--benchmark-save-data`` (summary stats only)."""
+    """One real pytest-benchmark session writing both kinds of file: ``--benchmark-json`` (always carries the
+    raw per-round times) and ``--benchmark-save`` without ``--benchmark-save-data`` (summary stats only)."""
     (tmp_path / "test_tiny_bench.py").write_text(BENCH_FILE)
     out = tmp_path / "with_data.json"
     storage = tmp_path / "storage"
@@ -130,7 +133,8 @@ def test_import_pytest_benchmark_joins_history(tmp_path: Path) -> None:
     with_data, stats_only = _pytest_benchmark_files(tmp_path)
     db = str(tmp_path / "pb.db")
     cli = CliRunner()
-    res = cli.invoke(main, ["import", "pytest-benchmark", str(with_data), "--board", "ci-x86", "--db", db, "--json"])
+    res = cli.invoke(main, ["import", "pytest-benchmark", str(with_data), "--board", "ci-x86", "--db", db,
+                            "--json"])
     assert res.exit_code == 0, res.output
     outcome = json.loads(res.stdout)
     assert outcome["jobs_added"] == 3
@@ -163,10 +167,12 @@ def test_import_pytest_benchmark_joins_history(tmp_path: Path) -> None:
     job = next(j for j in second.jobs if j.workload == "test_spin_small")
     sdoc = next(b for b in json.loads(stats_only.read_text())["benchmarks"] if b["name"] == "test_spin_small")
     assert job.raw == {} and [w.code for w in job.warnings] == ["stats-only"]
-    assert job.value("latency.p50") == sdoc["stats"]["median"] and job.value("latency.mean") == sdoc["stats"]["mean"]
+    assert job.value("latency.p50") == sdoc["stats"]["median"]
+    assert job.value("latency.mean") == sdoc["stats"]["mean"]
     assert job.value("throughput.items") == sdoc["stats"]["ops"]
 
-    hist = cli.invoke(main, ["history", "--db", db, "--board", "ci-x86", "--workload", "test_spin_small", "--json"])
+    hist = cli.invoke(main, ["history", "--db", db, "--board", "ci-x86", "--workload", "test_spin_small",
+                             "--json"])
     assert hist.exit_code == 0, hist.output
     (series,) = [s for s in json.loads(hist.stdout)["series"] if s["metric"] == "latency.p50"]
     assert sorted(p["run_id"] for p in series["points"]) == sorted([outcome["run_id"], second_id])

@@ -1,5 +1,6 @@
-"""Opening a schema-v1 results file (written here with the v1 DDL, as benchbench 0.1 created it) migrates it to
-the current schema in place: the data stays readable and the v2 covering index on metrics exists and is used."""
+"""Opening a schema-v1 results file (written here with the v1 DDL, as benchbench 0.1 created it) migrates it
+to the current schema in place: the data stays readable and the v2 covering index on metrics exists and is
+used."""
 
 from __future__ import annotations
 
@@ -26,13 +27,15 @@ CREATE TABLE jobs (id INTEGER NOT NULL, run_id VARCHAR(64) NOT NULL, board VARCH
     PRIMARY KEY (id), CONSTRAINT uq_job UNIQUE (run_id, board, job_key),
     FOREIGN KEY(run_id) REFERENCES runs (run_id));
 CREATE INDEX ix_jobs_series ON jobs (board, workload, precision, pruning);
-CREATE TABLE metrics (job_id INTEGER NOT NULL, name VARCHAR(200) NOT NULL, value FLOAT, unit VARCHAR(32) NOT NULL,
-    scope VARCHAR(32), source TEXT, detail TEXT, unavailable_reason TEXT, PRIMARY KEY (job_id, name),
+CREATE TABLE metrics (job_id INTEGER NOT NULL, name VARCHAR(200) NOT NULL, value FLOAT,
+    unit VARCHAR(32) NOT NULL, scope VARCHAR(32), source TEXT, detail TEXT, unavailable_reason TEXT,
+    PRIMARY KEY (job_id, name),
     FOREIGN KEY(job_id) REFERENCES jobs (id));
 CREATE TABLE raw (job_id INTEGER NOT NULL, kind VARCHAR(200) NOT NULL, encoding VARCHAR(32) NOT NULL,
     data BLOB NOT NULL, PRIMARY KEY (job_id, kind), FOREIGN KEY(job_id) REFERENCES jobs (id));
 INSERT INTO meta VALUES ('schema_version', '1');
-INSERT INTO runs VALUES ('old-run', 1.7e9, 1.7e9 + 60, 'complete', 'nightly', NULL, NULL, '0.1.0', '{}', '{}');
+INSERT INTO runs VALUES ('old-run', 1.7e9, 1.7e9 + 60, 'complete', 'nightly', NULL, NULL, '0.1.0',
+    '{}', '{}');
 INSERT INTO boards VALUES ('old-run', 'pi5', '{"kernel": "6.6.51"}', NULL, 'complete', NULL);
 INSERT INTO jobs (id, run_id, board, job_key, workload, backend, precision, pruning, params_json, status)
     VALUES (1, 'old-run', 'pi5', 'gemm/fp32', 'gemm', 'numpy', 'fp32', 'none', '{"n": 256}', 'ok'),
@@ -54,7 +57,8 @@ def _v1_file(path: Path) -> None:
 def _indexes(path: Path) -> set[str]:
     con = sqlite3.connect(path)
     try:
-        return {r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL")}
+        rows = con.execute("SELECT name FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL")
+        return {r[0] for r in rows}
     finally:
         con.close()
 
@@ -65,18 +69,21 @@ def test_v1_file_is_migrated_and_readable(tmp_path: Path) -> None:
     assert _indexes(db) == {"ix_jobs_series"}
     store = Store(db)
     con = sqlite3.connect(db)
-    assert con.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone() == (str(s.SCHEMA_VERSION),)
+    version = con.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+    assert version == (str(s.SCHEMA_VERSION),)
     assert s.SCHEMA_VERSION == 2
     plan = " ".join(str(r) for r in con.execute(
-        "EXPLAIN QUERY PLAN SELECT job_id, name, value FROM metrics WHERE name IN ('latency.p50', 'mem.peak_rss')"))
+        "EXPLAIN QUERY PLAN SELECT job_id, name, value FROM metrics "
+        "WHERE name IN ('latency.p50', 'mem.peak_rss')"))
     con.close()
     assert _indexes(db) == {"ix_jobs_series", "ix_metrics_name"} and "COVERING INDEX ix_metrics_name" in plan
     run = store.load_run("old-run")
     ok = next(j for j in run.jobs if j.status == "ok")
     assert ok.value("latency.p50") == 0.002 and ok.raw["latency_rounds"][0]["values_s"][1] == 0.0021
     entries = history_entries(store, ["latency.p50", "mem_peak"])
+    # the failed job's metric is not read in
     assert [(ref.run_id, e.key.precision, dict(e.metrics)) for ref, e in entries] == \
-        [("old-run", "fp32", {"latency.p50": 0.002, "mem.peak_rss": 5e7})]  # the failed job's metric is not read in
+        [("old-run", "fp32", {"latency.p50": 0.002, "mem.peak_rss": 5e7})]
     Store(db)  # opening again: already current, nothing to do
     assert _indexes(db) == {"ix_jobs_series", "ix_metrics_name"}
 

@@ -39,7 +39,8 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
 
 def _jobs(run_id: str, keys: range, seed: int) -> list[JobRecord]:
     rng = np.random.default_rng(seed)
-    return [job_record(run_id, JobSpec("pi5", f"w{k:03d}", "int8", params=(("batch", k),)), rng, exact_stats=False)
+    return [job_record(run_id, JobSpec("pi5", f"w{k:03d}", "int8", params=(("batch", k),)), rng,
+                       exact_stats=False)
             for k in keys]
 
 
@@ -60,7 +61,8 @@ def test_round_trip(db_url: str) -> None:
     run = store.load_run("r1")
     # every field, metric (None values too), warning and raw value; metrics come back sorted by name
     assert run.jobs == tuple(replace(j, metrics=tuple(sorted(j.metrics, key=lambda m: m.name))) for j in jobs)
-    assert run.info.status == "complete" and run.info.started_at == 1.7e9 and run.info.suite_name == "nightly ✓"
+    assert run.info.status == "complete" and run.info.started_at == 1.7e9
+    assert run.info.suite_name == "nightly ✓"
     (board,) = run.boards
     assert board.snapshot["note"] == "ünïcode <&>" and board.overhead == {"overhead_pct": 0.4}
     assert board.status == "complete"
@@ -78,7 +80,8 @@ def test_schema_version_row(db_url: str) -> None:
     assert rows == [("schema_version", str(s.SCHEMA_VERSION))]
 
 
-def _controller(url: str, name: str, start: multiprocessing.synchronize.Event, out: multiprocessing.Queue) -> None:
+def _controller(url: str, name: str, start: multiprocessing.synchronize.Event,
+                out: multiprocessing.Queue) -> None:
     """One controller process: opens the database, then adds an overlapping share of the shared run and all
     of its own run, interleaving the two."""
     start.wait(30)

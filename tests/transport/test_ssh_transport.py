@@ -53,7 +53,8 @@ def test_argv_metacharacters_never_execute(lab_boards, ssh_connect, tmp_path):
     t = ssh_connect(board)
     res = t.run(["printf", "%s\\0", *args], env={"BB_X": f"$(touch {canary})"})
     assert res.stdout.split("\0")[:-1] == args
-    assert t.run(["sh", "-c", 'printf %s "$BB_X"'], env={"BB_X": "`touch x`; $(y)"}).stdout == "`touch x`; $(y)"
+    assert t.run(["sh", "-c", 'printf %s "$BB_X"'],
+                 env={"BB_X": "`touch x`; $(y)"}).stdout == "`touch x`; $(y)"
     # file names and directories made of metacharacters, through put/get and free_bytes
     src = tmp_path / "src"
     src.write_bytes(b"payload")

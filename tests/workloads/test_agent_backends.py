@@ -51,7 +51,8 @@ def test_ort_backend_fixed_and_npz_inputs(tmp_path: Path) -> None:
 
     shutil.copyfile(silero_model(), tmp_path / "vad.onnx")
     shapes = {"input": [1, 512], "state": [2, 1, 128]}
-    res = run_job(_job("onnxruntime", "vad.onnx", input_shapes=shapes, fixed_inputs={"rate": 1}), str(tmp_path))
+    res = run_job(_job("onnxruntime", "vad.onnx", input_shapes=shapes, fixed_inputs={"rate": 1}),
+                  str(tmp_path))
     assert res["status"] == "failed" and "'rate' is not an input" in res["reason"]
     audio = np.sin(np.linspace(0, 200, 512, dtype=np.float32))[None]
     np.savez(tmp_path / "in.npz", input=np.stack([audio, audio]))
@@ -65,7 +66,8 @@ def test_missing_runtimes_are_unsupported(tmp_path: Path, monkeypatch: pytest.Mo
     # ai-edge-litert may be installed here: hide it the way a board without it looks (the import fails)
     monkeypatch.setitem(sys.modules, "ai_edge_litert", None)
     monkeypatch.setitem(sys.modules, "ai_edge_litert.interpreter", None)
-    rk = run_job(_job("rknn", "m.rknn", inputs=[{"shape": [1, 224, 224, 3], "dtype": "uint8"}]), str(tmp_path))
+    rk = run_job(_job("rknn", "m.rknn", inputs=[{"shape": [1, 224, 224, 3], "dtype": "uint8"}]),
+                 str(tmp_path))
     assert rk["status"] == "unsupported" and "rknn-toolkit-lite2" in rk["reason"]
     lt = run_job(_job("litert", "m.tflite"), str(tmp_path))
     assert lt["status"] == "unsupported" and "ai-edge-litert" in lt["reason"]

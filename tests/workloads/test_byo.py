@@ -18,7 +18,7 @@ def silero_model(name: str = "silero_vad_16k_op15.onnx") -> Path:
     """A real trained model shipped in a wheel (installed with pip install --no-deps silero-vad)."""
     spec = importlib.util.find_spec("silero_vad")
     assert spec is not None and spec.submodule_search_locations, "pip install --no-deps silero-vad"
-    return Path(list(spec.submodule_search_locations)[0]) / "data" / name
+    return Path(next(iter(spec.submodule_search_locations))) / "data" / name
 
 
 def _dynamic_model(path: Path) -> Path:
@@ -60,7 +60,8 @@ def test_bad_files_give_one_clear_line(tmp_path: Path) -> None:
     art = load_byo(dyn, shapes={"x": [2, 8]}, cache_dir=tmp_path)
     # the model as given runs: the same bytes, dims still dynamic; the shape applies to the feeds only
     assert art.path.read_bytes() == dyn.read_bytes()
-    dims = [d.dim_param or d.dim_value for d in onnx.load(str(art.path)).graph.input[0].type.tensor_type.shape.dim]
+    dims = [d.dim_param or d.dim_value
+            for d in onnx.load(str(art.path)).graph.input[0].type.tensor_type.shape.dim]
     assert dims == ["batch", 8] and art.params["shapes"] == {"x": [2, 8]} and art.flops == 2 * 2 * 8 * 4
     assert art.meta["as_given"]["nodes"] == 1 and art.meta["as_given"]["precision"] == "fp32"
     with pytest.raises(ConfigError, match="fixed to 8"):
@@ -71,7 +72,8 @@ def _reshape_model(path: Path) -> Path:
     x = helper.make_tensor_value_info("x", TensorProto.FLOAT, [2, 4])
     shape = helper.make_tensor_value_info("shape", TensorProto.INT64, [2])
     y = helper.make_tensor_value_info("y", TensorProto.FLOAT, [4, 2])
-    g = helper.make_graph([helper.make_node("Reshape", ["x", "shape"], ["y"], allowzero=1)], "g", [x, shape], [y])
+    g = helper.make_graph([helper.make_node("Reshape", ["x", "shape"], ["y"], allowzero=1)], "g", [x, shape],
+                          [y])
     m = helper.make_model(g, opset_imports=[helper.make_opsetid("", 18)])
     m.ir_version = 9
     onnx.save(m, str(path))
@@ -83,7 +85,8 @@ def test_integer_inputs_are_never_invented(tmp_path: Path) -> None:
     with pytest.raises(ConfigError) as exc:
         load_byo(model, cache_dir=tmp_path)
     msg = str(exc.value)
-    assert "'shape'" in msg and "int64" in msg and "[2]" in msg and "--input shape=" in msg and "--inputs" in msg
+    assert "'shape'" in msg and "int64" in msg and "[2]" in msg
+    assert "--input shape=" in msg and "--inputs" in msg
     assert load_byo(model, fixed={"shape": [4, 2]}, cache_dir=tmp_path).kind == "byo"
     # a value the model rejects: the model's own error and the hint
     with pytest.raises(ConfigError, match="rejected the given inputs") as werr:
@@ -95,7 +98,8 @@ def test_explicit_generator_for_an_integer_input(tmp_path: Path) -> None:
     # a byte classifier: int32 bytes in [0, 255]; every validation sample differs
     x = helper.make_tensor_value_info("bytes", TensorProto.INT32, [1, 64])
     y = helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 4])
-    w = onnx.numpy_helper.from_array(np.random.default_rng(0).standard_normal((64, 4)).astype(np.float32), "w")
+    w = onnx.numpy_helper.from_array(np.random.default_rng(0).standard_normal((64, 4)).astype(np.float32),
+                                     "w")
     g = helper.make_graph([helper.make_node("Cast", ["bytes"], ["f"], to=TensorProto.FLOAT),
                            helper.make_node("MatMul", ["f", "w"], ["y"])], "g", [x], [y], [w])
     m = helper.make_model(g, opset_imports=[helper.make_opsetid("", 18)])

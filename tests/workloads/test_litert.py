@@ -67,7 +67,8 @@ def test_byo_tflite_entry_plans_litert_jobs(tmp_path: Path) -> None:
     assert jobs[0].spec.workload == "byo:face" and jobs[0].artifact_path is not None
     assert jobs[0].artifact_path.read_bytes() == face_detection().read_bytes()
     assert jobs[0].spec.artifact == jobs[0].artifact_path.name and jobs[0].artifact_path.suffix == ".tflite"
-    assert jobs[0].meta["size_bytes"] == face_detection().stat().st_size and jobs[0].spec.job_key != jobs[1].spec.job_key
+    assert jobs[0].meta["size_bytes"] == face_detection().stat().st_size
+    assert jobs[0].spec.job_key != jobs[1].spec.job_key
 
 
 @pytest.mark.parametrize("extra, model, key, words", [

@@ -1,6 +1,6 @@
-"""llama.cpp GGUF models with real llama.cpp (llama-cpp-python): the reference GGUF loads, the quantization sweep
-(sizes, k-quant applicability, fidelity vs f16, cache), the agent backend's windows and numbers, an architecture
-llama.cpp cannot run, and a board with neither llama-cpp-python nor llama-bench."""
+"""llama.cpp GGUF models with real llama.cpp (llama-cpp-python): the reference GGUF loads, the quantization
+sweep (sizes, k-quant applicability, fidelity vs f16, cache), the agent backend's windows and numbers, an
+architecture llama.cpp cannot run, and a board with neither llama-cpp-python nor llama-bench."""
 
 from __future__ import annotations
 
@@ -11,7 +11,8 @@ from pathlib import Path
 
 import pytest
 
-pytest.importorskip("llama_cpp", reason="llama-cpp-python is not installed (pip install '.[llm]'; .ci/setup does)")
+pytest.importorskip("llama_cpp",
+                    reason="llama-cpp-python is not installed (pip install '.[llm]'; .ci/setup does)")
 
 from benchbench.agent.backends import Unsupported, prepare
 from benchbench.agent.protocol import JobSpec, TimingPlan
@@ -47,7 +48,8 @@ def test_reference_gguf_header_and_llama_cpp_loads_it(reference: tuple[Path, dic
 
 def test_quantization_sweep_sizes_fidelity_and_cache(reference: tuple[Path, dict], cache: Path) -> None:  # type: ignore[type-arg]
     path, facts = reference
-    v = {t: gguf_quant.make_gguf_variant(path, facts, t, cache, n_eval=64) for t in ("f16", "q8_0", "q4_0", "q4_k_m")}
+    v = {t: gguf_quant.make_gguf_variant(path, facts, t, cache, n_eval=64)
+         for t in ("f16", "q8_0", "q4_0", "q4_k_m")}
     assert all(x["status"] == "ok" for x in v.values()), {t: x.get("reason") for t, x in v.items()}
     assert v["f16"]["path"] == str(path) and v["f16"]["tool"] == "as given"
     assert v["f16"]["size_bytes"] > v["q8_0"]["size_bytes"] > v["q4_k_m"]["size_bytes"]
@@ -63,7 +65,8 @@ def test_quantization_sweep_sizes_fidelity_and_cache(reference: tuple[Path, dict
 
 
 def test_k_quants_not_applicable_to_narrow_rows(cache: Path) -> None:
-    path, facts = gguf_models.build_reference({"hidden": 128, "ffn": 256, "heads": 2, "kv_heads": 1}, 0, cache)
+    arch = {"hidden": 128, "ffn": 256, "heads": 2, "kv_heads": 1}
+    path, facts = gguf_models.build_reference(arch, 0, cache)
     v = gguf_quant.make_gguf_variant(path, facts, "q4_k_m", cache)
     assert v["status"] == "not-applicable" and "256" in v["reason"] and "128" in v["reason"]
     assert gguf_quant.make_gguf_variant(path, facts, "q4_0", cache, n_eval=32)["status"] == "ok"
@@ -73,7 +76,8 @@ def test_unknown_quantization_type_lists_the_known_ones(cache: Path) -> None:
     suite = Suite(name="s", jobs=[JobEntry(workload="llm-gguf", precisions=["q4_0", "q9_9"])])
     with pytest.raises(ConfigError) as err:
         gguf_jobs.expand_gguf(suite.jobs[0], 0, suite, "s.yaml", cache, set())
-    assert "q9_9" in str(err.value) and "q4_k_m" in str(err.value) and err.value.key == "jobs[0].precisions[1]"
+    assert "q9_9" in str(err.value) and "q4_k_m" in str(err.value)
+    assert err.value.key == "jobs[0].precisions[1]"
 
 
 def test_corrupt_and_truncated_gguf_are_config_errors_naming_the_file(reference: tuple[Path, dict],  # type: ignore[type-arg]

@@ -1,10 +1,10 @@
 """Issue 9 on real trained models shipped in PyPI wheels (installed with --no-deps by .ci/setup): PP-OCR's
-det/rec/cls from rapidocr-onnxruntime (opset 11/12, dynamic dims, weights in Constant nodes), magika's file-type
-classifier (int32 byte input), faster-whisper's silero VAD v6 (LSTM), every ONNX model of openwakeword 0.4.0
-(a mel front end, an embedding CNN, Gemm/LSTM/If classifiers with 1-element outputs, an ORT-optimised silero
-VAD with If bodies) and silero-vad's op15 model. Plus the rules they exposed, on small models:
-the inputs file is part of every cache key, a pre-quantized model is labelled by what it contains, and a
-requested precision that does not apply fails its own row while the others run."""
+det/rec/cls from rapidocr-onnxruntime (opset 11/12, dynamic dims, weights in Constant nodes), magika's
+file-type classifier (int32 byte input), faster-whisper's silero VAD v6 (LSTM), every ONNX model of
+openwakeword 0.4.0 (a mel front end, an embedding CNN, Gemm/LSTM/If classifiers with 1-element outputs, an
+ORT-optimised silero VAD with If bodies) and silero-vad's op15 model. Plus the rules they exposed, on small
+models: the inputs file is part of every cache key, a pre-quantized model is labelled by what it contains, and
+a requested precision that does not apply fails its own row while the others run."""
 
 from __future__ import annotations
 
@@ -47,9 +47,11 @@ def _corpus() -> list[tuple[str, Path, dict[str, str], dict[str, str]]]:
              {"bytes": "randint:0:255"}),
             ("vad-v6", _pkg("faster_whisper") / "assets" / "silero_vad_v6.onnx", {"input": "1x576"}, {})]
     dyn = {"melspectrogram": {"input": "1x1280"}, "embedding_model": {"input_1": "1x76x32x1"},
-           "hey_mycroft_v0.1": {"input_1": "1x16x96"}, "silero_vad": {"input": "1x480", "h": "2x1x64", "c": "2x1x64"}}
+           "hey_mycroft_v0.1": {"input_1": "1x16x96"}, "silero_vad": {"input": "1x480", "h": "2x1x64",
+                                                                      "c": "2x1x64"}}
     for f in sorted(oww.glob("*.onnx")):
-        out.append((f"oww-{f.stem}", f, dyn.get(f.stem, {}), {"sr": "16000"} if f.stem == "silero_vad" else {}))
+        out.append((f"oww-{f.stem}", f, dyn.get(f.stem, {}), {"sr": "16000"} if f.stem == "silero_vad"
+                    else {}))
     return out
 
 
@@ -108,7 +110,8 @@ def test_real_model_corpus_end_to_end(tmp_path: Path) -> None:
             params["shapes"] = [f"{k}={v}" for k, v in shapes.items()]
         if inputs:
             params["inputs"] = [f"{k}={v}" for k, v in inputs.items()]
-        lines.append(f"  - {{workload: byo, precisions: [fp32, fp16, int8-static], params: {json.dumps(params)}}}")
+        lines.append("  - {workload: byo, precisions: [fp32, fp16, int8-static], "
+                     f"params: {json.dumps(params)}}}")
     (tmp_path / "corpus.yaml").write_text("\n".join(lines) + "\n")
     res = _bb("run", "--suite", "corpus.yaml", "--db", "c.db", "--json", "-o", "c.html", cwd=tmp_path)
     assert res.returncode in (0, 1), res.stderr[-2000:]
@@ -127,7 +130,8 @@ def test_real_model_corpus_end_to_end(tmp_path: Path) -> None:
         assert v["tool"]["tool"] == "none: the model as given" and not v["as_given"]["transforms"], label
         assert v["sha256"] and v["as_given"]["sha256"] == _sha256(path), label
         for j in mine:
-            assert j.status == "ok" or (j.reason or "").startswith("not applicable:"), (label, j.precision, j.reason)
+            assert j.status == "ok" or (j.reason or "").startswith("not applicable:"), (label, j.precision,
+                                                                                        j.reason)
         if v["as_given"]["opset"] < 13:  # the PP-OCR models: int8-static works after the opset upgrade
             int8 = next(j for j in mine if j.precision == "int8-static")
             assert int8.status == "ok", (label, int8.reason)
@@ -139,18 +143,21 @@ def test_real_model_corpus_end_to_end(tmp_path: Path) -> None:
             assert fid["outputs_validated"] == n_outputs, label
             if fid["elements"] < 16:  # a 1-element output never shows a cosine
                 assert j.value("fidelity.cosine") is None, (label, j.precision)
-            assert escape(repr(fid["output"])) in html, (label, fid["output"])  # the report names the worst output
+            # the report names the worst output
+            assert escape(repr(fid["output"])) in html, (label, fid["output"])
         interleaved[label] = ref.value("latency.p50") or 0.0
     # the timer against a plain onnxruntime loop on the same file and inputs, measured in this test: the fp32
     # job as given on its own (no interleaving partners), then the plain loop in a fresh process of its own
     # (alternating, at least twice, the lower median of each side kept: on a shared VM a process can land on a
     # core that is 30 % slower for a while, which says nothing about the timer; a model still outside ±10 %
     # is measured again, up to twice)
-    (tmp_path / "fp32.yaml").write_text("\n".join(lines).replace("[fp32, fp16, int8-static]", "[fp32]") + "\n")
+    (tmp_path / "fp32.yaml").write_text("\n".join(lines).replace("[fp32, fp16, int8-static]",
+                                                                 "[fp32]") + "\n")
     best: dict[str, tuple[float, float, bool]] = {}
     todo = list(corpus)
     for attempt in range(4):  # two passes over all; up to two more over the models still outside ±10 %
-        only = "\n".join(ln for ln in lines if not ln.startswith("  - ") or any(str(p) in ln for _, p, _, _ in todo))
+        only = "\n".join(ln for ln in lines if not ln.startswith("  - ")
+                         or any(str(p) in ln for _, p, _, _ in todo))
         (tmp_path / "fp32.yaml").write_text(only.replace("[fp32, fp16, int8-static]", "[fp32]") + "\n")
         res = _bb("run", "--suite", "fp32.yaml", "--db", "c.db", "--json", "--no-report", cwd=tmp_path)
         assert res.returncode == 0, res.stderr[-2000:]
@@ -191,13 +198,14 @@ def test_real_model_corpus_end_to_end(tmp_path: Path) -> None:
 #: how far the fp32 job may sit from the plain loop in this test. On a quiet machine the corpus lands within
 #: ±6 % (14 of 15 models, perf-results/real_model_corpus.json); on a shared 2-core CI VM whole processes run
 #: 20-30 % slower or faster for seconds, so the gate here is ±25 %: it still catches a timer that measures
-#: something else (the 2-8x errors seen before the warm-round/quiet-pool fixes), and the file keeps the ratios.
+#: something else (the 2-8x errors seen before the warm-round/quiet-pool fixes), and the file keeps the
+#: ratios.
 TOLERANCE = 0.25
 
 
 def _close(bb_p50: float, plain: float, contended: bool) -> bool:
-    """Within the tolerance — or within 3 µs for micro-models (a 16 µs call: the Python call path alone differs
-    by that much between two loops) — or not judged: the job ran contended."""
+    """Within the tolerance — or within 3 µs for micro-models (a 16 µs call: the Python call path alone
+    differs by that much between two loops) — or not judged: the job ran contended."""
     return contended or 1 - TOLERANCE <= bb_p50 / plain <= 1 / (1 - TOLERANCE) or abs(bb_p50 - plain) <= 3e-6
 
 
@@ -222,7 +230,8 @@ def _mlp(path: Path, opset: int = 18) -> Path:
     y = helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 8])
     w1 = numpy_helper.from_array(rng.standard_normal((32, 64)).astype(np.float32), "w1")
     w2 = numpy_helper.from_array(rng.standard_normal((64, 8)).astype(np.float32), "w2")
-    g = helper.make_graph([helper.make_node("MatMul", ["x", "w1"], ["h"]), helper.make_node("Relu", ["h"], ["r"]),
+    g = helper.make_graph([helper.make_node("MatMul", ["x", "w1"], ["h"]),
+                           helper.make_node("Relu", ["h"], ["r"]),
                            helper.make_node("MatMul", ["r", "w2"], ["y"])], "mlp", [x], [y], [w1, w2])
     m = helper.make_model(g, opset_imports=[helper.make_opsetid("", opset)])
     m.ir_version = 8

@@ -1,5 +1,6 @@
-"""RKNN variants: the missing-toolkit path (always), and (marker ``rknn``) the real rknn-toolkit2 conversion and
-simulator run when ``$BENCHBENCH_RKNN_PYTHON`` points at an environment made by scripts/setup-rknn-venv.sh."""
+"""RKNN variants: the missing-toolkit path (always), and (marker ``rknn``) the real rknn-toolkit2 conversion
+and simulator run when ``$BENCHBENCH_RKNN_PYTHON`` points at an environment made by
+scripts/setup-rknn-venv.sh."""
 
 from __future__ import annotations
 
@@ -88,9 +89,11 @@ def test_calibration_dataset_is_nchw_npy_per_line(tmp_path: Path) -> None:
 @pytest.mark.slow
 @pytest.mark.rknn
 @pytest.mark.skipif(rknn_convert.find_python()[0] is None,
-                    reason=f"no rknn-toolkit2 venv (scripts/setup-rknn-venv.sh; or set {rknn_convert.ENV_VAR})")
+                    reason="no rknn-toolkit2 venv (scripts/setup-rknn-venv.sh; "
+                           f"or set {rknn_convert.ENV_VAR})")
 def test_real_conversion_and_simulator_fidelity(tmp_path: Path, cache_dir: Path) -> None:
-    path = _suite(tmp_path, SUITE.replace("backend: rknn", "backend: rknn\n    pruning: [none, structured-50]"))
+    path = _suite(tmp_path, SUITE.replace("backend: rknn",
+                                          "backend: rknn\n    pruning: [none, structured-50]"))
     jobs = expand(load_suite(path), str(path), cache_dir)
     assert [(j.spec.precision, j.spec.pruning) for j in jobs] == [
         ("int8", "none"), ("int8", "structured-50"), ("fp16", "none"), ("fp16", "structured-50")]

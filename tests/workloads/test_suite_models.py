@@ -55,7 +55,8 @@ def overflow_model(path: Path) -> Path:
     x = helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 64])
     y = helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 16])
     w = numpy_helper.from_array(np.full((64, 16), 30000.0, dtype=np.float32), "w")
-    g = helper.make_graph([helper.make_node("MatMul", ["x", "w"], ["h"]), helper.make_node("Relu", ["h"], ["y"])],
+    g = helper.make_graph([helper.make_node("MatMul", ["x", "w"], ["h"]),
+                           helper.make_node("Relu", ["h"], ["y"])],
                           "overflow", [x], [y], [w])
     m = helper.make_model(g, opset_imports=[helper.make_opsetid("", 18)])
     m.ir_version = 9
@@ -80,7 +81,8 @@ def by_variant(jobs: list[PlannedJob]) -> dict[tuple[str, str, str], PlannedJob]
     return {(j.spec.workload, j.spec.precision, j.spec.pruning): j for j in jobs}
 
 
-def test_every_variant_is_planned_with_its_artifacts_and_facts(planned: tuple[Path, list[PlannedJob]]) -> None:
+def test_every_variant_is_planned_with_its_artifacts_and_facts(planned: tuple[Path,
+                                                                              list[PlannedJob]]) -> None:
     _, jobs = planned
     jobs_by = by_variant(jobs)
     assert len(jobs) == 11 and len(jobs_by) == 11
@@ -115,7 +117,8 @@ def test_every_variant_is_planned_with_its_artifacts_and_facts(planned: tuple[Pa
         assert llm.spec.backend == "onnxruntime-llm" and llm.work.item_unit == "token"
         decode = llm.extra_artifacts[0]
         assert llm.spec.params["decode_artifact"] == decode.name
-        assert any(i.name.startswith("past_") for i in onnx.load(str(decode), load_external_data=False).graph.input)
+        assert any(i.name.startswith("past_") for i in onnx.load(str(decode),
+                                                                 load_external_data=False).graph.input)
         assert set(llm.meta["validation"]) == {"prefill", "decode"}
     assert jobs_by[("byo:overflow", "fp32", "none")].precheck_failure is None
     failed = jobs_by[("byo:overflow", "fp16", "none")]
@@ -123,7 +126,8 @@ def test_every_variant_is_planned_with_its_artifacts_and_facts(planned: tuple[Pa
     assert failed.precheck_failure is not None and "non-finite" in failed.precheck_failure
 
 
-def test_second_expansion_regenerates_nothing(planned: tuple[Path, list[PlannedJob]], cache_dir: Path) -> None:
+def test_second_expansion_regenerates_nothing(planned: tuple[Path, list[PlannedJob]],
+                                              cache_dir: Path) -> None:
     suite_file, first = planned
     again = expand(load_suite(suite_file), str(suite_file), cache_dir / "artifacts", "x86_64")
     assert [j.spec.job_key for j in again] == [j.spec.job_key for j in first]
@@ -142,7 +146,8 @@ def test_a_precision_that_does_not_apply_is_a_row_and_the_others_run(tmp_path: P
     assert na.precheck_failure.startswith("not applicable:") and "MatMul" in na.precheck_failure
     assert jobs[("mobilenetv2", "int8-static", "none")].precheck_failure is None
     # by default (no precisions listed): every precision is a row; the inapplicable ones are 'unsupported'
-    suite_file = write_study(tmp_path / "d", f"name: d\n{TIMING}jobs:\n  - {{workload: mobilenetv2, params: {CNN}}}\n")
+    suite_file = write_study(tmp_path / "d",
+                             f"name: d\n{TIMING}jobs:\n  - {{workload: mobilenetv2, params: {CNN}}}\n")
     jobs = by_variant(expand(load_suite(suite_file), str(suite_file), cache_dir / "artifacts", "x86_64"))
     assert {p for _, p, _ in jobs} == {"fp32", "fp16", "int8-static", "int8-dynamic", "int4"}
     assert jobs[("mobilenetv2", "int4", "none")].precheck_status == "unsupported"
@@ -177,7 +182,8 @@ def test_byo_flags_become_a_suite_and_errors_name_the_flags(tmp_path: Path, cach
     assert suite.jobs[0].workload == "byo" and suite.jobs[0].precisions == ["fp32"]
     assert suite.jobs[0].params == {"model": str(model.resolve()), "shapes": ["x=1x64"]}
     jobs = expand(suite, BYO_FLAGS, cache_dir / "artifacts")
-    assert [(j.spec.workload, j.spec.precision, j.precheck_failure) for j in jobs] == [("byo:m", "fp32", None)]
+    assert [(j.spec.workload, j.spec.precision, j.precheck_failure)
+            for j in jobs] == [("byo:m", "fp32", None)]
     with pytest.raises(ConfigError) as err:
         byo_suite(model, ["x=1xa"], [], None, None)
     assert err.value.key == "shape"
@@ -198,8 +204,8 @@ def test_byo_flags_become_a_suite_and_errors_name_the_flags(tmp_path: Path, cach
 
 def _bb(*args: str, cwd: Path, cache: Path) -> subprocess.CompletedProcess[str]:
     env = dict(os.environ, BENCHBENCH_CACHE=str(cache), COLUMNS="200")
-    return subprocess.run([sys.executable, "-m", "benchbench", *args], env=env, cwd=cwd, capture_output=True, check=False,
-                          text=True, timeout=900)
+    return subprocess.run([sys.executable, "-m", "benchbench", *args], env=env, cwd=cwd, capture_output=True,
+                          check=False, text=True, timeout=900)
 
 
 def _variant_dirs(cache: Path) -> dict[str, float]:
@@ -210,7 +216,8 @@ def _variant_dirs(cache: Path) -> dict[str, float]:
 def test_cli_runs_a_tiny_quantization_study_and_caches_variants(tmp_path: Path) -> None:
     suite_file = write_study(tmp_path / "suite")
     cache = tmp_path / "cache"
-    res = _bb("run", "--suite", str(suite_file), "--db", "s.db", "--json", "-o", "r.html", cwd=tmp_path, cache=cache)
+    res = _bb("run", "--suite", str(suite_file), "--db", "s.db", "--json", "-o", "r.html", cwd=tmp_path,
+              cache=cache)
     assert res.returncode == 1, res.stderr  # one variant failed validation: the run reports failed jobs
     outcome = json.loads(res.stdout)
     assert outcome["statuses"] == {"ok": 10, "failed": 1}
@@ -228,7 +235,7 @@ def test_cli_runs_a_tiny_quantization_study_and_caches_variants(tmp_path: Path) 
     assert jobs[("mobilenetv2", "fp32", "none")].value("fidelity.cosine") == pytest.approx(1.0, abs=1e-5)
     for precision in ("fp32", "int8-dynamic", "int4"):
         llm = jobs[("decoder", precision, "none")]
-        ttft, prefill, decode = llm.value("llm.ttft"), llm.value("llm.prefill_tps"), llm.value("llm.decode_tps")
+        ttft, prefill, decode = (llm.value(m) for m in ("llm.ttft", "llm.prefill_tps", "llm.decode_tps"))
         assert ttft is not None and prefill is not None and decode is not None
         assert prefill == pytest.approx(16 / ttft, rel=1e-6)  # 16-token prompt
         assert llm.metric("llm.decode_tps").unit == "tokens/s"  # type: ignore[union-attr]
@@ -253,8 +260,8 @@ def test_cli_runs_a_tiny_quantization_study_and_caches_variants(tmp_path: Path) 
 @pytest.mark.slow
 def test_cli_runs_a_real_byo_model_from_flags(tmp_path: Path) -> None:
     res = _bb("run", "--model", str(silero_model()), "--shape", "input=1x512", "--shape", "state=2x1x128",
-              "--input", "sr=16000", "--precision", "fp32", "--precision", "int8-static", "--db", "b.db", "--json",
-              "--no-report", cwd=tmp_path, cache=tmp_path / "cache")
+              "--input", "sr=16000", "--precision", "fp32", "--precision", "int8-static", "--db", "b.db",
+              "--json", "--no-report", cwd=tmp_path, cache=tmp_path / "cache")
     assert res.returncode == 0, res.stderr
     outcome = json.loads(res.stdout)
     assert outcome["statuses"] == {"ok": 2}

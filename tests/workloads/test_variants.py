@@ -46,7 +46,8 @@ def test_int8_flavour_follows_target_arch(tiny_cnn: ModelArtifact, cache_dir: Pa
     assert activation_zero_points(x86.path) == {onnx.TensorProto.UINT8}
 
 
-def test_precisions_that_do_not_apply_are_rows_with_a_reason(tiny_cnn: ModelArtifact, cache_dir: Path) -> None:
+def test_precisions_that_do_not_apply_are_rows_with_a_reason(tiny_cnn: ModelArtifact,
+                                                             cache_dir: Path) -> None:
     # decided on the graph the quantizer sees: the pre-processed CNN has Conv and Gemm, no weight MatMul
     for p in ("int8-dynamic", "int4"):
         v = make_variant(tiny_cnn, p, cache_dir=cache_dir, **FAST)
@@ -82,7 +83,8 @@ def test_second_call_regenerates_nothing(tiny_llm: ModelArtifact, cache_dir: Pat
     assert not other.from_cache and other.path.parent != first.path.parent  # recipe is part of the key
 
 
-def test_failed_generation_is_recorded_not_raised(tmp_path: Path, cache_dir: Path, tiny_cnn: ModelArtifact) -> None:
+def test_failed_generation_is_recorded_not_raised(tmp_path: Path, cache_dir: Path,
+                                                  tiny_cnn: ModelArtifact) -> None:
     # a model whose fp32 graph ORT cannot load: the variant is stored as failed with the reason
     broken = tmp_path / "main.onnx"
     m = onnx.load(str(tiny_cnn.path))
