@@ -98,7 +98,8 @@ def gemm_loop(seconds: float) -> tuple[threading.Thread, list[float]] | None:
     return th, lat
 
 
-def counter_vs_power(pynvml: Any, h: Any, seconds: float = 10.0) -> tuple[float, float, list[float], list[float]]:
+def counter_vs_power(pynvml: Any, h: Any,
+                     seconds: float = 10.0) -> tuple[float, float, list[float], list[float]]:
     """(counter J, integral J, power samples W, GEMM latencies s) over a window under load."""
     load = gemm_loop(seconds + 2.0)
     time.sleep(1.0)  # into the steady part of the loop
@@ -126,7 +127,7 @@ def run_job(tmp: Path) -> dict[str, Any]:
     db = tmp / "check.db"
     proc = subprocess.run([sys.executable, "-m", "benchbench", "run", "--suite", str(tmp / "suite.yaml"),
                            "--profile", "nvidia-gpu", "--db", str(db), "--no-report", "--json"],
-                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, timeout=900)
+                          capture_output=True, text=True, timeout=900, check=False)
     if proc.returncode != 0:
         print(proc.stderr[-3000:])
         raise RuntimeError(f"benchbench run exited {proc.returncode}")
@@ -134,7 +135,8 @@ def run_job(tmp: Path) -> dict[str, Any]:
     run_id = json.loads(proc.stdout)["run_id"]
     run = Store(str(db)).load_run(run_id)
     job = run.jobs[0]
-    return {"metrics": {m.name: m for m in job.metrics}, "warnings": [w.code + ": " + w.message for w in job.warnings],
+    return {"metrics": {m.name: m for m in job.metrics},
+            "warnings": [w.code + ": " + w.message for w in job.warnings],
             "snapshot": run.boards[0].snapshot}
 
 
@@ -145,13 +147,15 @@ def main() -> int:
     h = pynvml.nvmlDeviceGetHandleByIndex(0)
     name = pynvml.nvmlDeviceGetName(h)
     limit_w = pynvml.nvmlDeviceGetEnforcedPowerLimit(h) / 1e3
-    print(f"GPU 0: {name.decode() if isinstance(name, bytes) else name}, enforced power limit {limit_w:.0f} W")
+    gpu = name.decode() if isinstance(name, bytes) else name
+    print(f"GPU 0: {gpu}, enforced power limit {limit_w:.0f} W")
 
     plans, missing = probe_all(["nvml"])
     cadence.measure(plans)
     for ch in (c for p in plans for c in p.channels):
         period = f"{ch.update_period_s * 1e3:.1f} ms" if ch.update_period_s else "no change seen"
-        print(f"  channel {ch.name:28s} {ch.quantity:12s} update {period:>16s}  read {ch.read_cost_s * 1e6:.1f} µs"
+        print(f"  channel {ch.name:28s} {ch.quantity:12s} update {period:>16s}  "
+              f"read {ch.read_cost_s * 1e6:.1f} µs"
               + (f"  limit {ch.limit_w:.0f} W" if ch.limit_w else ""))
     for u in missing:
         print(f"  unavailable: {u.reason}")
@@ -176,7 +180,8 @@ def main() -> int:
     with tempfile.TemporaryDirectory(prefix="bb-nvcheck-") as tmp:
         job = run_job(Path(tmp))
     m = job["metrics"]
-    for key in ("latency.p50", "energy.per_inference", "energy.per_inference_above_idle", "power.mean", "power.peak"):
+    for key in ("latency.p50", "energy.per_inference", "energy.per_inference_above_idle", "power.mean",
+                "power.peak"):
         if key in m:
             v = m[key]
             print(f"  {key:34s} {v.value if v.value is not None else 'n/a'} {v.unit}  "

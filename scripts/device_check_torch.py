@@ -64,8 +64,9 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as tmp:
         suite = Path(tmp) / "torch-gpu.yaml"
         suite.write_text(SUITE)
-        res = subprocess.run([sys.executable, "-m", "benchbench", "run", "--suite", str(suite), "--db", args.db,
-                              "--json", "--no-report"], capture_output=True, text=True, check=False)
+        res = subprocess.run([sys.executable, "-m", "benchbench", "run", "--suite", str(suite),
+                              "--db", args.db, "--json", "--no-report"],
+                             capture_output=True, text=True, check=False)
     if res.returncode not in (0, 1):
         print(res.stderr[-2000:])
         return res.returncode
