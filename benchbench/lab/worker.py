@@ -21,11 +21,10 @@ from typing import Any
 
 from ..config.suite import Suite, load_suite
 from ..errors import BenchbenchError
-from ..pipeline import BoardOutcome, BoardTarget, Run, RunPlan
+from ..pipeline import BoardOutcome, BoardTarget, Run, RunPlan, jobs_by_board
 from ..results.records import JobRecord
 from ..results.store import Store
 from ..workloads.plan import PlannedJob
-from ..workloads.registry import expand
 from .engine import BATCH_TASK, QUEUE_SCHEMA, async_app, board_queue, conninfo, ensure_schema
 from .recovery import recover_stalled
 
@@ -237,7 +236,8 @@ class LabWorker:
             if rj is None:
                 rj = self._runs[run_id] = self._load_run(run_id)
             if arch not in rj.by_arch:
-                jobs = expand(rj.suite, rj.suite_file, self.cache / "artifacts", target_arch=arch)
+                # the same planning step as ``run`` and ``submit``, for this board alone
+                jobs = jobs_by_board(rj.suite, rj.suite_file, self.cache, {target.name: arch})[target.name]
                 rj.by_arch[arch] = {j.spec.job_key: j for j in jobs}
             return rj.by_arch[arch]
 
