@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The on-demand benchmarks (tests/perf, marker perf): minutes each, JSON under perf-results/. Not part of the
-# test command (README line 2 / .ci/run): they measure, they do not gate.
+# test command (`python -m pytest -q`, README / .ci/run): they measure, they do not gate.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 mkdir -p perf-results
