@@ -25,10 +25,10 @@ def read_text(path: Path, max_bytes: int) -> str:
     if len(blob) > max_bytes:
         raise ConfigError(f"file is larger than {max_bytes // 1024} KiB; refusing to parse it",
                           file=str(path))
-    return decode_text(blob, str(path))
+    return _decode_text(blob, str(path))
 
 
-def decode_text(blob: bytes, file: str) -> str:
+def _decode_text(blob: bytes, file: str) -> str:
     if b"\0" in blob:
         raise ConfigError("is a binary file, not text (contains NUL bytes)", file=file)
     try:

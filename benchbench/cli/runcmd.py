@@ -3,7 +3,6 @@ progress line per board; the outcome and the report path are printed."""
 
 from __future__ import annotations
 
-import logging
 import threading
 from pathlib import Path
 from typing import Any
@@ -16,8 +15,6 @@ from ..report.paths import report_path as default_report_path
 from ..results.store import Store
 from .common import EXIT_FAILED_JOBS, cache_dir, err, out, print_json, term_safe
 from .signals import Interrupted
-
-log = logging.getLogger(__name__)
 
 
 class ProgressEvents:

@@ -132,10 +132,6 @@ def read_yaml(path: Path, max_bytes: int = MAX_CONFIG_BYTES) -> Any:
     return parse_yaml(read_text(path, max_bytes), str(path))
 
 
-def read_json(path: Path, max_bytes: int = MAX_CONFIG_BYTES) -> Any:
-    return parse_json(read_text(path, max_bytes), str(path))
-
-
 def validation_error(exc: ValidationError, file: str, prefix: tuple[int | str, ...] = ()) -> ConfigError:
     """The first pydantic error as a one-line ConfigError naming file and key."""
     err = exc.errors()[0]
