@@ -32,7 +32,6 @@ QUANTITY_UNITS = {"power": "W", "energy": "J", "temperature": "C", "clock": "MHz
                   "memory": "bytes", "voltage": "V", "current": "A"}
 
 
-
 @dataclass
 class BoardHealth:
     name: str

@@ -12,7 +12,6 @@ from .remote import board_call_script
 log = logging.getLogger(__name__)
 
 
-
 def stop_leftover_agent(transport: Transport, python: str, run_dir: str) -> bool:
     """True when an agent of this run was still running on the board (and is now stopped)."""
     res = board_call_script(transport, python, boardside.source("stop_agent"), [run_dir], timeout_s=60)

@@ -29,7 +29,6 @@ log = logging.getLogger(__name__)
 STALE_PARTIAL_S = 600.0  # partial uploads older than this are from an aborted deploy: removed
 
 
-
 @dataclass(frozen=True)
 class DeployReport:
     sent: tuple[str, ...]
