@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 
-from ..config.suite import params_key
+from ..results.keys import params_key
 from ..results.records import BoardInfo, JobRecord, RunData
 from ..results.rows import JobRow
 from .compare import JobKey, JobSample
@@ -22,7 +22,7 @@ UNHEALTHY = frozenset({"failed", "unhealthy", "unreachable", "timeout"})
 
 
 def series_params(params: dict[str, Any]) -> str:
-    """A :class:`JobKey`'s params part: the job key's canonical params (``config.suite.params_key``), left
+    """A :class:`JobKey`'s params part: the job key's canonical params (``results.keys.params_key``), left
     empty for a job without params so labels and history/compare JSON show nothing there."""
     return params_key(params) if params else ""
 

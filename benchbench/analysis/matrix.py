@@ -14,7 +14,7 @@ import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
-from ..config.suite import params_key
+from ..results.keys import params_key
 from ..results.records import JobRecord
 from .paired import paired_verdict
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from ..config.suite import params_key
+from ..results.keys import params_key
 from ..results.records import JobRecord
 from .matrix import reference_precision
 from .paired import MIN_EFFECT, paired_verdict

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import hashlib
 import itertools
-import json
 import math
 from pathlib import Path
 from typing import Any
@@ -32,6 +31,7 @@ from pydantic import (
 
 from ..agent.protocol import BACKEND_MODULES, SAMPLER_FAMILIES
 from ..errors import ConfigError
+from ..results.keys import params_key as params_key  # noqa: PLC0414 - re-exported: job keys are built here
 from .loader import read_yaml, validate_as
 
 _BUILTIN_DIR = Path(__file__).resolve().parent.parent / "suites"
@@ -164,13 +164,6 @@ def sweep(params: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 _LIST_VALUED = {"providers", "input_shapes", "inputs"}
-
-
-def params_key(params: dict[str, Any]) -> str:
-    """The params' canonical text (sorted compact JSON, ``{}`` → ``"{}"``), the one implementation. It ends
-    every stored job key (``workload|backend|precision|pruning|{...}``): resume and cross-run matching compare
-    it with keys stored by earlier runs, so its output for given params must never change."""
-    return json.dumps(params, sort_keys=True, separators=(",", ":"), default=str)
 
 
 def suite_hash(path: Path) -> str:

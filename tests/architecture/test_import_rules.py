@@ -5,6 +5,7 @@ analysis is pure (no I/O layers)."""
 from __future__ import annotations
 
 import ast
+import functools
 import sys
 from pathlib import Path
 
@@ -60,13 +61,10 @@ def test_host_imports_only_the_agent_protocol():
     assert bad == []
 
 
-def test_analysis_does_not_do_io_layers():
+def test_analysis_imports_no_io_library():
     for path in (ROOT / "analysis").rglob("*.py"):
-        for _level, mod in _imports(path, top_level_only=False):
-            # the store's rows and records are plain data; the store itself and its queries are I/O
-            assert not any(mod.startswith(x) for x in (
-                "sqlalchemy", "paramiko", "jinja2", "transport", "pipeline", "report", "cli", "results.store",
-                "results.queries", "results.schema")), f"{path}: {mod}"
+        for level, mod in _imports(path, top_level_only=False):
+            assert level or mod.split(".")[0] not in ("sqlalchemy", "paramiko", "jinja2"), f"{path}: {mod}"
 
 
 def test_protocol_family_list_matches_the_agent_registry():
@@ -75,9 +73,10 @@ def test_protocol_family_list_matches_the_agent_registry():
     assert set(SAMPLER_FAMILIES) == set(FAMILIES)
 
 
+@functools.cache
 def _module_graph() -> dict[str, set[str]]:
     """benchbench module → the benchbench modules it imports anywhere (function-level imports included: a
-    lazy import still ties the two modules together)."""
+    lazy import still ties the two modules together). Built once per session; callers must not mutate it."""
     mods: dict[str, Path] = {}
     for path in ROOT.rglob("*.py"):
         parts = list(path.relative_to(ROOT.parent).with_suffix("").parts)
@@ -134,26 +133,68 @@ def test_no_import_cycles_in_benchbench():
 def test_every_expander_has_the_one_interface_and_its_line_in_the_registry():
     from benchbench.workloads import registry
 
+    graph = _module_graph()
     for expander in registry.EXPANDERS:
         assert callable(expander.handles) and callable(expander.expand) and isinstance(expander.NAMES, tuple)
-        graph = _module_graph()[expander.__name__]
-        assert not any("model_jobs" in m for m in graph if expander.__name__ != m)
+        assert not any("model_jobs" in m for m in graph[expander.__name__] if expander.__name__ != m)
+
+
+def _reachable(start: str) -> dict[str, str]:
+    """Every benchbench module importing ``start`` loads, directly or through others, each with the chain
+    that reaches it. Importing ``a.b.c`` also runs ``a/__init__`` and ``a/b/__init__``, so a module's
+    packages are reached with it."""
+    graph = _module_graph()
+    chains = {start: start}
+    todo = [start]
+    while todo:
+        mod = todo.pop()
+        parts = mod.split(".")
+        packages = {".".join(parts[:i]) for i in range(1, len(parts))} & graph.keys()
+        for nxt in sorted(graph[mod] | packages):
+            if nxt not in chains:
+                chains[nxt] = f"{chains[mod]} → {nxt}"
+                todo.append(nxt)
+    return chains
+
+
+def _reaches(package: str, forbidden: tuple[str, ...]) -> list[str]:
+    """The import chains by which a module of ``package`` loads a module under one of ``forbidden``."""
+    bad: list[str] = []
+    for mod in sorted(m for m in _module_graph() if m == package or m.startswith(package + ".")):
+        bad += [chain for target, chain in _reachable(mod).items()
+                if any(target == f or target.startswith(f + ".") for f in forbidden)]
+    return bad
 
 
 def test_report_does_not_import_config():
     """A report depends on the store alone: the profile facts it shows travel in the board snapshot
-    (``config.profiles.snapshot_facts``), never read from device YAML at render time (#14.4)."""
-    graph = _module_graph()
-    bad = sorted(f"{m} → {t}" for m, targets in graph.items() if m.startswith("benchbench.report")
-                 for t in targets if t.startswith("benchbench.config"))
-    assert bad == []
+    (``config.profiles.snapshot_facts``), never read from device YAML at render time (#14.4). Checked on
+    everything report/ loads, not only its own imports."""
+    assert _reaches("benchbench.report", ("benchbench.config",)) == []
+
+
+def test_analysis_is_pure():
+    """Analysis is statistics on plain values and records (#14.3): nothing it loads, directly or through
+    another module, is the agent protocol, ingest, the store and its queries, a transport or any layer
+    above it. ``results.records``/``.rows``/``.keys`` are plain data and allowed."""
+    forbidden = tuple(f"benchbench.{m}" for m in (
+        "agent", "ingest", "results.store", "results.queries", "results.schema", "transport", "pipeline",
+        "deploy", "report", "cli", "config", "lab"))
+    assert _reaches("benchbench.analysis", forbidden) == []
 
 
 def test_transport_does_not_import_config():
     """Transport reaches boards by their SSH fields alone (``transport.fleet.SSHBoard``/``SSHFleet``, which
     the fleet file's types satisfy) and reads files through the leaf ``files`` module, so the inventory
     format can change without touching transport (#14.7)."""
+    assert _reaches("benchbench.transport", ("benchbench.config",)) == []
+
+
+def test_reachability_follows_relative_and_package_imports():
+    """The graph resolves ``from .. import x`` and ``from ..results import store``, and reaching a module
+    reaches its packages' ``__init__`` (``transport/__init__`` loads ``transport.base``)."""
     graph = _module_graph()
-    bad = sorted(f"{m} → {t}" for m, targets in graph.items() if m.startswith("benchbench.transport")
-                 for t in targets if t.startswith("benchbench.config"))
-    assert bad == []
+    assert "benchbench.results.schema" in graph["benchbench.results.store"]  # from . import schema as s
+    assert "benchbench.results.store" in graph["benchbench.results.queries"]  # from .store import …
+    assert "benchbench.transport.base" in _reachable("benchbench.transport.local")
+    assert "benchbench.results.store" in _reachable("benchbench.report.site")
