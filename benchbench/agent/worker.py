@@ -122,6 +122,9 @@ class JobSession:
         phase = extra.pop("energy_phase", None)
         if phase:
             self.res["energy_phase"] = phase
+        window = extra.pop("timed_window", None)
+        if window:  # known only after the run (llama-bench: at which depth tg ran)
+            self.res["timed_window"] = window
         self.res["extra"] = dict(self.res.get("extra") or {}, **extra)
         return True
 

@@ -39,7 +39,8 @@ class Prepared:
     #: a backend that times itself (pytest-benchmark) returns (TimingResult, memory dict, extra) from this
     #: instead of having ``fn`` timed by the engine; the worker stores them as its own. Its argument is the
     #: steady-state energy window (s, 0: none); the backend runs that loop itself and puts its window
-    #: (t_start_ns, t_end_ns, calls, holds) into ``extra["energy_phase"]``
+    #: (t_start_ns, t_end_ns, calls, holds) into ``extra["energy_phase"]``, and may replace ``timed_window``
+    #: with ``extra["timed_window"]`` when the window is known only after the run
     run_self: Optional[Callable[[float], Tuple[Any, Dict[str, Any], Dict[str, Any]]]] = None
     #: diagnostics that must not perturb the measurement (ORT's per-node profiling): called after timing and
     #: the memory readings; its dict is merged into ``extra``

@@ -3,9 +3,11 @@
 Used twice by the ``llama.cpp`` backend: beside llama-cpp-python for the side-by-side ratio (the tool users
 trust, same model and settings, same job), and alone on a board without llama-cpp-python (then it is the
 measurement). llama-bench times ``pp N`` (the prompt decoded in ``n_batch`` chunks from an empty cache) and
-``tg N`` (N single-token decodes from position 0) with random tokens, no tokenization, no sampling; each
-repetition is one sample (``samples_ns``) after one warm-up run. benchbench asks for tg after an
-``n_prompt``-token context (``-d``), the positions its own decode steps run at. Stdlib only.
+``tg N`` (N single-token decodes after ``-d D`` positions, position 0 without it) with random tokens, no
+tokenization, no sampling; each repetition is one sample (``samples_ns``) after one warm-up run. benchbench
+runs ``-d 0,N``: pp from an empty cache and tg after the ``n_prompt``-token context, the positions its own
+decode steps run at (``parse`` keeps the shallowest pp and the deepest tg row); a build without ``-d`` runs
+tg from position 0, and ``tg_depth`` in ``run``'s result says which it was. Stdlib only.
 """
 
 from __future__ import annotations

@@ -1,9 +1,11 @@
 """The ``llama.cpp`` backend on a board without llama-cpp-python: llama-bench IS the measurement (self-timed).
 
 Latency values are llama-bench's tg repetitions, each ``samples_ns / n_gen`` (one value = ``n_gen`` decode
-steps from position 0, so ``number`` = n_gen); TTFT is its pp time (prompt decode only, no sampling); the
-round spans the llama-bench process, so energy over it includes model load and warm-up (an upper bound per
-token). Peak RSS is llama-bench's (``ru_maxrss`` of the child).
+steps after an ``n_prompt``-token context, ``-d 0,N``; from position 0 on a build without ``-d``, which
+``tg_depth`` in ``extra["llama_bench"]`` and both windows say; ``number`` = n_gen); TTFT is its pp time
+(prompt decode from an empty cache only, no sampling); the round spans the llama-bench process, so energy over
+it includes model load and warm-up (an upper bound per token). Peak RSS is llama-bench's (``ru_maxrss`` of
+the child).
 """
 
 from __future__ import annotations
@@ -15,6 +17,16 @@ from typing import Any, Dict, Tuple
 from ..protocol import JobSpec
 from ..timing import Round, TimerInfo, TimingResult, characterise_timer
 from . import Prepared, WorkloadFailed, llamabench
+
+
+def _windows(s: Dict[str, Any], depth: int) -> Tuple[str, str]:
+    """(decode_window, timed_window) for tg run after ``depth`` positions (0: a build without ``-d``)."""
+    where = f"after a {depth}-token context" if depth else "from position 0 (this llama-bench has no -d)"
+    decode = f"llama-bench tg{s['n_gen']}: single-token decodes {where}, random tokens, no sampling"
+    timed = (f"llama-bench tg{s['n_gen']} repetitions, each value = its time / {s['n_gen']} tokens (one "
+             f"decode step, {where}); random tokens, no sampling; the round spans the llama-bench process "
+             "(model load and warm-up included in its energy)")
+    return decode, timed
 
 
 def prepare_bench_only(job: JobSpec, path: str, s: Dict[str, Any], bench: str) -> Prepared:
@@ -43,8 +55,10 @@ def prepare_bench_only(job: JobSpec, path: str, s: Dict[str, Any], bench: str) -
         memory = {"method": "ru_maxrss of the llama-bench child process", "peak_rss_bytes": peak or None}
         ttft.sort()
         med_ttft = ttft[len(ttft) // 2]
+        decode_window, timed_window = _windows(s, res["tg_depth"])
         extra = {"llm_source": "llama.cpp backend (llama-bench alone)", "llama_bench": {
                      "binary": bench, "argv": res["argv"], "build": res["build"], "reps": len(values),
+                     "tg_depth": res["tg_depth"],
                      "pp_tok_per_s": float(pp["avg_ts"]), "tg_tok_per_s": float(tg["avg_ts"])},
                  "settings": s, "prompt_tokens": s["n_prompt"], "new_tokens": s["n_gen"],
                  "generations": len(values),
@@ -52,13 +66,12 @@ def prepare_bench_only(job: JobSpec, path: str, s: Dict[str, Any], bench: str) -
                  "decode_tok_per_s": float(tg["avg_ts"]),
                  "ttft_window": "llama-bench pp{}: the prompt decoded from an empty cache, no sampling"
                                 .format(s["n_prompt"]),
-                 "decode_window": "llama-bench tg{}: single-token decodes from position 0, random tokens, no "
-                                  "sampling".format(s["n_gen"])}
+                 "decode_window": decode_window,
+                 # the depth is known only now: the worker replaces the window given at prepare time
+                 "timed_window": timed_window}
         return timing, memory, extra
 
     return Prepared(fn=lambda: None, run_self=run_self,
                     implementation=f"llama.cpp llama-bench {bench} (no llama-cpp-python on this board)",
-                    timed_window="llama-bench tg{} repetitions, each value = its time / {} tokens (one "
-                                 "decode step); random tokens, no sampling; the round spans the llama-bench "
-                                 "process (model load and warm-up included in its energy)"
-                                 .format(s["n_gen"], s["n_gen"]))
+                    # what is asked for (-d 0,N); run_self's extra says what the build did
+                    timed_window=_windows(s, s["n_prompt"])[1])
