@@ -34,11 +34,15 @@ def expand(suite: Suite, suite_file: str | None, cache_dir: Path, target_arch: s
     """
     ctx = ExpandContext(suite=suite, suite_file=suite_file, cache_dir=cache_dir, seen=set(),
                         target_arch=target_arch or local_arch())
+    names = workload_names()
     jobs: list[PlannedJob] = []
     for i, entry in enumerate(suite.jobs):
-        expander = next((e for e in EXPANDERS if e.handles(entry)), None)
+        # a name no expander owns is bad input before any expander sees it: one that handles a whole backend
+        # (``backend: torch``) would otherwise report it under another key
+        expander = (next((e for e in EXPANDERS if e.handles(entry)), None) if entry.workload in names
+                    else None)
         if expander is None:
-            raise ConfigError(f"unknown workload {entry.workload!r} (known: {', '.join(workload_names())})",
+            raise ConfigError(f"unknown workload {entry.workload!r} (known: {', '.join(names)})",
                               file=suite_file, key=f"jobs[{i}].workload")
         jobs.extend(expander.expand(entry, i, ctx))
     return jobs

@@ -20,10 +20,15 @@ import zipfile
 from pathlib import Path
 from typing import Any
 
-from ..agent.protocol import JobSpec, TimingPlan
+from ..agent.protocol import JobSpec
 from ..config.suite import JobEntry, Suite, sweep
 from ..errors import ConfigError
+from .artifacts import sha256_file
+from .byo import parse_shape
+from .model_facts import model_work, variant_meta
+from .models import REFERENCE_MODELS, build_reference, split_params
 from .plan import ExpandContext, PlannedJob, Work, job_key
+from .pruning import parse_spec
 from .staging import BYO_FLAGS, relocated, resolve_path, safe_name, stage
 
 TORCH_SUFFIXES = (".pt", ".pt2")
@@ -43,15 +48,8 @@ BYO_SUFFIXES = TORCH_SUFFIXES
 
 
 def handles(entry: JobEntry) -> bool:
-    return is_torch_entry(entry)
-
-
-def expand(entry: JobEntry, i: int, ctx: ExpandContext) -> list[PlannedJob]:
-    """Torch variants for the torch backend: reference models or a .pt/.pt2 file."""
-    return expand_torch(entry, i, ctx.suite, ctx.suite_file, ctx.cache_dir, ctx.seen, ctx.target_arch)
-
-
-def is_torch_entry(entry: JobEntry) -> bool:
+    """Every ``backend: torch`` entry (``expand`` refuses a workload torch does not run), and a byo
+    .pt/.pt2."""
     return (entry.backend == "torch"
             or (entry.workload == "byo" and is_torch_path(entry.params.get("model", ""))))
 
@@ -155,17 +153,21 @@ def _unsupported(spec: JobSpec, reason: str, meta: dict[str, Any]) -> PlannedJob
                       meta=dict(meta, status="unsupported", reason=reason))
 
 
-def expand_torch(entry: JobEntry, i: int, suite: Suite, suite_file: str | None, cache_dir: Path,
-                 seen: set[str], target_arch: str) -> list[PlannedJob]:
+def expand(entry: JobEntry, i: int, ctx: ExpandContext) -> list[PlannedJob]:
+    """Torch variants for the torch backend: reference models or a .pt/.pt2 file."""
     where = f"jobs[{i}]"
+    suite_file = ctx.suite_file
     file_for_errors = None if suite_file == BYO_FLAGS else suite_file
     if entry.backend not in (None, "torch"):
         raise ConfigError(f"a .pt/.pt2 model runs on the torch backend, not {entry.backend!r}",
                           file=file_for_errors, key=f"{where}.backend")
+    if entry.workload not in (*REFERENCE_MODELS, "byo"):
+        raise ConfigError(f"backend torch runs a reference model ({', '.join(REFERENCE_MODELS)}) or a byo "
+                          f".pt/.pt2, not {entry.workload!r}", file=file_for_errors, key=f"{where}.workload")
     byo = entry.workload == "byo"
     model_keys = ("model", "shapes") if byo else ()
-    timing = TimingPlan(**(entry.timing or suite.timing).model_dump())
-    cache_dir = cache_dir.resolve()
+    timing = ctx.timing(entry)
+    cache_dir = ctx.cache_dir.resolve()
     deploy = cache_dir / "deploy"
     out: list[PlannedJob] = []
     for combo in sweep({k: v for k, v in entry.params.items() if k != "shapes"}):
@@ -175,7 +177,6 @@ def expand_torch(entry: JobEntry, i: int, suite: Suite, suite_file: str | None, 
             builder: dict[str, Any] = {}
             runtime = {k: v for k, v in combo.items() if k not in model_keys}
         else:
-            from .models import split_params
             builder, runtime = split_params(entry.workload, combo)
         unknown = sorted(set(runtime) - set(_RUNTIME_KEYS + _CONTROLLER_KEYS))
         if unknown:
@@ -200,8 +201,7 @@ def expand_torch(entry: JobEntry, i: int, suite: Suite, suite_file: str | None, 
 
         jobs = [(pr, pn, job_key(workload, "torch", pr, pn, params))
                 for pr in precisions for pn in entry.pruning]
-        jobs = [j for j in jobs if j[2] not in seen]
-        seen.update(j[2] for j in jobs)
+        jobs = [j for j in jobs if ctx.claim(j[2])]
         try:
             import torch  # noqa: F401
         except ImportError:
@@ -209,20 +209,15 @@ def expand_torch(entry: JobEntry, i: int, suite: Suite, suite_file: str | None, 
                     for pr, pn, k in jobs]
             continue
         if byo:
-            out += _byo_jobs(entry, where, file_for_errors, path, params, jobs, spec, deploy, safe_name,
-                             stage)
+            out += _byo_jobs(where, file_for_errors, path, params, jobs, spec, deploy)
             continue
         out += _reference_jobs(entry, where, suite_file, builder, params, jobs, spec, cache_dir, deploy,
-                               target_arch, n_cal, n_val, safe_name, stage)
+                               ctx.target_arch, n_cal, n_val)
     return out
 
 
-def _byo_jobs(entry: JobEntry, where: str, file: str | None, path: Path | None, params: dict[str, Any],
-              jobs: list[tuple[str, str, str]], spec: Any, deploy: Path, safe: Any,
-              stage: Any) -> list[PlannedJob]:
-    from .artifacts import sha256_file
-    from .byo import parse_shape
-
+def _byo_jobs(where: str, file: str | None, path: Path | None, params: dict[str, Any],
+              jobs: list[tuple[str, str, str]], spec: Any, deploy: Path) -> list[PlannedJob]:
     assert path is not None
     if not path.is_file():
         raise ConfigError(f"model file not found: {path}", file=file, key=f"{where}.params.model")
@@ -234,10 +229,9 @@ def _byo_jobs(entry: JobEntry, where: str, file: str | None, path: Path | None, 
         inputs = _byo_inputs(path, fmt, shapes)
     except ConfigError as exc:
         key = "--shape" if exc.key == "shape" and file is None else f"{where}.params.{exc.key or 'model'}"
-        message = str(exc).split(": ", 1)[1] if exc.key and str(exc).startswith(exc.key) else str(exc)
-        raise ConfigError(message, file=file, key=key, hint=exc.hint) from None
+        raise relocated(exc, file, key) from None
     sha = sha256_file(path)
-    staged = stage(path, f"{safe(path.stem)}-{sha[:12]}{path.suffix}", deploy)
+    staged = stage(path, f"{safe_name(path.stem)}-{sha[:12]}{path.suffix}", deploy)
     meta = {"status": "ok", "model": path.stem, "model_kind": "byo-torch", "model_sha256": sha, "sha256": sha,
             "size_bytes": path.stat().st_size, "tool": "as-is", "format": fmt, "primary_role": "main"}
     out = []
@@ -257,12 +251,8 @@ def _byo_jobs(entry: JobEntry, where: str, file: str | None, path: Path | None, 
 
 def _reference_jobs(entry: JobEntry, where: str, suite_file: str | None, builder: dict[str, Any],
                     params: dict[str, Any], jobs: list[tuple[str, str, str]], spec: Any, cache_dir: Path,
-                    deploy: Path, target_arch: str, n_cal: int, n_val: int, safe: Any,
-                    stage: Any) -> list[PlannedJob]:
-    from .model_facts import model_work, variant_meta
-    from .models import build_reference
-    from .pruning import parse_spec
-    from .torch_variants import make_torch_variant
+                    deploy: Path, target_arch: str, n_cal: int, n_val: int) -> list[PlannedJob]:
+    from .torch_variants import make_torch_variant  # imports torch: only once a torch entry is planned
 
     try:
         model = build_reference(entry.workload, builder, cache_dir)
@@ -291,7 +281,7 @@ def _reference_jobs(entry: JobEntry, where: str, suite_file: str | None, builder
                                   precheck_failure=reason,
                                   precheck_status="unsupported" if v.status == "unsupported" else "failed"))
             continue
-        staged = {role: stage(f, f"torch-{safe(f.parent.name)}.{role}{f.suffix}", deploy)
+        staged = {role: stage(f, f"torch-{safe_name(f.parent.name)}.{role}{f.suffix}", deploy)
                   for role, f in sorted(v.files.items())}
         primary = staged.get("main") or staged["prefill"]
         if "decode" in staged:
@@ -305,8 +295,6 @@ def _reference_jobs(entry: JobEntry, where: str, suite_file: str | None, builder
 def byo_suite(model_path: str | Path, shapes: list[str], inputs: list[str], inputs_npz: str | None,
               precisions: list[str] | None) -> Suite:
     """The suite behind ``benchbench run --model X.pt|X.pt2 [--shape ...] [--precision ...]``."""
-    from .byo import parse_shape
-
     if inputs or inputs_npz:
         raise ConfigError("--input/--inputs are not supported for torch models yet (inputs are seeded)",
                           key="--input")

@@ -96,6 +96,13 @@ suite("job-no-workload", "name: x\njobs:\n  - precisions: [fp32]\n", "jobs[0].wo
 suite("job-empty-workload", "name: x\njobs:\n  - workload: ''\n", "jobs[0].workload")
 suite("unknown-workload", "name: x\njobs:\n  - workload: warp_drive\n", "jobs[0].workload",
       "unknown workload")
+# a backend whose expander takes every entry of it (torch, llama.cpp) still reports the workload
+suite("unknown-workload-torch", "name: x\njobs:\n  - workload: mobilenetv3\n    backend: torch\n",
+      "jobs[0].workload", "unknown workload 'mobilenetv3'")
+suite("kernel-on-torch", job(backend="torch", precisions="[fp32]", params="{m: 8, k: 8, n: 8}"),
+      "jobs[0].workload", "backend torch runs", "not 'gemm'")
+suite("unknown-workload-llamacpp", "name: x\njobs:\n  - workload: llama9\n    backend: llama.cpp\n",
+      "jobs[0].workload", "unknown workload 'llama9'")
 # one job key at a time: key → [(case, value, the path the error names below jobs[0].key, the gist)]
 JOB_KEY_CASES = {
     "backend": [("unknown-backend", "cuda-magic", "", "unknown backend")],
