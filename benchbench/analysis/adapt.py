@@ -12,7 +12,7 @@ import numpy as np
 
 from ..results.keys import params_key
 from ..results.records import BoardInfo, JobRecord, RunData
-from ..results.rows import JobRow
+from ..results.rows import JobRow, latency_values
 from .compare import JobKey, JobSample
 from .gates import METRICS
 from .history import RunRef
@@ -28,8 +28,7 @@ def series_params(params: dict[str, Any]) -> str:
 
 
 def latency_values_s(rec: JobRecord) -> np.ndarray | None:
-    rounds = rec.raw.get("latency_rounds") or []
-    vals = [v for r in rounds for v in (r.get("values_s") or [])]
+    vals = latency_values(rec.raw.get("latency_rounds"))
     return np.asarray(vals, dtype=np.float64) if vals else None
 
 

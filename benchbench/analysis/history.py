@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..results.rows import stored_latency_stats
 from .compare import JobKey, JobSample
 from .gates import METRICS, MetricDef
 from .stepdetect import DEFAULT_CONFIG, Step, StepConfig, detect_many, detect_steps
@@ -74,12 +75,13 @@ def _rel_se(job: JobSample, mdef: MetricDef) -> float | None:
     """Relative standard error of a median (≈ 1.2533·sd/√n), only for metrics taken from raw values.
 
     Uses the stored ``latency.sd``/``latency.n``/``latency.p50`` (computed from those same raw values)
-    when present, so long histories need not decode every job's raw samples; else the raw values."""
+    where they can stand in (``results.rows.stored_latency_stats``, the test the read model decodes raw
+    values by), so long histories need not decode every job's raw samples; else the raw values."""
     if mdef.sample_stat is None:
         return None
-    stored = job.metrics
-    sd, n, med_s = stored.get("latency.sd"), stored.get("latency.n"), stored.get("latency.p50")
-    if sd is not None and n is not None and med_s is not None and math.isfinite(sd) and n >= 3:
+    stored = stored_latency_stats(job.metrics)
+    if stored is not None:
+        med_s, sd, n = stored
         return 1.2533 * sd / math.sqrt(n) / med_s if med_s > 0 else None
     x = job.latency_s
     if x is None or x.size < 3:

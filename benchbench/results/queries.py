@@ -1,6 +1,6 @@
 """The read model: what the CLI (``history``) and the published site read of the store beyond
-:meth:`Store.load_run`, in a few narrow queries each. Nothing outside ``results/`` holds SQL; the row types
-live in :mod:`.rows` so that ``analysis/`` can take them without importing the store.
+:meth:`Store.load_run`, in a few narrow queries each. Nothing outside ``results/`` holds SQL (the lab's queue
+aside); the row types live in :mod:`.rows` so that ``analysis/`` can take them without importing the store.
 
 A site covers every stored run, and loading 100 000 full job records (every metric, every JSON column)
 takes about half a minute; history needs only the job identity, a few metrics and two flags, and a big
@@ -10,26 +10,17 @@ run's pages only the metrics they show.
 from __future__ import annotations
 
 import json
-import math
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 import sqlalchemy as sa
 
-from ..errors import StoreError
 from . import schema as s
-from .records import BoardInfo, JobRecord, Metric, RunData, RunInfo, Warning_
-from .rows import JobRow
-from .store import Store, unpack
+from .records import JobRecord, Metric, RunData, Warning_
+from .rows import LATENCY_STATS, JobRow, latency_values, stored_latency_stats
+from .store import Store, board_info, run_info, unpack
 
-#: the stored statistics that stand in for a job's raw latencies (its median, and the standard error of
-#: that median from sd and n): always read with history, so raw values are decoded only where they are missing
-LATENCY_STATS = ("latency.p50", "latency.sd", "latency.n")
 _IN_CHUNK = 500  # ids per IN (...) list: SQLite caps the number of bound parameters
-
-
-def _read_error(exc: sa.exc.SQLAlchemyError) -> StoreError:
-    return StoreError(f"cannot read results: {str(getattr(exc, 'orig', exc)).splitlines()[0]}")
 
 
 def _throttled(details_json: str | None) -> bool:
@@ -50,16 +41,6 @@ def _fetch(conn: sa.Connection, stmt: sa.Select[Any]) -> list[Any]:
         return list(result.cursor.fetchall())
     finally:
         result.close()
-
-
-def _stats_complete(values: Mapping[str, float | None]) -> bool:
-    p50, sd, n = (values.get(k) for k in LATENCY_STATS)
-    return p50 is not None and sd is not None and n is not None and math.isfinite(sd) and n >= 3
-
-
-def _latencies(rounds: Any) -> tuple[float, ...] | None:
-    vals = tuple(v for r in rounds or [] for v in (r.get("values_s") or []))
-    return vals or None
 
 
 def job_rows(store: Store, metric_names: Iterable[str], board: str | None = None,
@@ -89,14 +70,14 @@ def job_rows(store: Store, metric_names: Iterable[str], board: str | None = None
             for job_id, name, value in _fetch(conn, sa.select(m.job_id, m.name, m.value)
                                               .where(m.name.in_(names))):
                 values.setdefault(job_id, {})[name] = value
-            lacking = [x[0] for x in jobs if not _stats_complete(values.get(x[0], {}))]
+            lacking = [x[0] for x in jobs if stored_latency_stats(values.get(x[0], {})) is None]
             raws: dict[int, tuple[float, ...] | None] = {}
             for i in range(0, len(lacking), _IN_CHUNK):
-                raws.update((job_id, _latencies(unpack(data))) for job_id, data in _fetch(
+                raws.update((job_id, latency_values(unpack(data)) or None) for job_id, data in _fetch(
                     conn, sa.select(r.job_id, r.data).where(r.job_id.in_(lacking[i:i + _IN_CHUNK]),
                                                              r.kind == "latency_rounds")))
     except sa.exc.SQLAlchemyError as exc:
-        raise _read_error(exc) from None
+        raise store.read_error(exc) from None
     out = [JobRow(run_id, started[run_id], bd, wl, precision, pruning, params_json, values.get(job_id, {}),
                   _throttled(details_json), status.get((run_id, bd)), raws.get(job_id))
            for job_id, run_id, bd, wl, precision, pruning, params_json, details_json in jobs]
@@ -108,22 +89,23 @@ def summary_run(store: Store, run_id: str, metric_names: Sequence[str]) -> RunDa
     """A run as summary pages and comparisons use it: like :meth:`Store.load_run`, without the columns they
     do not show (job details except the throttle flag, work, stderr, metrics other than ``metric_names``,
     raw series other than the latency rounds). Decoding every job's details was a third of loading a
-    2 000-job run."""
+    2 000-job run. A run not stored raises what :meth:`Store.load_run` raises."""
     j, m, r = s.jobs.c, s.metrics.c, s.raw.c
     names = sorted(set(metric_names))
     try:
         with store.engine.connect() as conn:
-            row = conn.execute(sa.select(s.runs).where(s.runs.c.run_id == run_id)).one()._mapping
-            boards = tuple(BoardInfo(run_id=b.run_id, board=b.board, snapshot=json.loads(b.snapshot_json),
-                                     overhead=json.loads(b.overhead_json) if b.overhead_json else None,
-                                     status=b.status, reason=b.reason)
+            row = conn.execute(sa.select(s.runs).where(s.runs.c.run_id == run_id)).first()
+            if row is None:
+                raise store.no_run(run_id)
+            boards = tuple(board_info(b)
                            for b in conn.execute(sa.select(s.boards).where(s.boards.c.run_id == run_id)))
             jobs = _fetch(conn, sa.select(j.id, j.board, j.job_key, j.workload, j.backend, j.precision,
                                           j.pruning, j.params_json, j.status, j.reason, j.implementation,
                                           j.timed_window, j.started_at, j.duration_s, j.env_json,
                                           j.details_json, j.warnings_json)
                           .where(j.run_id == run_id).order_by(j.id))
-            ids = [x[0] for x in jobs]
+            # the run's jobs as a subquery, not their ids as bound parameters (SQLite caps those)
+            ids = sa.select(j.id).where(j.run_id == run_id)
             by_job: dict[int, list[Metric]] = {}
             for job_id, *fields in _fetch(conn, sa.select(m.job_id, m.name, m.value, m.unit, m.scope,
                                                           m.source, m.detail, m.unavailable_reason)
@@ -132,7 +114,7 @@ def summary_run(store: Store, run_id: str, metric_names: Sequence[str]) -> RunDa
             raws = {job_id: unpack(data) for job_id, data in _fetch(
                 conn, sa.select(r.job_id, r.data).where(r.job_id.in_(ids), r.kind == "latency_rounds"))}
     except sa.exc.SQLAlchemyError as exc:
-        raise _read_error(exc) from None
+        raise store.read_error(exc) from None
     out = []
     for (job_id, board, job_key, workload, backend, precision, pruning, params_json, status, reason, impl,
          window, started, duration, env_json, details_json, warnings_json) in jobs:
@@ -145,8 +127,4 @@ def summary_run(store: Store, run_id: str, metric_names: Sequence[str]) -> RunDa
             metrics=tuple(sorted(by_job.get(job_id, []), key=lambda x: x.name)),
             warnings=tuple(Warning_(**w) for w in json.loads(warnings_json or "[]")),
             raw={"latency_rounds": raws[job_id]} if job_id in raws else {}))
-    info = RunInfo(run_id=row["run_id"], started_at=row["started_at"], finished_at=row["finished_at"],
-                   status=row["status"], suite_name=row["suite_name"], suite_file=row["suite_file"],
-                   tool_version=row["tool_version"], controller=json.loads(row["controller_json"]),
-                   n_jobs=len(out))
-    return RunData(info=info, boards=boards, jobs=tuple(out))
+    return RunData(info=run_info(row._mapping, len(out)), boards=boards, jobs=tuple(out))

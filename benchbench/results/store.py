@@ -88,6 +88,15 @@ class Store:
     def _short(self, exc: BaseException) -> str:
         return redact(_short(exc), self.url)
 
+    def no_run(self, run_id: str) -> StoreError:
+        """The error for a run this database does not hold."""
+        return StoreError(f"no run {run_id!r} in {self._safe_url()}",
+                          hint="`benchbench report --list` shows the stored runs")
+
+    def read_error(self, exc: BaseException) -> StoreError:
+        """The error for a failed read (first line of the driver's message, the URL's password masked)."""
+        return StoreError(f"cannot read results: {self._short(exc)}")
+
     def _schema_version(self, conn: sa.Connection) -> int | None:
         """This database's benchbench schema version; None for an empty database. A database holding other
         programs' tables is refused: benchbench never writes its schema next to them."""
@@ -247,7 +256,7 @@ class Store:
         q = (sa.select(s.runs, counts.c.n).outerjoin(counts, counts.c.run_id == s.runs.c.run_id)
              .order_by(s.runs.c.started_at.desc(), s.runs.c.run_id.desc()))
         with self.engine.connect() as conn:
-            return [_run_info(r._mapping) for r in conn.execute(q)]
+            return [run_info(r._mapping) for r in conn.execute(q)]
 
     def latest_run_id(self) -> str | None:
         runs = self.list_runs()
@@ -263,16 +272,14 @@ class Store:
         with self.engine.connect() as conn:
             row = conn.execute(sa.select(s.runs.c.plan_json).where(s.runs.c.run_id == run_id)).first()
         if row is None:
-            raise StoreError(f"no run {run_id!r} in {self._safe_url()}",
-                             hint="`benchbench report --list` shows the stored runs")
+            raise self.no_run(run_id)
         return json.loads(row[0]) if row[0] else {}
 
     def load_run(self, run_id: str, with_raw: bool = True) -> RunData:
         with self.engine.connect() as conn:
             row = conn.execute(sa.select(s.runs).where(s.runs.c.run_id == run_id)).first()
             if row is None:
-                raise StoreError(f"no run {run_id!r} in {self._safe_url()}",
-                                 hint="`benchbench report --list` shows the stored runs")
+                raise self.no_run(run_id)
             brows = conn.execute(sa.select(s.boards).where(s.boards.c.run_id == run_id)).all()
             jrows = conn.execute(sa.select(s.jobs).where(s.jobs.c.run_id == run_id)
                                  .order_by(s.jobs.c.id)).all()
@@ -291,17 +298,23 @@ class Store:
         for r in rrows:
             raws.setdefault(r.job_id, {})[r.kind] = unpack(r.data)
         jobs = tuple(_job_record(j._mapping, by_job.get(j.id, []), raws.get(j.id, {})) for j in jrows)
-        boards = tuple(BoardInfo(run_id=b.run_id, board=b.board, snapshot=json.loads(b.snapshot_json),
-                                 overhead=json.loads(b.overhead_json) if b.overhead_json else None,
-                                 status=b.status, reason=b.reason) for b in brows)
-        return RunData(info=_run_info(row._mapping, len(jobs)), boards=boards, jobs=jobs)
+        return RunData(info=run_info(row._mapping, len(jobs)), boards=tuple(board_info(b) for b in brows),
+                       jobs=jobs)
 
 
-def _run_info(m: Any, n: int | None = None) -> RunInfo:
+def run_info(m: Any, n: int | None = None) -> RunInfo:
+    """A runs row (its mapping) as :class:`RunInfo`; ``n`` jobs, else the row's ``n`` column."""
     return RunInfo(run_id=m["run_id"], started_at=m["started_at"], finished_at=m["finished_at"],
                    status=m["status"], suite_name=m["suite_name"], suite_file=m["suite_file"],
                    tool_version=m["tool_version"], controller=json.loads(m["controller_json"]),
                    n_jobs=n if n is not None else int(m.get("n") or 0))
+
+
+def board_info(b: Any) -> BoardInfo:
+    """A boards row as :class:`BoardInfo`."""
+    return BoardInfo(run_id=b.run_id, board=b.board, snapshot=json.loads(b.snapshot_json),
+                     overhead=json.loads(b.overhead_json) if b.overhead_json else None, status=b.status,
+                     reason=b.reason)
 
 
 def _job_record(m: Any, metrics: list[Metric], raw: dict[str, Any]) -> JobRecord:

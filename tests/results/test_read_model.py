@@ -7,14 +7,17 @@ from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
+import pytest
 from lab.storegen import JobSpec, job_record, matrix, store_run
 
 from benchbench.analysis.adapt import history_entries, run_samples, series_params, stored_names
 from benchbench.analysis.compare import JobSample
 from benchbench.analysis.history import DEFAULT_METRICS, RunRef, build_history
 from benchbench.config.suite import params_key
+from benchbench.errors import StoreError
 from benchbench.report import sitedata
-from benchbench.results.queries import job_rows
+from benchbench.results.queries import job_rows, summary_run
+from benchbench.results.rows import latency_values, stored_latency_stats
 from benchbench.results.store import Store
 from benchbench.workloads.plan import job_key
 
@@ -90,3 +93,27 @@ def test_jobs_without_params_from_old_and_new_runs_form_one_series(tmp_path: Pat
     series = build_history(history_entries(job_rows(store, ["latency.p50"])), ["latency.p50"])
     assert len(series) == 1 and len(series[0].points) == 2
     assert series[0].key.params_key == "" and series[0].key.label() == "pi5 bench_sum fp32/none"
+
+
+def test_one_test_decides_where_raw_latencies_are_needed() -> None:
+    # the read model decodes raw values exactly where history's standard error falls back to them
+    assert stored_latency_stats({"latency.p50": 1e-3, "latency.sd": 1e-4, "latency.n": 3}) == (1e-3, 1e-4, 3)
+    for lacking in ({"latency.p50": 1e-3, "latency.sd": 1e-4}, {"latency.p50": 1e-3, "latency.sd": None,
+                    "latency.n": 9}, {"latency.p50": 1e-3, "latency.sd": float("nan"), "latency.n": 9},
+                    {"latency.p50": 1e-3, "latency.sd": 1e-4, "latency.n": 2}):
+        assert stored_latency_stats(lacking) is None
+    rounds = [{"values_s": [1.0, 2.0]}, {"values_s": None}, {}, {"values_s": [3.0]}]
+    assert latency_values(rounds) == (1.0, 2.0, 3.0)
+    assert latency_values(None) == ()
+
+
+def test_summary_run_of_a_missing_run_raises_what_load_run_raises(tmp_path: Path) -> None:
+    store = _store(tmp_path)
+    with pytest.raises(StoreError) as summary:
+        summary_run(store, "nope", ["latency.p50"])
+    with pytest.raises(StoreError) as whole:
+        store.load_run("nope")
+    assert str(summary.value) == str(whole.value) and "no run 'nope'" in str(summary.value)
+    run = summary_run(store, "n0", ["latency.p50"])
+    assert run.info == store.load_run("n0").info and run.boards == store.load_run("n0").boards
+    assert all({m.name for m in j.metrics} <= {"latency.p50"} for j in run.jobs)
