@@ -1,6 +1,6 @@
-"""Stored records and read-model rows → the plain inputs of compare/history. The only analysis module that
-knows the record layout (``benchbench.results.records`` / ``.rows``, plain data: no store, no SQL);
-everything else works on :class:`JobSample`."""
+"""Stored records and read-model rows → the plain inputs of compare/history: the one analysis module that
+turns records (``benchbench.results.records``) and rows (``.rows``, plain data: no store, no SQL) into
+:class:`JobSample`, which compare and history work on."""
 
 from __future__ import annotations
 
@@ -54,7 +54,7 @@ def stored_names(metrics: Iterable[str]) -> list[str]:
     return sorted({METRICS[m].store_name for m in metrics})
 
 
-def history_entries(rows: Iterable[JobRow]) -> list[tuple[RunRef, JobSample]]:
+def entries_from_rows(rows: Iterable[JobRow]) -> list[tuple[RunRef, JobSample]]:
     """One (run, sample) per row, in the rows' order: the input of ``history.build_history``."""
     # one JobKey per series and one RunRef per run, shared by their jobs: cheaper to build and to group by
     keys: dict[tuple[str, str, str, str, str], JobKey] = {}

@@ -11,7 +11,7 @@ import click
 from rich.markup import escape
 from rich.table import Table
 
-from ..analysis.adapt import history_entries, stored_names
+from ..analysis.adapt import entries_from_rows, stored_names
 from ..analysis.gates import METRICS
 from ..analysis.history import DEFAULT_METRICS, Series, build_history, fleet_regressions
 from .common import DB_HELP, DEFAULT_DB, fmt_num, handle_errors, out, print_json, term_safe
@@ -37,7 +37,7 @@ def history(db: str, board: str | None, workload: str | None, metrics: tuple[str
     from ..results.store import Store
     metrics = metrics or DEFAULT_METRICS
     rows = job_rows(Store(db, readonly=True), stored_names(metrics), board, workload)
-    series = build_history(history_entries(rows), metrics)
+    series = build_history(entries_from_rows(rows), metrics)
     regs = fleet_regressions(series)
     if as_json:
         print_json({"series": [_series_json(s) for s in series], "regressions": [asdict(r) for r in regs]})

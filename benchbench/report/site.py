@@ -193,7 +193,7 @@ def _warm() -> None:
 def _pool(store: Store, workers: int) -> ProcessPoolExecutor | None:
     if workers <= 1 or store.url.startswith("sqlite://") and ":memory:" in store.url:
         return None
-    # spawn: no fork of a live engine / matplotlib state
+    # spawn: no fork of a live database engine
     pool = ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"))
     for _ in range(workers):
         pool.submit(_warm)

@@ -6,8 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from ..analysis.adapt import history_entries as entries_from_rows
-from ..analysis.adapt import stored_names
+from ..analysis.adapt import entries_from_rows, stored_names
 from ..analysis.compare import JobSample
 from ..analysis.gates import METRICS
 from ..analysis.history import RunRef

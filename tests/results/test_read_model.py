@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from lab.storegen import JobSpec, job_record, matrix, store_run
 
-from benchbench.analysis.adapt import history_entries, run_samples, series_params, stored_names
+from benchbench.analysis.adapt import entries_from_rows, run_samples, series_params, stored_names
 from benchbench.analysis.compare import JobSample
 from benchbench.analysis.history import DEFAULT_METRICS, RunRef, build_history
 from benchbench.config.suite import params_key
@@ -52,7 +52,7 @@ def test_history_rows_give_the_series_whole_runs_gave(tmp_path: Path) -> None:
     assert {r.run_id for r in rows} == {"old", *(f"n{i}" for i in range(4))}
     assert all(r.board_status == "unhealthy" for r in rows if r.run_id == "old")
     assert any(r.throttled for r in rows) and not any(r.throttled for r in rows if r.run_id != "n1")
-    series = build_history(history_entries(rows), DEFAULT_METRICS)
+    series = build_history(entries_from_rows(rows), DEFAULT_METRICS)
     assert series == build_history(_whole_run_entries(store), DEFAULT_METRICS)
     # the old run's point (unhealthy board, statistics from its raw values) and the throttled ones are there
     assert {p.exclude_reason for s in series for p in s.points} >= {"board failed its health check",
@@ -90,7 +90,7 @@ def test_jobs_without_params_from_old_and_new_runs_form_one_series(tmp_path: Pat
     spec = JobSpec("pi5", "bench_sum", "fp32", params=())
     for i in range(2):
         store_run(store, f"r{i}", [spec], seed=i, started_at=1.7e9 + i)
-    series = build_history(history_entries(job_rows(store, ["latency.p50"])), ["latency.p50"])
+    series = build_history(entries_from_rows(job_rows(store, ["latency.p50"])), ["latency.p50"])
     assert len(series) == 1 and len(series[0].points) == 2
     assert series[0].key.params_key == "" and series[0].key.label() == "pi5 bench_sum fp32/none"
 
