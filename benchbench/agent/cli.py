@@ -29,6 +29,8 @@ def main(argv: Optional[List[str]] = None) -> int:
     p = sub.add_parser("probe", help="print the board snapshot and sensors as JSON")
     p.add_argument("--root", default="/")
     p.add_argument("--families", default="cpufreq,thermal,memory,rapl,hwmon")
+    p.add_argument("--no-detect", action="store_true",
+                   help="leave out detected_profile (the caller ran detect already)")
     d = sub.add_parser("detect", help="print which device profile fits this board, and why, as JSON")
     d.add_argument("--root", default="/")
     sub.add_parser("version", help="print agent and protocol versions as JSON")
@@ -53,7 +55,8 @@ def main(argv: Optional[List[str]] = None) -> int:
         snap = envinfo.board_snapshot(args.root)
         snap["agent_version"] = AGENT_VERSION
         snap["sensor_timing_probe"] = timing_probe
-        snap["detected_profile"] = detect(args.root)
+        if not args.no_detect:  # npu-smi / nvidia-smi may each take seconds
+            snap["detected_profile"] = detect(args.root)
         snap["sensors"] = [dict(c.to_dict(), family=pl.family, available=True) for pl in plans
                            for c in pl.channels] + [dict(u.to_dict(), available=False) for u in missing]
         print(json.dumps(snap, default=str))

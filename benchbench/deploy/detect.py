@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from ..config.profiles import DeviceProfile, load_profile
-from ..errors import BenchbenchError
+from ..errors import AgentError
 from ..transport.base import Transport
 from .agent_build import build_agent
 from .remote import deploy_files
@@ -26,11 +26,21 @@ def detect_board(transport: Transport, python: str, work_dir: str, agent_cache: 
     archive = build_agent(agent_cache)
     rep = deploy_files(transport, python, work_dir, {archive.remote_name: archive.path},
                        hashes={archive.remote_name: archive.sha256}, timeout_s=timeout_s)
-    res = transport.run([python, posixpath.join(rep.remote_dir, archive.remote_name), "detect"],
-                        timeout_s=timeout_s)
+    return run_detect(transport, python, posixpath.join(rep.remote_dir, archive.remote_name), timeout_s)
+
+
+def run_detect(transport: Transport, python: str, agent_path: str, timeout_s: float = 60.0) -> dict[str, Any]:
+    """``agent detect`` with the agent already deployed at ``agent_path``. AgentError when it fails or says
+    something else than a JSON object; a TransportError (the board gone) passes through."""
+    res = transport.run([python, agent_path, "detect"], timeout_s=timeout_s)
     if not res.ok:
-        raise BenchbenchError(f"agent detect failed (exit {res.exit_code}): {res.stderr_tail.strip()[-300:]}")
-    found: dict[str, Any] = json.loads(res.stdout.strip().splitlines()[-1])
+        raise AgentError(f"agent detect failed (exit {res.exit_code}): {res.stderr_tail.strip()[-300:]}")
+    try:
+        found = json.loads(res.stdout.strip().splitlines()[-1])
+    except (ValueError, IndexError):
+        found = None
+    if not isinstance(found, dict):
+        raise AgentError(f"agent detect: unexpected reply {res.stdout[-200:]!r}")
     return found
 
 

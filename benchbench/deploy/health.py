@@ -15,11 +15,12 @@ from pathlib import Path
 from typing import Any
 
 from ..config.fleet import BoardSpec
-from ..config.profiles import families_for, load_profile
-from ..errors import BenchbenchError, DeployError
+from ..config.profiles import DeviceProfile, families_for
+from ..errors import AgentError, BenchbenchError, DeployError
 from ..transport.base import Transport
 from . import boardside
 from .agent_build import build_agent
+from .detect import choose_profile, run_detect
 from .remote import deploy_files
 
 log = logging.getLogger(__name__)
@@ -80,13 +81,15 @@ def check_board(board: BoardSpec, transport: Transport, agent_cache: Path, *, ti
         archive = build_agent(agent_cache)
         rep = deploy_files(transport, board.python, board.work_dir, {archive.remote_name: archive.path},
                            hashes={archive.remote_name: archive.sha256}, timeout_s=timeout_s)
-        agent = posixpath.join(rep.remote_dir, archive.remote_name)
-        families = _families(board, transport, agent, timeout_s)
-        probe = transport.run([board.python, agent, "probe", "--families", ",".join(families)],
-                              timeout_s=timeout_s)
     except DeployError as exc:
         h.reasons.append(f"agent deploy failed: {exc}")
         return h
+    agent = posixpath.join(rep.remote_dir, archive.remote_name)
+    profile = _choose_profile(h, board, transport, agent, timeout_s)
+    # what a run would sample (the profile's families, meter binding included), so the check shows those
+    # sensors; detection ran above, once, so the probe does not repeat it
+    probe = transport.run([board.python, agent, "probe", "--no-detect", "--families",
+                           ",".join(families_for(profile))], timeout_s=timeout_s)
     if not probe.ok:
         h.reasons.append(f"agent probe failed (exit {probe.exit_code}): {probe.stderr_tail.strip()[-300:]}")
         return h
@@ -94,30 +97,29 @@ def check_board(board: BoardSpec, transport: Transport, agent_cache: Path, *, ti
     h.hostname = snap.get("hostname")
     h.runtimes = {k: v for k, v in (snap.get("libraries") or {}).items() if k in RUNTIMES and v}
     h.sensors = [_sensor(s) for s in snap.get("sensors", [])]
-    h.detected_profile = snap.get("detected_profile")
-    detected = (h.detected_profile or {}).get("profile")
-    if board.profile:
-        h.profile, h.profile_reason = board.profile, "fleet file profile"
-        if detected and detected != board.profile:
-            h.warnings.append(f"configured profile {board.profile} but the board looks like {detected} "
-                              f"({(h.detected_profile or {}).get('reason')})")
-    elif detected:
-        h.profile, h.profile_reason = detected, f"detected: {(h.detected_profile or {}).get('reason')}"
     h.healthy = not h.reasons
     return h
 
 
-def _families(board: BoardSpec, transport: Transport, agent: str, timeout_s: float) -> list[str]:
-    """What a run would sample, so the check shows those sensors: the fleet file's profile (meter binding
-    included), else the profile the board's own detection picks; the agent's defaults when it cannot say."""
-    name = board.profile
-    if not name:
-        res = transport.run([board.python, agent, "detect"], timeout_s=timeout_s)
-        try:
-            name = json.loads(res.stdout.strip().splitlines()[-1]).get("profile") if res.ok else None
-        except (ValueError, IndexError, AttributeError):
-            name = None
-    return families_for(load_profile(str(name)) if name else None)
+def _choose_profile(h: BoardHealth, board: BoardSpec, transport: Transport, agent: str,
+                    timeout_s: float) -> DeviceProfile | None:
+    """The profile a run would use, and why: ``choose_profile`` on one ``agent detect``. A configured
+    profile the board does not look like is a warning here, not part of the reason."""
+    try:
+        h.detected_profile = run_detect(transport, board.python, agent, timeout_s)
+    except AgentError as exc:
+        log.info("%s: %s", board.name, exc)
+    profile, why = choose_profile(None, board.profile, h.detected_profile)
+    if profile is None:
+        return None
+    h.profile = board.profile or profile.name  # as the fleet file names it (a profile file stays its path)
+    h.profile_reason = why
+    if board.profile:
+        h.profile_reason, mismatch, _ = why.partition(" (")
+        if mismatch and h.detected_profile:
+            h.warnings.append(f"configured profile {board.profile} but the board looks like "
+                              f"{h.detected_profile.get('profile')} ({h.detected_profile.get('reason')})")
+    return profile
 
 
 def _sensor(s: dict[str, Any]) -> dict[str, Any]:
