@@ -7,7 +7,7 @@ import json
 import sys
 from typing import List, Optional
 
-from .protocol import AGENT_VERSION, SCHEMA_VERSION, ProtocolError
+from .protocol import AGENT_VERSION, DEFAULT_FAMILIES, SCHEMA_VERSION, ProtocolError
 
 
 def main(argv: Optional[List[str]] = None) -> int:
@@ -28,7 +28,7 @@ def main(argv: Optional[List[str]] = None) -> int:
                    help="steady-state energy loop (no coordinator)")
     p = sub.add_parser("probe", help="print the board snapshot and sensors as JSON")
     p.add_argument("--root", default="/")
-    p.add_argument("--families", default="cpufreq,thermal,memory,rapl,hwmon")
+    p.add_argument("--families", default=",".join(DEFAULT_FAMILIES))
     p.add_argument("--no-detect", action="store_true",
                    help="leave out detected_profile (the caller ran detect already)")
     d = sub.add_parser("detect", help="print which device profile fits this board, and why, as JSON")

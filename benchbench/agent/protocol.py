@@ -340,7 +340,10 @@ class OverheadLine(_Line):
 
 
 def _spec(data: Any, what: str) -> JobSpec:
-    return JobSpec.from_dict(data, strict=False)
+    try:
+        return JobSpec.from_dict(data, strict=False)
+    except ProtocolError as exc:  # say where: "job line.spec: job: missing ..."
+        raise ProtocolError(f"{what}: {exc}") from None
 
 
 @dataclass(frozen=True)

@@ -55,3 +55,11 @@ def test_result_lines_round_trip_and_check():
     with pytest.raises(ProtocolError):
         parse_line("not json")
     assert parse_line(make_line("gossip", {"x": 1})) is None  # a newer agent's kind of line: skipped
+
+
+def test_a_bad_spec_in_a_job_line_is_named():
+    result = {"job_key": "k", "status": "ok"}
+    with pytest.raises(ProtocolError, match=r"^job line\.spec: job spec must be a JSON object"):
+        parse_line(make_line("job", {"result": result, "spec": [1]}))
+    with pytest.raises(ProtocolError, match=r"^job line\.spec: job: .*workload"):
+        parse_line(make_line("job", {"result": result, "spec": {"job_key": "k"}}))
