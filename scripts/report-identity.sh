@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Renders every store-derived output of one results DB (each run's report, compare JSON/HTML/text of the
-# two oldest runs, history JSON, exports, the published site) with the code at REV and with this working
-# tree, and lists the files that differ (render timestamps masked). For refactors that must not change
-# what users see. The DB is copied, never written.
+# two oldest runs by started_at, history JSON, exports, the published site) with the code at REV and with
+# this working tree, and lists the files that differ (render timestamps masked). For refactors that must not
+# change what users see. The DB is copied (SQLite's backup API, so a -wal file's commits come along), never
+# written.
 #   scripts/report-identity.sh REV DB [WORKDIR]        exit 0: identical, 1: differences listed
 set -euo pipefail
 rev=$1; db=$(realpath "$2"); work=${3:-$(mktemp -d)}
@@ -14,10 +15,19 @@ trap 'git -C "$root" worktree remove --force "$work/code-old" >/dev/null 2>&1 ||
 
 render() {  # render CODE_DIR OUT_DIR
   local code=$1 out=$2 copy runs
-  rm -rf "$out"; mkdir -p "$out"; copy="$out/.db.sqlite"; cp "$db" "$copy"
+  rm -rf "$out"; mkdir -p "$out"; copy="$out/.db.sqlite"
+  python - "$db" "$copy" <<'PY'
+import sqlite3, sys, urllib.parse
+src = sqlite3.connect("file:" + urllib.parse.quote(sys.argv[1]) + "?mode=ro", uri=True)
+dst = sqlite3.connect(sys.argv[2])
+src.backup(dst)
+dst.execute("PRAGMA journal_mode=DELETE")  # one self-contained file, whatever the source's mode
+dst.close(); src.close()
+PY
   ( cd "$out" && export PYTHONPATH="$code"
     runs=$(python -m benchbench report --db "$copy" --list --json | python -c \
-      "import json,sys; print(' '.join(sorted(r['run_id'] for r in json.load(sys.stdin))))")
+      "import json,sys; rs=sorted(json.load(sys.stdin), key=lambda r: (r['started_at'], r['run_id']))
+print(' '.join(r['run_id'] for r in rs))")
     for r in $runs; do python -m benchbench report --db "$copy" --run "$r" -o "report-$r.html" >/dev/null; done
     set -- $runs
     if [ $# -ge 2 ]; then
@@ -28,7 +38,7 @@ render() {  # render CODE_DIR OUT_DIR
     python -m benchbench publish --db "$copy" --out site --workers 1 >/dev/null
     python -m benchbench export --db "$copy" --format json -o export.json >/dev/null
     python -m benchbench export --db "$copy" --format csv -o export.csv >/dev/null )
-  rm -f "$copy"
+  rm -f "$copy" "$copy-wal" "$copy-shm"
 }
 
 render "$work/code-old" "$work/old"
