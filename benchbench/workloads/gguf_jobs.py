@@ -19,7 +19,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from ..agent.protocol import JobSpec, TimingPlan
+from ..agent.protocol import JobSpec
 from ..config.suite import JobEntry, Suite, sweep
 from ..errors import ConfigError
 from . import gguf_models, gguf_quant
@@ -42,15 +42,7 @@ BYO_SUFFIXES = (".gguf",)
 
 
 def handles(entry: JobEntry) -> bool:
-    return is_gguf_entry(entry)
-
-
-def expand(entry: JobEntry, i: int, ctx: ExpandContext) -> list[PlannedJob]:
-    """llama.cpp quantization types of the reference GGUF model or a .gguf file."""
-    return expand_gguf(entry, i, ctx.suite, ctx.suite_file, ctx.cache_dir, ctx.seen)
-
-
-def is_gguf_entry(entry: JobEntry) -> bool:
+    """``llm-gguf``, every ``backend: llama.cpp`` entry (``expand`` refuses another workload), a byo .gguf."""
     return (entry.workload == WORKLOAD or entry.backend == BACKEND
             or (entry.workload == "byo" and is_gguf_path(entry.params.get("model", ""))))
 
@@ -69,9 +61,10 @@ def _meta(facts: dict[str, Any], v: dict[str, Any], kind: str) -> dict[str, Any]
             "builder": facts.get("builder")}
 
 
-def expand_gguf(entry: JobEntry, i: int, suite: Suite, suite_file: str | None, cache_dir: Path,
-                seen: set[str]) -> list[PlannedJob]:
+def expand(entry: JobEntry, i: int, ctx: ExpandContext) -> list[PlannedJob]:
+    """llama.cpp quantization types of the reference GGUF model or a .gguf file."""
     where = f"jobs[{i}]"
+    suite_file = ctx.suite_file
     file = None if suite_file == BYO_FLAGS else suite_file
     if entry.backend not in (None, BACKEND):
         raise ConfigError(f"a GGUF model runs on the llama.cpp backend, not {entry.backend!r}", file=file,
@@ -85,8 +78,8 @@ def expand_gguf(entry: JobEntry, i: int, suite: Suite, suite_file: str | None, c
     byo = entry.workload == "byo"
     if entry.precisions:
         gguf_quant.check_types(entry.precisions, suite_file, where)
-    cache_dir = cache_dir.resolve()
-    timing = TimingPlan(**(entry.timing or suite.timing).model_dump())
+    cache_dir = ctx.cache_dir.resolve()
+    timing = ctx.timing(entry)
     out: list[PlannedJob] = []
     for combo in sweep(entry.params):
         builder = {k: v for k, v in combo.items() if k in gguf_models.DEFAULTS}
@@ -116,9 +109,8 @@ def expand_gguf(entry: JobEntry, i: int, suite: Suite, suite_file: str | None, c
             precisions = [facts["file_type"]]  # an exotic as-given type still runs, labelled by it
         for qtype in precisions:
             key = job_key(workload, BACKEND, qtype, "none", params)
-            if key in seen:
+            if not ctx.claim(key):
                 continue
-            seen.add(key)
             spec_args: dict[str, Any] = {"job_key": key, "workload": workload, "backend": BACKEND,
                                          "precision": qtype, "params": params, "pruning": "none",
                                          "timing": timing, "timeout_s": entry.timeout_s, "seed": entry.seed}
@@ -152,7 +144,7 @@ def byo_suite(model_path: str | Path, shapes: list[str], inputs: list[str], inpu
         raise ConfigError("--shape/--input/--inputs do not apply to a GGUF model (prompt tokens are seeded)",
                           key="--shape" if shapes else "--input")
     if precisions:
-        gguf_quant.check_types(list(precisions), "<command line>", "jobs[0]")
+        gguf_quant.check_types(list(precisions), BYO_FLAGS, "jobs[0]")
     path = Path(model_path).expanduser().resolve()
     return Suite(name=f"byo-{path.stem}", description=f"bring-your-own GGUF model {path.name}",
                  jobs=[JobEntry(workload="byo", backend=BACKEND,

@@ -23,6 +23,7 @@ from typing import Any
 from ..errors import ConfigError
 from .artifacts import read_sidecar, sha256_json, write_sidecar
 from .gguf_fidelity import ArchUnsupported, fidelity_vs_reference
+from .staging import BYO_FLAGS
 
 log = logging.getLogger(__name__)
 
@@ -45,7 +46,7 @@ def check_types(types: list[str], file: str | None, where: str) -> None:
     """Unknown type names are bad input (exit 2) listing the known ones."""
     for j, t in enumerate(types):
         if t not in QUANT_TYPES:
-            cli = file == "<command line>"
+            cli = file == BYO_FLAGS
             raise ConfigError(f"unknown GGUF quantization type {t!r} (known: {', '.join(QUANT_TYPES)})",
                               file=None if cli else file,
                               key="--precision" if cli else f"{where}.precisions[{j}]")

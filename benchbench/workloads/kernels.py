@@ -10,7 +10,7 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from ..agent.protocol import JobSpec, TimingPlan
+from ..agent.protocol import JobSpec
 from ..config.loader import validate_as
 from ..config.suite import JobEntry, sweep
 from ..errors import ConfigError
@@ -198,7 +198,7 @@ def _artifact(defn: WorkloadDef, params: BaseModel, precision: str, seed: int, c
 def expand(entry: JobEntry, i: int, ctx: ExpandContext) -> list[PlannedJob]:
     """A reference kernel entry: (precision × param combination) jobs, artifacts built and cached."""
     where = f"jobs[{i}]"
-    suite, suite_file, cache_dir, seen = ctx.suite, ctx.suite_file, ctx.cache_dir, ctx.seen
+    suite_file, cache_dir = ctx.suite_file, ctx.cache_dir
     defn = _REGISTRY[entry.workload]
     precisions = entry.precisions or list(defn.backends)
     out: list[PlannedJob] = []
@@ -215,16 +215,13 @@ def expand(entry: JobEntry, i: int, ctx: ExpandContext) -> list[PlannedJob]:
                 params = validate_as(defn.params_model, combo, suite_file or "", prefix=(where, "params"))
                 pdict = params.model_dump()
                 key = job_key(defn.name, backend, precision, pruning, pdict)
-                if key in seen:
+                if not ctx.claim(key):
                     continue
-                seen.add(key)
                 art = None
                 if defn.artifact is not None and backend in defn.artifact_backends:
                     art = _artifact(defn, params, precision, entry.seed, cache_dir)
-                timing = entry.timing or suite.timing
                 spec = JobSpec(job_key=key, workload=defn.name, backend=backend, precision=precision,
                                params=pdict, pruning=pruning, artifact=art.name if art else None,
-                               timing=TimingPlan(**timing.model_dump()), timeout_s=entry.timeout_s,
-                               seed=entry.seed)
+                               timing=ctx.timing(entry), timeout_s=entry.timeout_s, seed=entry.seed)
                 out.append(PlannedJob(spec=spec, work=defn.work(params, precision), artifact_path=art))
     return out

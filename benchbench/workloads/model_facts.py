@@ -1,5 +1,5 @@
 """What the stored record keeps about a model variant, and what one call of it does (its ``Work``), shared by
-every model expander (ONNX, PyTorch, llama.cpp)."""
+the model expanders that make variants (ONNX, rknn, PyTorch)."""
 
 from __future__ import annotations
 

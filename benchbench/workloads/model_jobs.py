@@ -16,7 +16,6 @@ Controller-side params for any model: ``calibration_samples`` and ``validation_s
 from __future__ import annotations
 
 import hashlib
-import logging
 from pathlib import Path
 from typing import Any
 
@@ -31,8 +30,6 @@ from .plan import ExpandContext, PlannedJob, Work, job_key
 from .pruning import parse_spec
 from .staging import BYO_FLAGS, relocated, resolve_path, safe_name, stage
 from .variants import NOT_APPLICABLE, PRECISIONS, make_variant
-
-log = logging.getLogger(__name__)
 
 NAMES = (*REFERENCE_MODELS, "byo")
 _FLAG_FOR_KEY = {"model": "--model", "shape": "--shape", "input": "--input", "inputs": "--inputs"}
@@ -121,7 +118,7 @@ def expand(entry: JobEntry, i: int, ctx: ExpandContext) -> list[PlannedJob]:
     ``ctx.target_arch`` picks the int8 flavour (U8S8 on x86, S8S8 on ARM/NPU); the fleet path passes each
     board's architecture, the local run ``plan.local_arch()``.
     """
-    suite, suite_file, seen, target_arch = ctx.suite, ctx.suite_file, ctx.seen, ctx.target_arch
+    suite_file, timing = ctx.suite_file, ctx.timing(entry)
     where = f"jobs[{i}]"
     cache_dir = ctx.cache_dir.resolve()  # the quantization tools run from a scratch directory
     fixed: dict[str, Any] = {k: entry.params[k] for k in ("shapes", "inputs") if k in entry.params}
@@ -174,28 +171,26 @@ def expand(entry: JobEntry, i: int, ctx: ExpandContext) -> list[PlannedJob]:
         for precision in precisions:
             for pruning in entry.pruning:
                 key = job_key(workload, backend, precision, pruning, combo)
-                if key in seen:
+                if not ctx.claim(key):
                     continue
-                seen.add(key)
                 if rknn:
-                    out.append(_rknn_job(entry, suite, model, combo, runtime, precision, pruning, workload,
+                    out.append(_rknn_job(entry, timing, model, combo, runtime, precision, pruning, workload,
                                          key, cache_dir, deploy_dir, n_cal, n_val))
                     continue
-                out.append(_job(entry, suite, model, combo, runtime, precision, pruning, backend, workload,
-                                key, cache_dir, deploy_dir, target_arch, n_cal, n_val, npz_name,
+                out.append(_job(entry, timing, model, combo, runtime, precision, pruning, backend, workload,
+                                key, cache_dir, deploy_dir, ctx.target_arch, n_cal, n_val, npz_name,
                                 explicit=entry.precisions is not None))
     return out
 
 
-def _job(entry: JobEntry, suite: Suite, model: ModelArtifact, combo: dict[str, Any], runtime: dict[str, Any],
-         precision: str, pruning: str, backend: str, workload: str, key: str, cache_dir: Path,
-         deploy_dir: Path, target_arch: str, n_cal: int, n_val: int, npz_name: str | None,
+def _job(entry: JobEntry, timing: TimingPlan, model: ModelArtifact, combo: dict[str, Any],
+         runtime: dict[str, Any], precision: str, pruning: str, backend: str, workload: str, key: str,
+         cache_dir: Path, deploy_dir: Path, target_arch: str, n_cal: int, n_val: int, npz_name: str | None,
          explicit: bool = True) -> PlannedJob:
     v = make_variant(model, precision, pruning, target_arch, cache_dir, n_calibration=n_cal,
                      n_validation=n_val)
     meta = variant_meta(model, v)
     params = {**combo, **runtime}
-    timing = TimingPlan(**(entry.timing or suite.timing).model_dump())
     if model.kind == "byo" and precision == "fp32":
         precision = as_given_precision(model)  # the reference job is labelled by what the file contains
         key = job_key(workload, backend, precision, pruning, combo)
@@ -226,7 +221,7 @@ def _job(entry: JobEntry, suite: Suite, model: ModelArtifact, combo: dict[str, A
                       extra_artifacts=tuple(extra))
 
 
-def _rknn_job(entry: JobEntry, suite: Suite, model: ModelArtifact, combo: dict[str, Any],
+def _rknn_job(entry: JobEntry, timing: TimingPlan, model: ModelArtifact, combo: dict[str, Any],
               runtime: dict[str, Any], precision: str, pruning: str, workload: str, key: str,
               cache_dir: Path, deploy_dir: Path, n_cal: int, n_val: int) -> PlannedJob:
     """A ``backend: rknn`` job: the ``.rknn`` converted on the controller is the artifact. Without
@@ -235,7 +230,6 @@ def _rknn_job(entry: JobEntry, suite: Suite, model: ModelArtifact, combo: dict[s
     runtime = dict(runtime)
     target = str(runtime.pop("target_platform", rknn_convert.DEFAULT_TARGET))
     params = {**combo, **runtime}
-    timing = TimingPlan(**(entry.timing or suite.timing).model_dump())
 
     def spec(artifact: str | None = None) -> JobSpec:
         return JobSpec(job_key=key, workload=workload, backend="rknn", precision=precision, params=params,

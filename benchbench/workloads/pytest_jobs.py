@@ -10,7 +10,6 @@ workload is the benchmark's name, like ``import pytest-benchmark`` stores it, so
 
 from __future__ import annotations
 
-import hashlib
 import json
 import subprocess
 import sys
@@ -18,10 +17,12 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from ..agent.protocol import JobSpec, TimingPlan
-from ..config.suite import JobEntry, Suite
+from ..agent.protocol import JobSpec
+from ..config.suite import JobEntry
 from ..errors import ConfigError
+from .artifacts import sha256_file
 from .plan import ExpandContext, PlannedJob, Work, job_key
+from .staging import resolve_path, stage
 
 WORKLOAD = "pytest-benchmark"
 BACKEND = "pytest-benchmark"
@@ -52,13 +53,6 @@ def collect(path: Path, timeout_s: float = 120.0) -> list[dict[str, Any]]:
             if "::" in t["nodeid"]]
 
 
-def _resolve(path: str, suite_file: str | None) -> Path:
-    p = Path(path).expanduser()
-    if p.is_absolute() or not suite_file or not Path(suite_file).is_file():
-        return p
-    return Path(suite_file).resolve().parent / p
-
-
 NAMES = (WORKLOAD,)
 
 
@@ -68,12 +62,8 @@ def handles(entry: JobEntry) -> bool:
 
 def expand(entry: JobEntry, i: int, ctx: ExpandContext) -> list[PlannedJob]:
     """One job per benchmark test of the file (collected on the controller)."""
-    return expand_pytest(entry, i, ctx.suite, ctx.suite_file, ctx.cache_dir, ctx.seen)
-
-
-def expand_pytest(entry: JobEntry, i: int, suite: Suite, suite_file: str | None, cache_dir: Path,
-                  seen: set[str]) -> list[PlannedJob]:
     where = f"jobs[{i}].params"
+    suite_file = ctx.suite_file
     unknown = sorted(set(entry.params) - {"file", "select"})
     if unknown:
         raise ConfigError(f"unknown parameter {unknown[0]!r} for pytest-benchmark (known: file, select)",
@@ -84,7 +74,7 @@ def expand_pytest(entry: JobEntry, i: int, suite: Suite, suite_file: str | None,
     if not isinstance(entry.params.get("file"), str):
         raise ConfigError("pytest-benchmark needs params.file: PATH to a test file", file=suite_file,
                           key=f"{where}.file")
-    path = _resolve(entry.params["file"], suite_file)
+    path = resolve_path(entry.params["file"], suite_file)
     if not path.is_file() or path.suffix != ".py":
         raise ConfigError(f"pytest-benchmark test file not found (or not .py): {path}", file=suite_file,
                           key=f"{where}.file")
@@ -104,22 +94,17 @@ def expand_pytest(entry: JobEntry, i: int, suite: Suite, suite_file: str | None,
     if not chosen:
         raise ConfigError(f"{path.name} has no test that uses the benchmark fixture", file=suite_file,
                           key=f"{where}.file")
-    digest = hashlib.sha256(path.read_bytes()).hexdigest()
-    deploy = cache_dir / "deploy"
-    deploy.mkdir(parents=True, exist_ok=True)
-    staged = deploy / f"pb_{''.join(c if c.isalnum() else '_' for c in path.stem)}_{digest[:12]}.py"
-    if not staged.is_file():
-        tmp = staged.with_suffix(".tmp")
-        tmp.write_bytes(path.read_bytes())
-        tmp.replace(staged)
-    timing = TimingPlan(**(entry.timing or suite.timing).model_dump())
+    digest = sha256_file(path)
+    # not staging.safe_name: the board imports the file as a module, so its name must not keep a "." or "-"
+    module = "".join(c if c.isalnum() else "_" for c in path.stem)
+    staged = stage(path, f"pb_{module}_{digest[:12]}.py", ctx.cache_dir / "deploy")
+    timing = ctx.timing(entry)
     out: list[PlannedJob] = []
     for name in chosen:
         params = {"file": entry.params["file"], "select": name, "file_sha256": digest}
         key = job_key(name, BACKEND, PRECISION, "none", params)
-        if key in seen:
+        if not ctx.claim(key):
             continue
-        seen.add(key)
         spec = JobSpec(job_key=key, workload=name, backend=BACKEND, precision=PRECISION, params=params,
                        pruning="none", artifact=staged.name, timing=timing, timeout_s=entry.timeout_s,
                        seed=entry.seed)

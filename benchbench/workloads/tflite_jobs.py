@@ -13,8 +13,8 @@ import struct
 from pathlib import Path
 from typing import Any
 
-from ..agent.protocol import JobSpec, TimingPlan
-from ..config.suite import JobEntry, Suite, sweep
+from ..agent.protocol import JobSpec
+from ..config.suite import JobEntry, sweep
 from ..errors import ConfigError
 from .artifacts import sha256_file
 from .byo import parse_shape
@@ -32,15 +32,6 @@ NAMES: tuple[str, ...] = ()
 
 
 def handles(entry: JobEntry) -> bool:
-    return is_tflite_entry(entry)
-
-
-def expand(entry: JobEntry, i: int, ctx: ExpandContext) -> list[PlannedJob]:
-    """A .tflite runs as-is on the litert backend: no variants."""
-    return expand_tflite(entry, i, ctx.suite, ctx.suite_file, ctx.cache_dir, ctx.seen)
-
-
-def is_tflite_entry(entry: JobEntry) -> bool:
     return entry.workload == "byo" and (entry.backend == "litert" or
                                         str(entry.params.get("model", "")).lower().endswith(".tflite"))
 
@@ -106,9 +97,10 @@ def precision_label(path: Path) -> str:
     return _PRECISION.get(types[0], AS_IS) if types else AS_IS
 
 
-def expand_tflite(entry: JobEntry, i: int, suite: Suite, suite_file: str | None, cache_dir: Path,
-                  seen: set[str]) -> list[PlannedJob]:
+def expand(entry: JobEntry, i: int, ctx: ExpandContext) -> list[PlannedJob]:
+    """A .tflite runs as-is on the litert backend: no variants."""
     where = f"jobs[{i}]"
+    suite_file = ctx.suite_file
     file_for_errors = None if suite_file == BYO_FLAGS else suite_file
     if entry.backend not in (None, "litert"):
         raise ConfigError(f"a .tflite model runs on the litert backend, not {entry.backend!r}",
@@ -135,7 +127,7 @@ def expand_tflite(entry: JobEntry, i: int, suite: Suite, suite_file: str | None,
         raise ConfigError("pruning does not apply to a .tflite model (it runs as-is)", file=file_for_errors,
                           key=f"{where}.pruning")
     sha = sha256_file(path)
-    staged = stage(path, f"{safe_name(path.stem)}-{sha[:12]}.tflite", cache_dir.resolve() / "deploy")
+    staged = stage(path, f"{safe_name(path.stem)}-{sha[:12]}.tflite", ctx.cache_dir.resolve() / "deploy")
     workload = f"byo:{safe_name(path.stem)}"
     meta = {"status": "ok", "model": path.stem, "model_kind": "tflite", "model_sha256": sha,
             "precision": precision, "pruning": "none", "sha256": sha, "size_bytes": path.stat().st_size,
@@ -151,12 +143,11 @@ def expand_tflite(entry: JobEntry, i: int, suite: Suite, suite_file: str | None,
             params["input_shapes"] = (dict(parse_shape(s) for s in shapes) if isinstance(shapes, list)
                                       else {str(k): [int(d) for d in v] for k, v in shapes.items()})
         key = job_key(workload, "litert", precision, "none", params)
-        if key in seen:
+        if not ctx.claim(key):
             continue
-        seen.add(key)
         spec = JobSpec(job_key=key, workload=workload, backend="litert", precision=precision, params=params,
-                       artifact=staged.name, timing=TimingPlan(**(entry.timing or suite.timing).model_dump()),
-                       timeout_s=entry.timeout_s, seed=entry.seed)
+                       artifact=staged.name, timing=ctx.timing(entry), timeout_s=entry.timeout_s,
+                       seed=entry.seed)
         out.append(PlannedJob(spec=spec, work=Work(item_unit="inference"), artifact_path=staged,
                               meta=dict(meta)))
     return out

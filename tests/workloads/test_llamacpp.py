@@ -20,6 +20,13 @@ from benchbench.config.suite import JobEntry, Suite
 from benchbench.errors import ConfigError
 from benchbench.workloads import gguf_jobs, gguf_models, gguf_quant
 from benchbench.workloads.gguf_fidelity import _Model
+from benchbench.workloads.plan import ExpandContext
+from benchbench.workloads.staging import BYO_FLAGS
+
+
+def _ctx(suite: Suite, suite_file: str, cache: Path) -> ExpandContext:
+    return ExpandContext(suite=suite, suite_file=suite_file, cache_dir=cache, seen=set(),
+                         target_arch="x86_64")
 
 
 @pytest.fixture(scope="module")
@@ -75,7 +82,7 @@ def test_k_quants_not_applicable_to_narrow_rows(cache: Path) -> None:
 def test_unknown_quantization_type_lists_the_known_ones(cache: Path) -> None:
     suite = Suite(name="s", jobs=[JobEntry(workload="llm-gguf", precisions=["q4_0", "q9_9"])])
     with pytest.raises(ConfigError) as err:
-        gguf_jobs.expand_gguf(suite.jobs[0], 0, suite, "s.yaml", cache, set())
+        gguf_jobs.expand(suite.jobs[0], 0, _ctx(suite, "s.yaml", cache))
     assert "q9_9" in str(err.value) and "q4_k_m" in str(err.value)
     assert err.value.key == "jobs[0].precisions[1]"
 
@@ -129,7 +136,7 @@ def test_unknown_architecture_is_unsupported_with_the_reason(tmp_path: Path, cac
     w.write_tensors_to_file()
     w.close()
     suite = gguf_jobs.byo_suite(tmp_path / "alien.gguf", [], [], None, None)
-    job, = gguf_jobs.expand_gguf(suite.jobs[0], 0, suite, "<command line>", cache, set())
+    job, = gguf_jobs.expand(suite.jobs[0], 0, _ctx(suite, BYO_FLAGS, cache))
     assert job.precheck_status == "unsupported" and "benchbench-alien" in str(job.precheck_failure)
     assert "unknown model architecture" in str(job.precheck_failure)
     with pytest.raises(Unsupported, match="unknown model architecture"):  # and on a board that decides itself
