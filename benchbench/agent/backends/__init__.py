@@ -10,8 +10,6 @@ from typing import Any, Callable, Dict, Optional, Tuple
 
 from ..protocol import BACKEND_MODULES, JobSpec
 
-BACKENDS: Dict[str, str] = BACKEND_MODULES
-
 
 class Unsupported(Exception):
     """This board cannot run the job (runtime missing, precision not available…): not a failure."""
@@ -48,9 +46,9 @@ class Prepared:
 
 
 def prepare(job: JobSpec, artifacts_dir: str) -> Prepared:
-    modname = BACKENDS.get(job.backend)
+    modname = BACKEND_MODULES.get(job.backend)
     if modname is None:
         raise Unsupported("this agent has no backend {!r} (known: {})"
-                          .format(job.backend, ", ".join(sorted(BACKENDS))))
+                          .format(job.backend, ", ".join(sorted(BACKEND_MODULES))))
     mod = importlib.import_module(modname, __name__)
     return mod.prepare(job, artifacts_dir)  # type: ignore[no-any-return]

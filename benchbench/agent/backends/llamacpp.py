@@ -30,7 +30,7 @@ import time
 from typing import Any, Dict, List, Tuple
 
 from ..protocol import JobSpec
-from . import Prepared, Unsupported, WorkloadFailed, llamabench
+from . import Prepared, Unsupported, WorkloadFailed, artifact_path, llamabench
 
 INSTALL_HINT = ("install llama-cpp-python on the board (pip install 'llama-cpp-python>=0.3'; it builds "
                 "llama.cpp from source: CMAKE_ARGS=-DGGML_CUDA=on on Jetson), or put llama.cpp's llama-bench "
@@ -131,9 +131,7 @@ def _load(lc: Any, path: str, s: Dict[str, Any], n_ctx: int) -> Tuple[Any, Any, 
 
 
 def prepare(job: JobSpec, artifacts_dir: str) -> Prepared:
-    if not job.artifact:
-        raise WorkloadFailed("the llama.cpp backend needs a .gguf artifact")
-    path = os.path.join(artifacts_dir, job.artifact)
+    path = artifact_path(job, artifacts_dir, "the llama.cpp backend needs a .gguf artifact")
     s = settings(job)
     bench = llamabench.find(job.params)
     try:
