@@ -7,6 +7,7 @@ channel (``None`` for a failed read, never a made-up 0).
 
 from __future__ import annotations
 
+import glob
 import os
 from dataclasses import dataclass
 from typing import Any, List, Optional, Sequence
@@ -151,9 +152,7 @@ def under(root: str, path: str) -> str:
 
 
 def thermal_zones(root: str) -> List[tuple[str, str]]:
-    """(zone type, temp file) of every thermal zone under ``root`` that has both, in sysfs order."""
-    import glob
-
+    """(zone type, temp file) of every thermal zone under ``root`` that has both, sorted by path."""
     out = []
     for zone in sorted(glob.glob(under(root, "/sys/class/thermal/thermal_zone*"))):
         ztype = (read_text(os.path.join(zone, "type")) or "").strip()
