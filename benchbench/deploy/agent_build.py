@@ -35,10 +35,13 @@ class AgentArchive:
         return f"agent-{self.sha256[:16]}.pyz"
 
 
-def _sources() -> list[tuple[str, bytes]]:
+def _read_sources() -> list[tuple[str, bytes]]:
     root = Path(agent_pkg.__file__).parent
     files = sorted(p for p in root.rglob("*.py") if "__pycache__" not in p.parts)
-    sources = [(f"{PACKAGE}/{p.relative_to(root).as_posix()}", p.read_bytes()) for p in files]
+    return [(f"{PACKAGE}/{p.relative_to(root).as_posix()}", p.read_bytes()) for p in files]
+
+
+def _with_bytecode(sources: list[tuple[str, bytes]]) -> list[tuple[str, bytes]]:
     pycs = _compile(sources)
     return [e for name, src in sources for e in ((name, src), (name + "c", pycs[name]))]
 
@@ -67,12 +70,30 @@ def _compile(sources: list[tuple[str, bytes]]) -> dict[str, bytes]:
     return out
 
 
+#: archives built by this process, by (cache dir, sha256 of the agent's sources): boards are checked and
+#: deployed from parallel threads, and each would otherwise read, compile and zip the same bytes again
+_BUILT: dict[tuple[str, str], AgentArchive] = {}
+_BUILD_LOCK = threading.Lock()
+
+
 def build_agent(cache_dir: Path) -> AgentArchive:
+    """The agent archive in ``cache_dir`` (built once per process and source state; the lock makes
+    parallel callers wait for the first build instead of repeating it)."""
+    sources = _read_sources()
+    key = (str(cache_dir.resolve()), hashlib.sha256(marshal.dumps(sources)).hexdigest())
+    with _BUILD_LOCK:
+        hit = _BUILT.get(key)
+        if hit is None or not hit.path.exists():
+            hit = _BUILT[key] = _build(cache_dir, sources)
+        return hit
+
+
+def _build(cache_dir: Path, sources: list[tuple[str, bytes]]) -> AgentArchive:
     buf = io.BytesIO()
     buf.write(b"#!/usr/bin/env python3\n")
     with zipfile.ZipFile(buf, "w", compression=zipfile.ZIP_DEFLATED) as zf:
-        entries = _sources() + [("__main__.py", f"import sys\nfrom {PACKAGE}.cli import main\n"
-                                                f"sys.exit(main())\n".encode())]
+        entries = _with_bytecode(sources) + [("__main__.py", f"import sys\nfrom {PACKAGE}.cli import main\n"
+                                                               f"sys.exit(main())\n".encode())]
         for name, data in entries:
             info = zipfile.ZipInfo(name, date_time=_EPOCH)
             info.compress_type = zipfile.ZIP_DEFLATED
@@ -83,8 +104,8 @@ def build_agent(cache_dir: Path) -> AgentArchive:
     cache_dir.mkdir(parents=True, exist_ok=True)
     path = cache_dir / f"agent-{digest[:16]}.pyz"
     if not path.exists():
-        # a private temp name: boards are checked and deployed from parallel threads, which may all build
-        # the same (identical) archive at once
+        # a private temp name: other processes (another benchbench command, a lab worker) may write the same
+        # (identical) archive into this cache at once
         tmp = path.with_name(f"{path.stem}.{os.getpid()}.{threading.get_ident()}.tmp")
         tmp.write_bytes(data)
         tmp.replace(path)

@@ -8,6 +8,8 @@ import sys
 import zipfile
 from pathlib import Path
 
+import pytest
+
 from benchbench.deploy.agent_build import build_agent
 
 BUILD = "from pathlib import Path; import sys; {pre}from benchbench.deploy.agent_build import build_agent; " \
@@ -42,3 +44,22 @@ def test_foreign_bytecode_falls_back_to_the_sources(tmp_path: Path) -> None:
     out = subprocess.run([sys.executable, str(foreign), "version"], check=True, capture_output=True,
                          text=True)
     assert '"agent_version"' in out.stdout
+
+
+def test_built_once_per_process_for_parallel_callers(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Boards are checked from parallel threads: one compile for all of them; a deleted archive is rebuilt."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from benchbench.deploy import agent_build
+
+    calls: list[int] = []
+    real = agent_build._compile
+    monkeypatch.setattr(agent_build, "_compile", lambda sources: calls.append(1) or real(sources))
+    with ThreadPoolExecutor(4) as pool:
+        archives = list(pool.map(lambda _: build_agent(tmp_path / "cache"), range(4)))
+    assert len(set(archives)) == 1 and len(calls) == 1
+    assert sorted(p.name for p in (tmp_path / "cache").iterdir()) == [archives[0].path.name]  # no temp left
+    archives[0].path.unlink()
+    assert build_agent(tmp_path / "cache") == archives[0] and archives[0].path.exists() and len(calls) == 2
+    build_agent(tmp_path / "other")  # another cache dir gets its own file
+    assert len(calls) == 3 and (tmp_path / "other" / archives[0].path.name).exists()
