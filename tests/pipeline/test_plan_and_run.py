@@ -1,11 +1,10 @@
-"""The run pipeline without the CLI (#14.2): a request becomes a plan with jobs per board, a plan runs
-through ``fan_out`` with the board events, and an interrupt stops the boards before their transports go."""
+"""The run pipeline without the CLI (#14.2): a request becomes a plan with jobs per board, and a plan runs
+through ``fan_out`` with the board events (``fan_out``'s interrupt: tests/transport/test_fleet_deploy.py)."""
 
 from __future__ import annotations
 
 import dataclasses
 import sys
-import threading
 from pathlib import Path
 from typing import Any
 
@@ -17,8 +16,6 @@ from benchbench.config.profiles import families_for, load_profile
 from benchbench.errors import ConfigError, ConnectError
 from benchbench.pipeline import BoardTarget, PlanRequest, Run, RunPlan, plan_run
 from benchbench.results.store import Store
-from benchbench.transport import fleet as fleet_mod
-from benchbench.transport.fleet import fan_out
 from benchbench.transport.local import LocalTransport
 
 SUITE = suite_yaml("tiny", """\
@@ -45,7 +42,7 @@ def test_planning_a_local_run_gives_jobs_per_board(suite_file: Path, tmp_path: P
     assert not plan.resuming and not plan.fleet and plan.suite_file == str(suite_file)
     assert plan.invocation == {"suite": str(suite_file.resolve()), "fleet": None, "boards": None}
     local, = plan.targets
-    assert local.profile == "generic-linux" and local.profile_facts is not None
+    assert local.profile_facts is not None and local.profile_facts["profile"] == "generic-linux"
     assert local.profile_facts["profile_reason"] == "--profile generic-linux"
     assert list(local.sampling_families) == families_for(load_profile("generic-linux"))
 
@@ -92,43 +89,3 @@ def test_a_plan_runs_with_board_events_and_a_dead_board_skipped(suite_file: Path
     assert [k for k, b in events if b == "dead"] == ["board_start", "job_done", "job_done"]
     run = store.load_run(plan.run_id)
     assert run.info.status == "complete" and len(run.jobs) == 4
-
-
-class _Blocking:
-    """A transport whose task blocks until it is closed; it notes whether the stop came first."""
-
-    def __init__(self, stop: threading.Event) -> None:
-        self.stop, self.closed, self.stopped_first = stop, threading.Event(), False
-        self.name = "blocking"
-
-    def close(self) -> None:
-        self.stopped_first = self.stopped_first or self.stop.is_set()
-        self.closed.set()
-
-
-def test_fan_out_interrupt_stops_then_closes_then_waits(monkeypatch: pytest.MonkeyPatch) -> None:
-    stop = threading.Event()
-    transports = [_Blocking(stop), _Blocking(stop)]
-    started = threading.Barrier(3)
-    finished: list[str] = []
-
-    def task(board: BoardTarget, tr: Any) -> str:
-        started.wait(timeout=10)
-        tr.closed.wait(timeout=10)
-        finished.append(board.name)  # what a board finished is kept: its task ran to the end
-        return board.name
-
-    real_wait = fleet_mod.wait
-
-    def interrupted_wait(futures: Any) -> Any:
-        started.wait(timeout=10)
-        raise KeyboardInterrupt
-
-    monkeypatch.setattr(fleet_mod, "wait", interrupted_wait)
-    boards = [BoardTarget(name=n, connect=LocalTransport) for n in ("a", "b")]
-    by_name = dict(zip(("a", "b"), transports))
-    with pytest.raises(KeyboardInterrupt):
-        fan_out(boards, task, connect=lambda b: by_name[b.name], stop=stop)  # type: ignore[arg-type,return-value]
-    monkeypatch.setattr(fleet_mod, "wait", real_wait)
-    assert stop.is_set() and sorted(finished) == ["a", "b"]
-    assert all(t.stopped_first for t in transports)

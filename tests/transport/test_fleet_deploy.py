@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import concurrent.futures
 import os
+import signal
 import sys
+import threading
 import time
+import types
 from pathlib import Path
 
 import pytest
@@ -95,6 +99,57 @@ def test_fan_out_isolates_failures(ssh_lab, lab_boards, fresh_board):
         b.name for b in boards)
     assert not res.ok
     assert not any(p.name == "CANARY" for p in Path.cwd().iterdir())
+
+
+class _Blocking:
+    """A transport whose task blocks until it is closed; it notes whether the stop came first."""
+
+    def __init__(self, stop: threading.Event) -> None:
+        self.stop, self.closed, self.stopped_first = stop, threading.Event(), False
+
+    def close(self) -> None:
+        self.stopped_first = self.stopped_first or self.stop.is_set()
+        self.closed.set()
+
+
+def _waiting_in(thread: threading.Thread, code: types.CodeType) -> bool:
+    """Whether ``thread`` is inside a call of ``code`` now."""
+    frame = sys._current_frames().get(thread.ident or -1)
+    while frame is not None and frame.f_code is not code:
+        frame = frame.f_back
+    return frame is not None
+
+
+def test_fan_out_interrupt_stops_then_closes_then_waits() -> None:
+    """A real Ctrl-C (SIGINT to the main thread while fan_out waits, both boards' tasks running): the stop is
+    set before the transports close, and what the boards finished is waited for before it propagates."""
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+    stop = threading.Event()
+    transports = [_Blocking(stop), _Blocking(stop)]
+    started = threading.Barrier(2)
+    finished: list[str] = []
+    main = threading.main_thread()
+
+    def task(board: types.SimpleNamespace, tr: _Blocking) -> str:
+        if started.wait(timeout=10) == 0:  # one board interrupts, once both run and fan_out waits for them
+            while not _waiting_in(main, concurrent.futures.wait.__code__):
+                time.sleep(0.01)
+            # a SIGINT landing just before the main thread blocks on its lock is only handled at its next
+            # wake-up: sent again until the stop shows it was (one still pending is not doubled)
+            for _ in range(20):
+                signal.pthread_kill(main.ident or 0, signal.SIGINT)
+                if stop.wait(0.5):
+                    break
+        tr.closed.wait(timeout=10)
+        finished.append(board.name)  # what a board finished is kept: its task ran to the end
+        return str(board.name)
+
+    by_name = dict(zip(("a", "b"), transports))
+    with pytest.raises(KeyboardInterrupt):
+        fan_out([types.SimpleNamespace(name=n) for n in ("a", "b")], task,  # type: ignore[arg-type]
+                connect=lambda b: by_name[b.name], stop=stop)  # type: ignore[arg-type,return-value]
+    assert stop.is_set() and sorted(finished) == ["a", "b"]
+    assert all(t.stopped_first for t in transports)
 
 
 def _artifacts(tmp_path: Path) -> dict[str, Path]:
