@@ -46,26 +46,28 @@ def postgres_url() -> Iterator[str]:
     ``postgres`` user out of a running cluster whenever another pytest session starts on the machine."""
     base = Path(tempfile.mkdtemp(prefix="bb-pg-"))
     data, sock = base / "data", base / "sock"
-    sock.mkdir()
     as_user: list[str] = []
-    if os.geteuid() == 0:
-        pw = pwd.getpwnam("postgres")
-        for p in (base, sock):
-            os.chown(p, pw.pw_uid, pw.pw_gid)
-        as_user = ["runuser", "-u", "postgres", "--"]
-    user = "postgres" if as_user else pwd.getpwuid(os.geteuid()).pw_name
-    port = _free_port()
-    subprocess.run([*as_user, _pg_bin("initdb"), "-D", str(data), "-U", user, "-A", "trust", "-E", "UTF8",
-                    "--no-sync"], check=True, capture_output=True, timeout=120)
-    opts = f"-p {port} -k {sock} -c listen_addresses='' -c fsync=off -c max_connections=50"
-    subprocess.run([*as_user, _pg_bin("pg_ctl"), "-D", str(data), "-o", opts, "-l", str(base / "server.log"),
-                    "-w", "-t", "60", "start"], check=True, capture_output=True, timeout=90)
-    try:
+    try:  # from right after mkdtemp: a failed initdb or start leaves no bb-pg-* behind either
+        sock.mkdir()
+        if os.geteuid() == 0:
+            pw = pwd.getpwnam("postgres")
+            for p in (base, sock):
+                os.chown(p, pw.pw_uid, pw.pw_gid)
+            as_user = ["runuser", "-u", "postgres", "--"]
+        user = "postgres" if as_user else pwd.getpwuid(os.geteuid()).pw_name
+        port = _free_port()
+        subprocess.run([*as_user, _pg_bin("initdb"), "-D", str(data), "-U", user, "-A", "trust", "-E", "UTF8",
+                        "--no-sync"], check=True, capture_output=True, timeout=120)
+        opts = f"-p {port} -k {sock} -c listen_addresses='' -c fsync=off -c max_connections=50"
+        subprocess.run([*as_user, _pg_bin("pg_ctl"), "-D", str(data), "-o", opts, "-l",
+                        str(base / "server.log"), "-w", "-t", "60", "start"],
+                       check=True, capture_output=True, timeout=90)
         subprocess.run([*as_user, _pg_bin("createdb"), "-h", str(sock), "-p", str(port), "-U", user,
                         "benchbench"],
                        check=True, capture_output=True, timeout=60)
         yield f"postgresql+psycopg://{user}@/benchbench?host={sock}&port={port}"
     finally:
-        subprocess.run([*as_user, _pg_bin("pg_ctl"), "-D", str(data), "-m", "fast", "-w", "stop"],
-                       capture_output=True, timeout=60, check=False)
+        if data.exists():  # initdb ran (pg_ctl is there); stopping a server that never started is harmless
+            subprocess.run([*as_user, _pg_bin("pg_ctl"), "-D", str(data), "-m", "fast", "-w", "stop"],
+                           capture_output=True, timeout=60, check=False)
         shutil.rmtree(base, ignore_errors=True)
