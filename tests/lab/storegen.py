@@ -158,19 +158,26 @@ def bulk_store(store: Store, n_runs: int, specs: Sequence[JobSpec], seed: int = 
             raws += rw
         with store.engine.begin() as conn:
             start = t0 + 86400 * (r - first)
-            conn.execute(s.runs.insert(), [{"run_id": run_id, "started_at": start,
-                                            "finished_at": start + 3600,
-                                                "status": "complete", "suite_name": "nightly",
-                                            "suite_file": None,
-                                                "suite_hash": None, "tool_version": "0.1.0",
-                                            "controller_json": "{}",
-                                                "plan_json": "{}"}])
-            conn.execute(s.boards.insert(), [{"run_id": run_id, "board": b,
-                                              "snapshot_json": _dumps({**SNAPSHOT,
-                                                  "hostname": b}), "overhead_json": None,
-                                              "status": "complete",
-                                                  "reason": None}
-                                             for b in sorted({sp.board for sp in specs})])
+            conn.execute(s.runs.insert(), [{
+                "run_id": run_id,
+                "started_at": start,
+                "finished_at": start + 3600,
+                "status": "complete",
+                "suite_name": "nightly",
+                "suite_file": None,
+                "suite_hash": None,
+                "tool_version": "0.1.0",
+                "controller_json": "{}",
+                "plan_json": "{}",
+            }])
+            conn.execute(s.boards.insert(), [{
+                "run_id": run_id,
+                "board": b,
+                "snapshot_json": _dumps({**SNAPSHOT, "hostname": b}),
+                "overhead_json": None,
+                "status": "complete",
+                "reason": None,
+            } for b in sorted({sp.board for sp in specs})])
             conn.execute(s.jobs.insert(), jobs)
             conn.execute(s.metrics.insert(), mets)
             conn.execute(s.raw.insert(), raws)
