@@ -1,7 +1,7 @@
 """llama-bench's ``-o json`` parsed from a real capture, and the llama.cpp backend on a board whose Python has
 no llama-cpp-python but has llama-bench (then llama-bench is the measurement).
 
-tests/data/sensors/llama-bench/tiny-llama-q4_0-p64-n32.json is verbatim stdout of llama.cpp's llama-bench
+tests/data/llama-bench/tiny-llama-q4_0-p64-n32.json is verbatim stdout of llama.cpp's llama-bench
 (build 0c1e570, the llama.cpp vendored by llama-cpp-python 0.3.36, built by scripts/setup-llama-cpp.sh) on
 benchbench's reference GGUF at q4_0: ``llama-bench -m M -p 64 -n 32 -t 2 -b 2048 -ub 512 -ngl 99 -fa auto -r 3
 -o json`` on a contended 2-core machine (hence the spread between repetitions)."""
@@ -19,8 +19,7 @@ import pytest
 
 from benchbench.agent.backends import llamabench
 
-FIXTURE = (Path(__file__).resolve().parents[1] / "data" / "sensors" / "llama-bench"
-           / "tiny-llama-q4_0-p64-n32.json")
+FIXTURE = Path(__file__).resolve().parents[1] / "data" / "llama-bench" / "tiny-llama-q4_0-p64-n32.json"
 
 
 def test_parses_real_llama_bench_json() -> None:

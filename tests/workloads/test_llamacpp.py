@@ -14,7 +14,7 @@ import pytest
 pytest.importorskip("llama_cpp",
                     reason="llama-cpp-python is not installed (pip install '.[llm]'; .ci/setup does)")
 
-from benchbench.agent.backends import Unsupported, prepare
+from benchbench.agent.backends import Unsupported, llamabench, prepare
 from benchbench.agent.protocol import JobSpec, TimingPlan
 from benchbench.config.suite import JobEntry, Suite
 from benchbench.errors import ConfigError
@@ -150,7 +150,7 @@ def test_board_without_llama_cpp_python_or_llama_bench_is_unsupported_with_the_h
             "job = JobSpec(job_key='k', workload='llm-gguf', backend='llama.cpp', precision='f16',"
             " artifact='m.gguf', params={}, timing=TimingPlan())\n"
             "try:\n    prepare(job, '.')\nexcept Unsupported as e:\n    print('UNSUPPORTED', e)\n")
-    env = {k: v for k, v in os.environ.items() if k != "BENCHBENCH_LLAMA_BENCH"}
+    env = {k: v for k, v in os.environ.items() if k != llamabench.ENV_VAR}
     env["PATH"] = "/usr/bin:/bin"  # no llama-bench
     env["PYTHONPATH"] = str(Path(__file__).resolve().parents[2])
     out = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, env=env, capture_output=True, text=True,
