@@ -19,6 +19,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from lab.fleets import lab_fleet
 from lab.suites import suite_yaml
 
 from benchbench.results.records import JobRecord
@@ -86,11 +87,9 @@ meter: {{host: 127.0.0.1, port: {ptd.port}}}
 """)
     profiles = {"pi5": "pi5", "rk3588": "rk3588", "jetson": "jetson-orin-nano", "ascend": "ascend-310b",
                 "meter": str(meter_profile)}
-    rows = "".join(f"  - {{name: {b.name}, host: {b.addr}, port: {b.port}, user: {b.user}, "
-                   f"identity_file: {ssh_lab.client_key}, work_dir: {b.work_dir}, profile: '{profiles[k]}', "
-                   f"python: /usr/bin/python3}}\n" for k, b in boards.items())
-    fleet = root / "fleet.yaml"
-    fleet.write_text(f"known_hosts: {ssh_lab.known_hosts}\nboards:\n{rows}")
+    by_name = {b.name: profiles[k] for k, b in boards.items()}
+    fleet = lab_fleet(root, ssh_lab, boards.values(), tags=False,
+                      extra=lambda b: {"profile": f"'{by_name[b.name]}'", "python": "/usr/bin/python3"})
     try:
         yield {"fleet": fleet, "boards": boards, "rail_log": rail_log, "ptd": ptd}
     finally:

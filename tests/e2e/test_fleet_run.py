@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 from lab.fleets import lab_fleet
+from lab.sshlab import processes_matching
 
 from benchbench.results.store import Store
 
@@ -65,11 +66,6 @@ def test_fleet_run_isolates_an_unreachable_board(tmp_path: Path, bb, fleet_env, 
     assert set(json.loads(res2.stdout)["boards"]) == {lab_boards[0].name}
 
 
-def _board_agent_pids(board) -> list[int]:
-    out = subprocess.run(["ps", "-eo", "pid,args"], capture_output=True, text=True, check=True).stdout
-    return [int(ln.split()[0]) for ln in out.splitlines() if str(board.work_dir) in ln and ".pyz" in ln]
-
-
 @pytest.mark.slow
 def test_controller_sigkill_then_resume(tmp_path: Path, fleet_env, ssh_lab, fresh_board):
     fleet = lab_fleet(tmp_path, ssh_lab, [fresh_board])
@@ -104,4 +100,5 @@ def test_controller_sigkill_then_resume(tmp_path: Path, fleet_env, ssh_lab, fres
     assert all(j.status == "ok" for j in run.jobs)
     assert run.info.status == "complete"
     time.sleep(0.5)
-    assert _board_agent_pids(fresh_board) == []  # nothing left running on the board
+    # nothing left running on the board
+    assert [c for c in processes_matching(str(fresh_board.work_dir)).values() if ".pyz" in c] == []

@@ -11,7 +11,8 @@ import time
 from pathlib import Path
 
 import pytest
-from lab.slow_suite import SLOW_SUITE, agent_processes
+from lab.slow_suite import SLOW_SUITE
+from lab.sshlab import processes_matching
 
 from benchbench.report.render import render_run
 from benchbench.results.records import JobRecord, Metric
@@ -47,7 +48,7 @@ def test_ctrl_c_keeps_finished_jobs_and_marks_interrupted(tmp_path: Path, bb, bb
     assert 1 <= len(jobs) < 6 and all(j.status == "ok" for j in jobs)
     # nothing left running on the (local) board
     time.sleep(0.5)
-    assert agent_processes(os.path.join(bb_env["BENCHBENCH_CACHE"], "boards")) == []
+    assert processes_matching(os.path.join(bb_env["BENCHBENCH_CACHE"], "boards")) == {}
     rep = subprocess.run([sys.executable, "-m", "benchbench", "report", "--db", "i.db", "-o", "i.html"],
                          env=bb_env, cwd=tmp_path, capture_output=True, text=True, check=False)
     assert rep.returncode == 0, rep.stderr

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from lab.fleets import lab_fleet
 from lab.slow_suite import SPIN_BENCH
 from lab.suites import suite_yaml
 
@@ -80,13 +81,9 @@ def energy_run(ssh_lab, tmp_path_factory, bb_cache) -> Any:  # type: ignore[no-u
         "rapl": ssh_lab.add_board("le-rapl", mounts=[(str(root / "rapl" / "sys"), "/sys")],
                                   setenv={"PYTHONPATH": str(lib)}),
     }
-    rows = "".join(f"  - {{name: {b.name}, host: {b.addr}, port: {b.port}, user: {b.user}, "
-                   f"identity_file: {ssh_lab.client_key}, work_dir: {b.work_dir}, "
-                   "python: /usr/bin/python3}\n"
-                   for b in boards.values())  # no profile: each board's agent says what it is
     work = tmp_path_factory.mktemp("lab-energy")
-    (work / "fleet.yaml").write_text(f"known_hosts: {ssh_lab.known_hosts}\nboards:\n{rows}")
-    (work / "ssh_config").write_text("")
+    # no profile: each board's agent says what it is
+    lab_fleet(work, ssh_lab, boards.values(), tags=False, extra=lambda b: {"python": "/usr/bin/python3"})
     (work / "s.yaml").write_text(SUITE)
     (work / "bench_spin.py").write_text(BENCH)
     env = {**os.environ, "BENCHBENCH_CACHE": str(bb_cache), "COLUMNS": "200"}

@@ -15,13 +15,12 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
-from lab.slow_suite import SLOW_SUITE, agent_processes
+from lab.fleets import lab_fleet
+from lab.slow_suite import SLOW_SUITE
+from lab.sshlab import processes_matching
 
 from benchbench.results.store import Store
 
-
-def agent_processes_pyz(marker: str) -> list[str]:
-    return agent_processes(marker, zipapp_only=True)
 
 def _wait_for_a_stored_job(db: Path, proc: subprocess.Popen[str]) -> None:
     deadline = time.monotonic() + 120
@@ -69,7 +68,7 @@ def test_signal_stops_a_local_run_cleanly(sig: int, tmp_path: Path, bb_env: dict
                                 env, db, sig)
     _check_interrupted(db, out, err, code, sig)
     time.sleep(0.5)
-    assert agent_processes_pyz(bb_env["BENCHBENCH_CACHE"]) == []
+    assert [c for c in processes_matching(bb_env["BENCHBENCH_CACHE"]).values() if ".pyz" in c] == []
     assert list(scratch.glob("bb-agent-*")) == [], "the agent's scratch directory was left behind"
 
 
@@ -79,11 +78,7 @@ def test_signal_stops_a_lab_board_run_cleanly(sig: int, tmp_path: Path, bb_env: 
                                               fresh_board) -> None:
     board = fresh_board
     (tmp_path / "slow.yaml").write_text(SLOW_SUITE)
-    (tmp_path / "ssh_config").write_text("")
-    (tmp_path / "fleet.yaml").write_text(
-        f"known_hosts: {ssh_lab.known_hosts}\nboards:\n  - {{name: {board.name}, host: {board.addr}, "
-        f"port: {board.port}, user: {board.user}, identity_file: {ssh_lab.client_key}, "
-        f"work_dir: {board.work_dir}}}\n")
+    lab_fleet(tmp_path, ssh_lab, [board], tags=False)
     env = {k: v for k, v in bb_env.items() if k != "SSH_AUTH_SOCK"}
     db = tmp_path / "f.db"
     out, err, code = _interrupt(["run", "--fleet", "fleet.yaml", "--suite", "slow.yaml", "--db", str(db),
@@ -91,7 +86,8 @@ def test_signal_stops_a_lab_board_run_cleanly(sig: int, tmp_path: Path, bb_env: 
                                 db, sig)
     _check_interrupted(db, out, err, code, sig)
     time.sleep(1.0)
-    assert agent_processes_pyz(str(board.work_dir)) == [], "the agent was left running on the board"
+    left = [c for c in processes_matching(str(board.work_dir)).values() if ".pyz" in c]
+    assert left == [], "the agent was left running on the board"
 
 
 MARKER = "Pw-MARKER-7f3c9e"

@@ -1,9 +1,6 @@
-"""A suite slow enough to interrupt mid-run (six busy jobs of ~1 s each), and the agent processes still
-alive."""
+"""A suite slow enough to interrupt mid-run (six busy jobs of ~1 s each), and a pytest-benchmark file."""
 
 from __future__ import annotations
-
-import subprocess
 
 from .suites import suite_yaml
 
@@ -24,10 +21,3 @@ def spin(n):
 def test_spin(benchmark):
     benchmark(spin, 20000)
 """
-
-
-def agent_processes(marker: str, zipapp_only: bool = False) -> list[str]:
-    """``ps`` lines of processes whose command line holds ``marker`` (an agent's cache or work dir)."""
-    out = subprocess.run(["ps", "-eo", "pid,args"], capture_output=True, text=True, check=True).stdout
-    return [ln for ln in out.splitlines()
-            if marker in ln and "ps -eo" not in ln and (".pyz" in ln or not zipapp_only)]

@@ -95,6 +95,21 @@ def descendants(pid: int) -> list[int]:
     return out
 
 
+def processes_matching(pattern: str, *, prefix: bool = False) -> dict[int, str]:
+    """pid → command line of every process on this machine but this one (orphans re-parented to init
+    included) whose argv contains pattern (or, with prefix, starts with it)."""
+    out = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit() and int(entry) != os.getpid():
+            try:
+                cmd = Path(f"/proc/{entry}/cmdline").read_bytes().replace(b"\0", b" ").decode("latin-1")
+            except OSError:
+                continue
+            if cmd.startswith(pattern) if prefix else pattern in cmd:
+                out[int(entry)] = cmd
+    return out
+
+
 @dataclass
 class LabBoard:
     name: str
@@ -278,18 +293,8 @@ SetEnv {setenv}
         return out
 
     def all_pids_matching(self, pattern: str, *, prefix: bool = False) -> list[int]:
-        """Any process on this machine (orphans re-parented to init included) whose argv contains pattern
-        (or, with prefix, starts with it)."""
-        out = []
-        for entry in os.listdir("/proc"):
-            if entry.isdigit() and int(entry) != os.getpid():
-                try:
-                    cmd = Path(f"/proc/{entry}/cmdline").read_bytes().replace(b"\0", b" ").decode("latin-1")
-                except OSError:
-                    continue
-                if cmd.startswith(pattern) if prefix else pattern in cmd:
-                    out.append(int(entry))
-        return out
+        """``processes_matching``'s pids (the boards are local: any process on this machine)."""
+        return list(processes_matching(pattern, prefix=prefix))
 
     def close(self) -> None:
         for b in list(self.boards.values()):

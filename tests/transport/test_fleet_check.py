@@ -6,31 +6,26 @@ import json
 from pathlib import Path
 
 from click.testing import CliRunner
+from lab.fleets import lab_fleet
 
 from benchbench.cli.main import main
 
 
-def _fleet_check_json(ssh_lab, tmp_path, monkeypatch, boards):
-    """``fleet check --json`` on a fleet file of (lab board, extra keys of its entry), with the lab's key and
-    known_hosts, an empty ssh config, no agent and a cache of this test's own."""
-    rows = "".join(
-        f"  - {{name: {b.name}, host: {b.addr}, port: {b.port}, user: {b.user}, "
-        f"identity_file: {ssh_lab.client_key}{extra}}}\n" for b, extra in boards)
-    fleet = tmp_path / "fleet.yaml"
-    fleet.write_text(f"known_hosts: {ssh_lab.known_hosts}\nboards:\n{rows}")
+def _fleet_check_json(ssh_lab, tmp_path, monkeypatch, boards, **fleet):
+    """``fleet check --json`` on a fleet file of lab boards (no work_dir: the default; ``fleet``: the rest of
+    ``lab_fleet``'s options), with the lab's key and known_hosts, an empty ssh config, no agent and a cache of
+    this test's own."""
+    path = lab_fleet(tmp_path, ssh_lab, boards, work_dir=False, **fleet)
     monkeypatch.setenv("BENCHBENCH_CACHE", str(tmp_path / "cache"))
     monkeypatch.delenv("SSH_AUTH_SOCK", raising=False)
-    empty_cfg = tmp_path / "ssh_config"
-    empty_cfg.write_text("")
-    return CliRunner().invoke(main, ["fleet", "check", "--fleet", str(fleet), "--json", "--ssh-config",
-                                     str(empty_cfg)])
+    return CliRunner().invoke(main, ["fleet", "check", "--fleet", str(path), "--json", "--ssh-config",
+                                     str(tmp_path / "ssh_config")])
 
 
 def test_fleet_check_json(ssh_lab, lab_boards, tmp_path, monkeypatch):
     dead = ssh_lab.add_board("check-dead")
     ssh_lab.kill_tree(dead)
-    res = _fleet_check_json(ssh_lab, tmp_path, monkeypatch,
-                            [(b, ", tags: [lab]") for b in (*lab_boards[:2], dead)])
+    res = _fleet_check_json(ssh_lab, tmp_path, monkeypatch, [*lab_boards[:2], dead])
     assert res.exit_code == 1, res.output  # one board is down
     report = {r["name"]: r for r in json.loads(res.output)}
     assert list(report) == [lab_boards[0].name, lab_boards[1].name, "check-dead"]
@@ -53,7 +48,8 @@ def test_fleet_check_says_which_profile_and_warns_on_mismatch(ssh_lab, tmp_path,
     fx.pi5(tree)
     boards = [ssh_lab.add_board(f"detect-{n}", mounts=[(str(tree / "sys"), "/sys")])
               for n in ("auto", "wrong")]
-    res = _fleet_check_json(ssh_lab, tmp_path, monkeypatch, zip(boards, ("", ", profile: rk3588")))
+    res = _fleet_check_json(ssh_lab, tmp_path, monkeypatch, boards, tags=False,
+                            extra=lambda b: {"profile": "rk3588"} if b.name == "detect-wrong" else {})
     report = {r["name"]: r for r in json.loads(res.output)}
     auto, wrong = report["detect-auto"], report["detect-wrong"]
     assert auto["profile"] == "pi5" and auto["profile_reason"].startswith("detected: device-tree model")
