@@ -10,6 +10,7 @@ import click
 
 from .. import __version__
 from ..errors import ConfigError
+from ..transport.sshconfig import DEFAULT_SSH_CONFIG
 from .common import (
     DB_HELP,
     DEFAULT_DB,
@@ -49,8 +50,8 @@ def main(ctx: click.Context, debug: bool, verbose: int) -> None:
 @click.option("--resume", default=None, metavar="RUN_ID", help="Run only the jobs of RUN_ID not yet stored.")
 @click.option("--accept-new-host-keys", is_flag=True,
               help="Record host keys of boards not yet in known_hosts (changed keys are always refused).")
-@click.option("--ssh-config", type=click.Path(path_type=Path, dir_okay=False), default=None,
-              help="OpenSSH client config to honour (default: ~/.ssh/config).")
+@click.option("--ssh-config", type=click.Path(path_type=Path, dir_okay=False), default=DEFAULT_SSH_CONFIG,
+              show_default=True, help="OpenSSH client config to honour.")
 @click.option("--model", "model_path", type=click.Path(path_type=Path, dir_okay=False), default=None,
               help="Bring your own ONNX model: run its precision variants instead of a suite.")
 @click.option("--shape", "shapes", multiple=True, metavar="NAME=1x3x224x224",
@@ -69,17 +70,16 @@ def main(ctx: click.Context, debug: bool, verbose: int) -> None:
 @handle_errors
 def run(suite_name: str | None, db: str, report_path: Path | None, no_report: bool, as_json: bool,
         fleet_file: Path | None, boards: str | None, resume: str | None, accept_new_host_keys: bool,
-        ssh_config: Path | None, model_path: Path | None, shapes: tuple[str, ...],
+        ssh_config: Path, model_path: Path | None, shapes: tuple[str, ...],
         fixed_inputs: tuple[str, ...],
         inputs_npz: str | None, precisions: tuple[str, ...], profile: str | None, wait: bool) -> None:
     """Run a suite on this machine (board `local`), or on a fleet over SSH; store results; write a report."""
     from ..pipeline import PlanRequest
-    from ..transport.sshconfig import DEFAULT_SSH_CONFIG
     from .runcmd import run_command
     from .signals import stop_on_signals
     if boards and not fleet_file and not resume:
         raise ConfigError("--boards needs --fleet", key="--boards")
-    if ssh_config is not None and not ssh_config.is_file():
+    if ssh_config != DEFAULT_SSH_CONFIG and not ssh_config.is_file():  # only the default may be missing
         raise ConfigError("file not found", file=str(ssh_config), key="--ssh-config")
     if resume is not None and (suite_name or model_path is not None):
         raise ConfigError("--resume reruns the stored run's own suite; leave out --suite/--model",
@@ -96,7 +96,7 @@ def run(suite_name: str | None, db: str, report_path: Path | None, no_report: bo
             raise ConfigError("--shape, --input, --inputs and --precision need --model", key="--model")
         request = PlanRequest(suite=suite_name, byo=byo, fleet_file=fleet_file, boards=boards, resume=resume,
                               profile=profile, accept_new_host_keys=accept_new_host_keys,
-                              ssh_config=ssh_config or DEFAULT_SSH_CONFIG, wait=wait)
+                              ssh_config=ssh_config, wait=wait)
         code = run_command(request, db, report_path, no_report, as_json)
     sys.exit(code)
 

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 import click
 
 from ..errors import ConfigError
+from ..transport.sshconfig import DEFAULT_SSH_CONFIG
 from .common import cache_dir, handle_errors, out, print_json, term_safe
 
 if TYPE_CHECKING:
@@ -69,25 +70,24 @@ def submit(suite_name: str | None, fleet_file: Path, db: str, boards: str | None
               help="Fallback queue polling interval (new jobs wake the worker at once).")
 @click.option("--accept-new-host-keys", is_flag=True,
               help="Record host keys of boards not yet in known_hosts.")
-@click.option("--ssh-config", type=click.Path(path_type=Path, dir_okay=False), default=None,
-              help="OpenSSH client config to honour (default: ~/.ssh/config).")
+@click.option("--ssh-config", type=click.Path(path_type=Path, dir_okay=False), default=DEFAULT_SSH_CONFIG,
+              show_default=True, help="OpenSSH client config to honour.")
 @handle_errors
 def worker(db: str, fleet_file: Path, boards: str | None, controller: str | None, heartbeat: float,
-           stalled_after: float, poll: float, accept_new_host_keys: bool, ssh_config: Path | None) -> None:
+           stalled_after: float, poll: float, accept_new_host_keys: bool, ssh_config: Path) -> None:
     """Run lab jobs for the boards of FLEET until stopped (SIGTERM/SIGINT: in-flight batches are requeued)."""
     from ..lab.engine import default_controller_name
     from ..lab.worker import LabWorker, WorkerSettings
     from ..pipeline.targets import fleet_targets
-    from ..transport.sshconfig import DEFAULT_SSH_CONFIG
     if stalled_after <= 2 * heartbeat:
         raise ConfigError("must be more than twice --heartbeat", key="--stalled-after")
     store = _lab_store(db)
     if not fleet_file.is_file():
         raise ConfigError("file not found", file=str(fleet_file), key="--fleet")
-    if ssh_config is not None and not ssh_config.is_file():
+    if ssh_config != DEFAULT_SSH_CONFIG and not ssh_config.is_file():  # only the default may be missing
         raise ConfigError("file not found", file=str(ssh_config), key="--ssh-config")
     targets = fleet_targets(fleet_file, boards, cache_dir(), accept_new_host_keys=accept_new_host_keys,
-                            ssh_config=ssh_config or DEFAULT_SSH_CONFIG)
+                            ssh_config=ssh_config)
     settings = WorkerSettings(controller=controller or default_controller_name(), heartbeat_s=heartbeat,
                               stalled_s=stalled_after, recover_every_s=max(heartbeat, stalled_after / 4),
                               poll_s=poll)

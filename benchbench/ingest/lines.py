@@ -32,11 +32,10 @@ class LineHandler:
     ``run.store_record``). Lines from the results file (``from_file``) only add jobs the stream missed."""
 
     def __init__(self, run: RunSink, board: str, by_key: dict[str, PlannedJob], out: Any,
-                 headline: str | None = None, profile: str | None = None,
-                 facts: dict[str, Any] | None = None) -> None:
+                 headline: str | None = None, facts: dict[str, Any] | None = None) -> None:
         self.run, self.board, self.by_key, self.out = run, board, by_key, out
         self.headline = headline
-        self.profile = profile
+        #: the board's profile facts (its name included), added to the board snapshot
         self.facts: dict[str, Any] = facts or {}
         self.end_status: str | None = None
         self.lock = threading.Lock()
@@ -64,8 +63,7 @@ class LineHandler:
     def _handle(self, msg: ResultLine, from_file: bool) -> None:
         with self.lock:
             if isinstance(msg, BoardLine) and not from_file:
-                profile = {"profile": self.profile} if self.profile else {}
-                snapshot = {**msg.snapshot, **self.facts, **profile}
+                snapshot = {**msg.snapshot, **self.facts}
                 self.run.store.record_board(self.run.run_id, self.board, snapshot, status="running")
                 self.run.events("snapshot", self.board, snapshot=msg.snapshot)
             elif isinstance(msg, OverheadLine) and not from_file:

@@ -12,11 +12,10 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from .. import __version__
 from ..config.suite import load_suite, suite_hash
-from ..pipeline import controller_snapshot, jobs_by_board, new_run_id
+from ..pipeline import controller_snapshot, jobs_by_board, new_run_id, stored_plan
 from ..results.store import Store
 from ..variant_groups import assign_groups
 from ..workloads.plan import PlannedJob
@@ -61,13 +60,10 @@ def submit(store: Store, suite_path: Path, fleet_file: Path, selectors: str | No
     jobs = jobs_by_board(suite, str(suite_path), cache,
                          {b.name: load_profile(b.profile).arch if b.profile else None for b in boards})
     run_id = new_run_id()
-    plan: dict[str, Any] = {
-        "invocation": {"suite": str(suite_path.resolve()), "fleet": str(fleet_file.resolve()),
-                       "boards": selectors},
-        "jobs": {b.name: [j.spec.job_key for j in jobs[b.name]] for b in boards},
-        # workers on other machines rebuild the jobs from the suite's own text
-        "queue": {"suite_yaml": suite_path.read_text(), "suite_file": str(suite_path)},
-    }
+    plan = stored_plan({"suite": str(suite_path.resolve()), "fleet": str(fleet_file.resolve()),
+                        "boards": selectors}, jobs)
+    # workers on other machines rebuild the jobs from the suite's own text
+    plan["queue"] = {"suite_yaml": suite_path.read_text(), "suite_file": str(suite_path)}
     store.create_run(run_id, suite.name, str(suite_path), suite_hash(suite_path), __version__,
                      controller_snapshot(), plan)
     app = sync_app(store.url)

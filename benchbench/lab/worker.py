@@ -154,13 +154,8 @@ class LabWorker:
         outcome = "failed"
         try:
             planned = self._planned(run_id, target)
-            rj = self._runs[run_id]
-            plan = RunPlan(run_id=run_id, resuming=True, suite=rj.suite, suite_file=rj.suite_file,
-                           suite_hash=rj.suite_hash, targets=(target,), jobs={board: []})
-            batch = _Batch(self.store, plan, self.cache, events=self._event)
-            batch.controller = self.settings.controller
             stored = self.store.stored_job_keys(run_id)
-            jobs, out = [], BoardOutcome(board=board)
+            jobs = []
             for key in keys:
                 if (board, key) in stored:
                     continue
@@ -168,13 +163,19 @@ class LabWorker:
                     jobs.append(planned[key])
                 else:  # submitted by another benchbench version: its job no longer exists here
                     log.error("%s: job %s is not in this controller's expansion of the suite", board, key)
+            rj = self._runs[run_id]
+            plan = RunPlan(run_id=run_id, resuming=True, suite=rj.suite, suite_file=rj.suite_file,
+                           suite_hash=rj.suite_hash, targets=(target,), jobs={board: jobs})
+            batch = _Batch(self.store, plan, self.cache, events=self._event)
+            batch.controller = self.settings.controller
+            out = BoardOutcome(board=board)
             with self._active_lock:
                 self._active.add(batch)
             try:
                 if self._stopping.is_set():
                     raise BatchInterrupted(board)
                 if jobs:
-                    out = batch.run_board(target, jobs)
+                    out = batch.run_board(target)
             finally:
                 with self._active_lock:
                     self._active.discard(batch)

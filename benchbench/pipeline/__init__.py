@@ -7,9 +7,9 @@ boards in parallel through ``transport.fleet.fan_out``, each job stored as the b
 builds the request and prints.
 """
 
-from .plan import PlanRequest, RunPlan, jobs_by_board, new_run_id, plan_run
+from .plan import PlanRequest, RunPlan, jobs_by_board, new_run_id, plan_run, stored_plan
 from .run import BoardOutcome, Events, Run, controller_snapshot, summarize
 from .targets import BoardTarget
 
 __all__ = ["BoardOutcome", "BoardTarget", "Events", "PlanRequest", "Run", "RunPlan", "controller_snapshot",
-           "jobs_by_board", "new_run_id", "plan_run", "summarize"]
+           "jobs_by_board", "new_run_id", "plan_run", "stored_plan", "summarize"]

@@ -18,6 +18,7 @@ from ..config.suite import Suite, load_suite, resolve_suite_path, suite_hash
 from ..errors import ConfigError
 from ..results.ids import check_run_id
 from ..results.store import Store
+from ..transport.sshconfig import DEFAULT_SSH_CONFIG
 from ..workloads.model_jobs import byo_suite_hash
 from ..workloads.plan import PlannedJob, local_arch
 from ..workloads.registry import expand
@@ -46,7 +47,8 @@ class PlanRequest:
     #: ``--profile NAME|FILE``, overriding the detected (local) or configured (fleet) one
     profile: str | None = None
     accept_new_host_keys: bool = False
-    ssh_config: Path | None = None
+    #: the OpenSSH client config fleet boards are resolved through (None: none)
+    ssh_config: Path | None = DEFAULT_SSH_CONFIG
     #: on a shared PostgreSQL store, wait for boards another controller holds (else skip them)
     wait: bool = False
 
@@ -87,32 +89,53 @@ def jobs_by_board(suite: Suite, errors_file: str, cache: Path,
     return {name: by_arch[a or local_arch()] for name, a in arch.items()}
 
 
+def stored_plan(invocation: dict[str, Any], jobs: Mapping[str, list[PlannedJob]]) -> dict[str, Any]:
+    """The plan stored with a run (``run`` and the lab's ``submit``): how it was asked for and each board's
+    job keys, which ``--resume`` repeats and limits itself to."""
+    return {"invocation": invocation, "jobs": {b: [j.spec.job_key for j in js] for b, js in jobs.items()}}
+
+
+def _resumed(store: Store, run_id: str) -> tuple[dict[str, Any], dict[str, set[str]]]:
+    """The stored run's invocation and each board's planned job keys."""
+    stored = store.run_plan(run_id)
+    inv = stored.get("invocation") or {}
+    if "suite" in inv and inv["suite"] is None:  # its model file and flags are not stored
+        raise ConfigError(f"run {run_id} was a --model run and cannot be resumed; run it again with --model",
+                          key="--resume")
+    if not inv.get("suite"):  # an imported run
+        raise ConfigError(f"run {run_id} was not measured by `benchbench run`: nothing to resume",
+                          key="--resume")
+    return inv, {b: set(keys) for b, keys in (stored.get("jobs") or {}).items()}
+
+
 def plan_run(request: PlanRequest, store: Store, cache: Path) -> RunPlan:
     """Resolve a request: the resumed run's invocation, the boards and their profiles (a board without one
     is asked: this contacts it), and the jobs per board (artifacts built under ``cache``)."""
     suite_name, fleet_file, boards = request.suite, request.fleet_file, request.boards
-    plan_boards: list[str] | None = None
+    planned: dict[str, set[str]] | None = None
     if request.resume is not None:
-        stored = store.run_plan(request.resume)
-        inv = stored.get("invocation") or {}
-        suite_name = inv.get("suite")
+        inv, planned = _resumed(store, request.resume)
+        suite_name = inv["suite"]
         fleet_file = fleet_file or (Path(inv["fleet"]) if inv.get("fleet") else None)
         boards = boards or inv.get("boards")
-        plan_boards = list((stored.get("jobs") or {}).keys())
-    suite_path = resolve_suite_path(suite_name)
-    byo = request.byo
-    suite = byo or load_suite(suite_path)
-    # a --model run has no suite file: errors then name the flags, and the suite's own hash stands in
-    errors_file = BYO_FLAGS if byo else str(suite_path)
+    suite_path: Path | None = None
+    if request.byo is not None:
+        # a --model run has no suite file: errors then name the flags, and the suite's own hash stands in
+        suite, errors_file, digest = request.byo, BYO_FLAGS, byo_suite_hash(request.byo)
+    else:
+        suite_path = resolve_suite_path(suite_name)
+        suite, errors_file, digest = load_suite(suite_path), str(suite_path), suite_hash(suite_path)
     targets = (fleet_targets(fleet_file, boards, cache, accept_new_host_keys=request.accept_new_host_keys,
                              ssh_config=request.ssh_config, override=request.profile) if fleet_file
                else [local_target(cache, request.profile)])
-    if plan_boards is not None:
-        targets = [t for t in targets if t.name in plan_boards]
+    if planned is not None:
+        targets = [t for t in targets if t.name in planned]
     jobs = jobs_by_board(suite, errors_file, cache, {t.name: t.arch for t in targets})
-    invocation = {"suite": str(suite_path.resolve()),
+    if planned is not None:  # the stored plan's jobs only: a suite edited since adds none to the run
+        jobs = {b: [j for j in js if j.spec.job_key in planned[b]] for b, js in jobs.items()}
+    invocation = {"suite": str(suite_path.resolve()) if suite_path else None,  # None: not resumable
                   "fleet": str(fleet_file.resolve()) if fleet_file else None, "boards": boards}
     return RunPlan(run_id=request.resume or new_run_id(), resuming=request.resume is not None, suite=suite,
-                   suite_file=None if byo else errors_file,
-                   suite_hash=byo_suite_hash(byo) if byo else suite_hash(suite_path), targets=tuple(targets),
-                   jobs=jobs, invocation=invocation, fleet=fleet_file is not None, wait=request.wait)
+                   suite_file=str(suite_path) if suite_path else None, suite_hash=digest,
+                   targets=tuple(targets), jobs=jobs, invocation=invocation, fleet=fleet_file is not None,
+                   wait=request.wait)

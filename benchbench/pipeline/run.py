@@ -33,7 +33,7 @@ from ..transport.fleet import BoardResult, fan_out
 from ..variant_groups import assign_groups
 from ..workloads.plan import PlannedJob
 from ..workloads.providers import with_board_providers
-from .plan import RunPlan
+from .plan import RunPlan, stored_plan
 from .targets import BoardTarget
 
 log = logging.getLogger(__name__)
@@ -71,7 +71,6 @@ class Run:
         self.outcomes: list[BoardOutcome] = []
         self._by_board: dict[str, BoardOutcome] = {}
         self._todo: dict[str, list[PlannedJob]] = {}
-        self._transports: dict[str, Transport] = {}
         self._stop = threading.Event()
 
     def execute(self) -> list[BoardOutcome]:
@@ -103,19 +102,18 @@ class Run:
             # boards that were unreachable last time get another chance; measured jobs are kept
             self.store.forget_jobs(self.run_id, ("skipped",))
             return
-        keys = {b.name: [j.spec.job_key for j in plan.jobs[b.name]] for b in plan.targets}
         self.store.create_run(self.run_id, self.suite.name, plan.suite_file, plan.suite_hash, __version__,
-                              controller_snapshot(), {"invocation": plan.invocation, "jobs": keys})
+                              controller_snapshot(), stored_plan(plan.invocation, plan.jobs))
 
-    def run_board(self, target: BoardTarget, jobs: list[PlannedJob]) -> BoardOutcome:
-        """One board's jobs of an existing run, without the run's bookkeeping (a lab worker's batch)."""
-        return self._boards({target.name: jobs}, [target])[0]
+    def run_board(self, target: BoardTarget) -> BoardOutcome:
+        """The plan's jobs for one board of an existing run, without the run's bookkeeping (a lab worker's
+        batch)."""
+        return self._boards({target.name: self.plan.jobs[target.name]}, [target])[0]
 
     def interrupt(self) -> None:
-        """Stop from another thread: the agents die with their transports; the boards store what finished."""
+        """Stop from another thread: fan_out closes the boards' transports, which kills their agents; the
+        boards store what finished."""
         self._stop.set()
-        for t in list(self._transports.values()):
-            t.close()
 
     def _boards(self, jobs: dict[str, list[PlannedJob]], targets: list[BoardTarget]) -> list[BoardOutcome]:
         outcomes = [self._start(t, jobs[t.name]) for t in targets]
@@ -145,14 +143,12 @@ class Run:
     def _measure(self, target: BoardTarget, transport: Transport) -> BoardOutcome:
         """fan_out's task: connected; fan_out closes the transport afterwards."""
         out, jobs = self._by_board[target.name], self._todo[target.name]
-        self._transports[target.name] = transport
         if self._stop.is_set():  # connected just as the run was interrupted
             out.interrupted = True
             return out
         try:
             self._deploy_and_run(target, transport, jobs, out)
         except (TransportError, DeployError, AgentError) as exc:
-            out.error = str(exc)
             stored = self.store.stored_job_keys(self.run_id)
             self._board_failed(target.name, [j for j in jobs if (target.name, j.spec.job_key) not in stored],
                                str(exc))
@@ -161,7 +157,6 @@ class Run:
     def _done(self, result: BoardResult[BoardOutcome]) -> None:
         """fan_out's callback, after the board's transport is closed."""
         out = self._by_board[result.board]
-        self._transports.pop(result.board, None)
         if result.error is None:
             self.events("board_done", result.board, outcome=out)
         elif isinstance(result.error, BoardBusy):  # another controller has the board: its jobs are skipped
@@ -203,7 +198,7 @@ class Run:
         run_dir = make_run_dir(tr, t.python, posixpath.join(sync.remote_dir, "runs"), self.run_id)
         by_key = {j.spec.job_key: j for j in jobs}
         results_path = posixpath.join(run_dir, "results.jsonl")
-        handler = LineHandler(self, t.name, by_key, out, t.headline_channel, t.profile, t.profile_facts)
+        handler = LineHandler(self, t.name, by_key, out, t.headline_channel, t.profile_facts)
         if self.resuming:
             # a controller that died left the agent running: stop it, keep what it finished since
             stop_leftover_agent(tr, t.python, run_dir)

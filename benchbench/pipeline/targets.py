@@ -18,6 +18,7 @@ from ..deploy.detect import choose_profile, detect_board
 from ..errors import BenchbenchError, ConfigError
 from ..transport.base import Transport
 from ..transport.local import LocalTransport
+from ..transport.sshconfig import DEFAULT_SSH_CONFIG
 
 log = logging.getLogger(__name__)
 
@@ -35,27 +36,24 @@ class BoardTarget:
     #: the device profile's headline power channel (DeviceProfile.effective_headline): it, not the scope
     #: priority, picks the job's power.mean / energy.per_inference when the board reported it
     headline_channel: str | None = None
-    #: the device profile's name, stored in the board snapshot (key ``profile``): reports look up its
-    #: roofline peaks
-    profile: str | None = None
     #: the device profile's ONNX Runtime providers in preference order, put into its ORT jobs' params
     providers: tuple[str, ...] | None = None
-    #: profile facts for the board snapshot (``config.profiles.snapshot_facts``: why this profile, power
-    #: limits)
+    #: profile facts for the board snapshot (``config.profiles.snapshot_facts``: the profile's name, which
+    #: reports look up roofline peaks by, why this profile, power limits)
     profile_facts: dict[str, Any] | None = None
 
 
 def target(name: str, connect: Callable[[], Transport], python: str, work_dir: str,
            profile: DeviceProfile | None, why: str) -> BoardTarget:
     """A board run with its device profile's sensors, headline power, arch and providers."""
+    families = tuple(families_for(profile))
     if profile is None:
         return BoardTarget(name=name, connect=connect, python=python, work_dir=work_dir,
-                           sampling_families=tuple(families_for(None)), profile_facts={"profile_reason": why})
+                           sampling_families=families, profile_facts={"profile_reason": why})
     headline = profile.effective_headline()
     return BoardTarget(name=name, connect=connect, python=python, work_dir=work_dir,
-                       sampling_families=tuple(families_for(profile)),
-                       headline_channel=headline.channel if headline else None, arch=profile.arch,
-                       profile=profile.name, providers=profile.execution_providers,
+                       sampling_families=families, headline_channel=headline.channel if headline else None,
+                       arch=profile.arch, providers=profile.execution_providers,
                        profile_facts=snapshot_facts(profile, why))
 
 
@@ -85,29 +83,26 @@ def local_target(cache: Path, override: str | None = None) -> BoardTarget:
 
 
 def fleet_targets(fleet_file: Path, selectors: str | None, cache: Path, *, accept_new_host_keys: bool = False,
-                  ssh_config: Path | None = None, override: str | None = None) -> list[BoardTarget]:
+                  ssh_config: Path | None = DEFAULT_SSH_CONFIG,
+                  override: str | None = None) -> list[BoardTarget]:
     """The selected boards of a fleet inventory, reached over SSH; a board without a profile is asked."""
     from ..config.fleet import load_fleet, select_boards
-    from ..config.profiles import load_profile
     from ..transport.fleet import ssh_opener
     inventory = load_fleet(fleet_file)
     opener = ssh_opener(inventory, ssh_config=ssh_config, accept_new_host_keys=accept_new_host_keys)
     targets = []
     for b in select_boards(inventory, selectors):
+        connect = functools.partial(opener, b)
+        # --profile wins (the fleet file's is not even loaded); a board without either says what it is
+        found = None if override or b.profile else detected(connect, b.python, b.work_dir, cache)
         try:
-            profile = load_profile(b.profile) if b.profile else None
+            profile, why = choose_profile(override, b.profile, found)
         except ConfigError as exc:
-            if exc.file is not None:  # the profile file itself is bad: it names its own file and key
+            # a bad profile file names its own file and key; a bad name is the fleet file's
+            if override or not b.profile or exc.file is not None:
                 raise
             index = next(i for i, x in enumerate(inventory.boards) if x.name == b.name)
             raise ConfigError(f"board {b.name!r}: {exc.args[0]}", file=str(fleet_file),
                               key=f"boards[{index}].profile", hint=exc.hint) from None
-        connect = functools.partial(opener, b)
-        if override:
-            profile, why = choose_profile(override, None, None)
-        elif profile is not None:
-            why = "fleet file profile"
-        else:  # no profile: the board says what it is (its agent's detection)
-            profile, why = choose_profile(None, None, detected(connect, b.python, b.work_dir, cache))
         targets.append(target(b.name, connect, b.python, b.work_dir, profile, why))
     return targets

@@ -25,6 +25,8 @@ from .sshconfig import DEFAULT_SSH_CONFIG, resolve
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
+#: how soon fan_out notices a ``stop`` set from another thread
+_STOP_POLL_S = 0.1
 
 
 class _Named(Protocol):
@@ -116,9 +118,20 @@ def fan_out(boards: Sequence[B], task: Callable[[B, Transport], T], *,
             stop: threading.Event | None = None) -> FleetResult[T]:
     """Run ``task(board, transport)`` on every board concurrently; the transport is closed afterwards and
     ``on_done`` called (in the board's thread). On an interrupt ``stop`` (when given) is set before the open
-    transports are closed, and the tasks are waited for before the interrupt propagates."""
+    transports are closed, and the tasks are waited for before the interrupt propagates. ``stop`` set from
+    another thread closes the open transports too (within ``_STOP_POLL_S``); the tasks then finish."""
     open_now: dict[str, Transport] = {}
     lock = threading.Lock()
+
+    def close_open() -> None:
+        with lock:
+            pending = list(open_now.values())
+            open_now.clear()  # closed once here; the board's thread closes it again, which is harmless
+        for transport in pending:
+            try:
+                transport.close()
+            except BenchbenchError:
+                pass
 
     def one(board: B) -> BoardResult[T]:
         t0 = time.monotonic()
@@ -150,18 +163,15 @@ def fan_out(boards: Sequence[B], task: Callable[[B, Transport], T], *,
     pool = ThreadPoolExecutor(max_workers=max_workers or len(boards), thread_name_prefix="board")
     futures = [pool.submit(one, b) for b in boards]
     try:
-        wait(futures)
+        # with a stop event, wait in slices: a stop from another thread (a lab worker's) closes what is open
+        while wait(futures, timeout=_STOP_POLL_S if stop is not None else None).not_done:
+            if stop is not None and stop.is_set():
+                close_open()
     except BaseException:
         # Ctrl-C: stop every board's remote work, then let the interrupt through
         if stop is not None:
             stop.set()  # before the transports go: a task then knows its board failed because of the stop
-        with lock:
-            pending = list(open_now.values())
-        for transport in pending:
-            try:
-                transport.close()
-            except BenchbenchError:
-                pass
+        close_open()
         pool.shutdown(wait=stop is not None, cancel_futures=True)
         raise
     pool.shutdown(wait=True)

@@ -165,8 +165,8 @@ def test_pipeline_sends_the_board_preference_and_stores_the_suite_params(tmp_pat
     suite = load_suite(tmp_path / "s.yaml")
     jobs = expand(suite, str(tmp_path / "s.yaml"), tmp_path / "cache" / "artifacts")
     board = BoardTarget(name="gpuish", connect=LocalTransport, python=sys.executable,
-                        work_dir=str(tmp_path / "board"), sampling_families=("memory",), profile="nvidia-gpu",
-                        providers=tuple(GPU_PREF))
+                        work_dir=str(tmp_path / "board"), sampling_families=("memory",),
+                        profile_facts={"profile": "nvidia-gpu"}, providers=tuple(GPU_PREF))
     store = Store(tmp_path / "r.db")
     plan = RunPlan(run_id=new_run_id(), resuming=False, suite=suite, suite_file=str(tmp_path / "s.yaml"),
                    suite_hash="h", targets=(board,), jobs={board.name: jobs})
