@@ -89,7 +89,10 @@ def test_run_stores_jobs_and_renders_a_self_contained_report(tmp_path: Path, bb,
     p.feed(html)
     assert p.scripts == 0 and p.external == []
     row = p.rows[("local", "gemm", "fp32")]
-    assert row["latency.p50"].startswith(f"{p50 * 1e6:.3g} µs")
+    # the cell shows p50 to 3 significant digits in its column's unit ("14.0 µs", "1.23 ms")
+    shown, unit = row["latency.p50"].split()[:2]
+    scale = {"s": 1.0, "ms": 1e-3, "µs": 1e-6, "ns": 1e-9}[unit]
+    assert float(shown) * scale == pytest.approx(p50, rel=6e-3)
     assert row["power.mean"].startswith("unavailable")
     assert "<svg" in html and "Latency distributions" in html
 
