@@ -67,7 +67,7 @@ def test_reference_sweep_end_to_end_with_llama_bench_side_by_side(tmp_path: Path
     assert q4.baseline == "f16/none" and q4.verdict
     assert sentence(q4) in html or q4.verdict.split(":")[0] in html
 
-    # llama-bench side by side, same job, same model and settings: tg within 10 % unless contended
+    # llama-bench side by side, same job, same model and settings: tg within ±25 % unless contended (below)
     lb = jobs["q4_0"].details["extra"].get("llama_bench")
     if shutil.which("llama-bench") is None:
         assert lb is None

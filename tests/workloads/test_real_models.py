@@ -149,13 +149,11 @@ def test_real_model_corpus_end_to_end(tmp_path: Path) -> None:
     # the timer against a plain onnxruntime loop on the same file and inputs, measured in this test: the fp32
     # job as given on its own (no interleaving partners), then the plain loop in a fresh process of its own
     # (alternating, at least twice, the lower median of each side kept: on a shared VM a process can land on a
-    # core that is 30 % slower for a while, which says nothing about the timer; a model still outside ±10 %
-    # is measured again, up to twice)
-    (tmp_path / "fp32.yaml").write_text("\n".join(lines).replace("[fp32, fp16, int8-static]",
-                                                                 "[fp32]") + "\n")
+    # core that is 30 % slower for a while, which says nothing about the timer; a model still outside the
+    # tolerance is measured again, up to twice)
     best: dict[str, tuple[float, float, bool]] = {}
     todo = list(corpus)
-    for attempt in range(4):  # two passes over all; up to two more over the models still outside ±10 %
+    for attempt in range(4):  # two passes over all; up to two more over the models still outside it
         only = "\n".join(ln for ln in lines if not ln.startswith("  - ")
                          or any(str(p) in ln for _, p, _, _ in todo))
         (tmp_path / "fp32.yaml").write_text(only.replace("[fp32, fp16, int8-static]", "[fp32]") + "\n")
@@ -185,22 +183,29 @@ def test_real_model_corpus_end_to_end(tmp_path: Path) -> None:
     summary = {"fp32_p50_over_plain_onnxruntime_p50": {k: round(v, 4) for k, v in ratios.items()},
                "checked_uncontended": checked, "models": len(ratios),
                "interleaved_fp32_p50_over_plain": {k: round(v, 4) for k, v in interleaved.items()}}
-    out = Path(__file__).resolve().parents[2] / "perf-results"
-    out.mkdir(exist_ok=True)
-    (out / "real_model_corpus.json").write_text(json.dumps(summary, indent=1))
+    OUT.parent.mkdir(parents=True, exist_ok=True)
+    OUT.write_text(json.dumps(summary, indent=1))
     print(json.dumps(summary))
     # the fp32 job as given times like a plain loop: every uncontended model, but on a shared 2-core VM one
     # process in a few lands on a core that is 20-30 % slower for seconds (seen: either side, any model), so
-    # up to 2 models may stay outside after four alternating measurements; more means the timer is off
-    assert len(off) <= 2, off
+    # up to 2 models may stay outside the tolerance after four alternating measurements; more means the timer
+    # is off. No uncontended model, outlier or not, may be off by OUTLIER_FACTOR or more (a contended one is
+    # not judged: on a busy machine its ratio was seen anywhere in 0.26-2.4).
+    far = {k: r for k, r in ratios.items() if not best[k][2] and not 1 / OUTLIER_FACTOR < r < OUTLIER_FACTOR}
+    assert len(off) <= 2 and not far, (off, far)
 
 
 #: how far the fp32 job may sit from the plain loop in this test. On a quiet machine the corpus lands within
 #: ±6 % (14 of 15 models, perf-results/real_model_corpus.json); on a shared 2-core CI VM whole processes run
-#: 20-30 % slower or faster for seconds, so the gate here is ±25 %: it still catches a timer that measures
-#: something else (the 2-8x errors seen before the warm-round/quiet-pool fixes), and the file keeps the
-#: ratios.
+#: 20-30 % slower or faster for seconds, so the gate here is ±25 % for all but 2 uncontended models and
+#: OUTLIER_FACTOR for every one: together they catch a timer that measures something else (the 2-8x errors
+#: seen before the warm-round/quiet-pool fixes, on one model or on many), and the file keeps the ratios.
 TOLERANCE = 0.25
+#: the bound for every uncontended model, the 2 allowed outside TOLERANCE included: strictly within
+#: 1/1.5-1.5x the plain loop (a slow core costs 20-30 %; a 2x timer error on one model fails)
+OUTLIER_FACTOR = 1.5
+#: the ratios, like tests/perf's results: BENCHBENCH_PERF_OUT (a folder), default perf-results/
+OUT = Path(os.environ.get("BENCHBENCH_PERF_OUT", "perf-results")) / "real_model_corpus.json"
 
 
 def _close(bb_p50: float, plain: float, contended: bool) -> bool:
