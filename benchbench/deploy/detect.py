@@ -44,16 +44,21 @@ def run_detect(transport: Transport, python: str, agent_path: str, timeout_s: fl
     return found
 
 
+def looks_unlike(configured: str, detected: dict[str, Any] | None) -> str | None:
+    """Why a board does not look like its configured profile; None when it does or detection failed."""
+    if detected and detected.get("profile") != configured:
+        return f"the board looks like {detected.get('profile')}: {detected.get('reason')}"
+    return None
+
+
 def choose_profile(override: str | None, configured: str | None,
                    detected: dict[str, Any] | None) -> tuple[DeviceProfile | None, str]:
     """(profile, why): ``--profile`` wins, then the fleet file's, then the board's own detection."""
     if override:
         return load_profile(override), f"--profile {override}"
     if configured:
-        why = "fleet file profile"
-        if detected and detected.get("profile") != configured:
-            why += f" (the board looks like {detected.get('profile')}: {detected.get('reason')})"
-        return load_profile(configured), why
+        unlike = looks_unlike(configured, detected)
+        return load_profile(configured), "fleet file profile" + (f" ({unlike})" if unlike else "")
     if detected:
         return load_profile(str(detected["profile"])), f"detected: {detected.get('reason')}"
     return None, "no profile configured and detection failed"

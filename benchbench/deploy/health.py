@@ -20,7 +20,7 @@ from ..errors import AgentError, BenchbenchError, DeployError
 from ..transport.base import Transport
 from . import boardside
 from .agent_build import build_agent
-from .detect import choose_profile, run_detect
+from .detect import choose_profile, looks_unlike, run_detect
 from .remote import deploy_files
 
 log = logging.getLogger(__name__)
@@ -109,16 +109,16 @@ def _choose_profile(h: BoardHealth, board: BoardSpec, transport: Transport, agen
         h.detected_profile = run_detect(transport, board.python, agent, timeout_s)
     except AgentError as exc:
         log.info("%s: %s", board.name, exc)
-    profile, why = choose_profile(None, board.profile, h.detected_profile)
+    # a configured profile wins; here its mismatch with the board is a warning, not part of the reason
+    detected_if_needed = None if board.profile else h.detected_profile
+    profile, h.profile_reason = choose_profile(None, board.profile, detected_if_needed)
     if profile is None:
         return None
     h.profile = board.profile or profile.name  # as the fleet file names it (a profile file stays its path)
-    h.profile_reason = why
-    if board.profile:
-        h.profile_reason, mismatch, _ = why.partition(" (")
-        if mismatch and h.detected_profile:
-            h.warnings.append(f"configured profile {board.profile} but the board looks like "
-                              f"{h.detected_profile.get('profile')} ({h.detected_profile.get('reason')})")
+    detected = h.detected_profile or {}
+    if board.profile and looks_unlike(board.profile, h.detected_profile):
+        h.warnings.append(f"configured profile {board.profile} but the board looks like "
+                          f"{detected.get('profile')} ({detected.get('reason')})")
     return profile
 
 
