@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from dataclasses import replace
 
 from .agent.protocol import JobSpec
-from .config.suite import params_key
+from .results.keys import params_key
 
 #: per-variant params (artifact names) that must not split a model's group (as in ``analysis.matrix``)
 VARIANT_PARAMS = ("decode_artifact", "inputs_npz")

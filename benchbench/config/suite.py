@@ -31,7 +31,6 @@ from pydantic import (
 
 from ..agent.protocol import BACKEND_MODULES, SAMPLER_FAMILIES
 from ..errors import ConfigError
-from ..results.keys import params_key as params_key  # noqa: PLC0414 - re-exported: job keys are built here
 from .loader import read_yaml, validate_as
 
 _BUILTIN_DIR = Path(__file__).resolve().parent.parent / "suites"

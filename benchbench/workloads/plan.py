@@ -9,7 +9,8 @@ from pathlib import Path
 from typing import Any
 
 from ..agent.protocol import JobSpec, TimingPlan
-from ..config.suite import JobEntry, Suite, params_key
+from ..config.suite import JobEntry, Suite
+from ..results.keys import params_key
 
 
 @dataclass(frozen=True)

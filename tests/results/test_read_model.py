@@ -13,9 +13,9 @@ from lab.storegen import JobSpec, job_record, matrix, store_run
 from benchbench.analysis.adapt import entries_from_rows, run_samples, series_params, stored_names
 from benchbench.analysis.compare import JobSample
 from benchbench.analysis.history import DEFAULT_METRICS, RunRef, build_history
-from benchbench.config.suite import params_key
 from benchbench.errors import StoreError
 from benchbench.report import sitedata
+from benchbench.results.keys import params_key
 from benchbench.results.queries import job_rows, summary_run
 from benchbench.results.rows import latency_values, stored_latency_stats
 from benchbench.results.store import Store
